@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+//
+// A CPU deep-learning library for Linux over OpenBLAS/LAPACKE, with reverse-mode
+// autodiff, and the pix2pix conditional GAN built on top of it.
+// Module stack (each imports only those below it):
+//   Maps (Examples/Maps) -> Pix2Pix -> Imaging -> DeepLearning -> COpenBLAS
+// No unsafeFlags anywhere: this package must stay importable by other packages.
+import PackageDescription
+
+let package = Package(
+    name: "DeepLearning",
+    products: [
+        .library(name: "DeepLearning", targets: ["DeepLearning"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(
+            name: "DeepLearning",
+            dependencies: ["COpenBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .executableTarget(
+            name: "kernel-benchmark",
+            dependencies: ["DeepLearning", "COpenBLAS"],
+            path: "Benchmarks/KernelBenchmark"
+        ),
+        .testTarget(
+            name: "DeepLearningTests",
+            dependencies: ["DeepLearning"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

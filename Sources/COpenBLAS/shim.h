@@ -1,0 +1,10 @@
+// OpenBLAS's CBLAS interface and the LAPACKE C interface to LAPACK.
+// Debian puts cblas.h under the openblas-pthread include directory that pkg-config names.
+#include <cblas.h>
+#include <lapacke.h>
+#include <stdint.h>
+
+// Thread control lives in OpenBLAS's own header; declared here so Swift can call it
+// without depending on which openblas_config.h variant is installed.
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);

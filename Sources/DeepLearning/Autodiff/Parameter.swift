@@ -1,0 +1,55 @@
+/// A trainable tensor: a value that layers read and optimizers update, and the gradient
+/// that `backward()` accumulates for it.
+///
+/// Reading `value` while gradients are recorded links the result into the autodiff graph.
+/// Gradients accumulate across `backward()` calls until `zeroGradient()` (optimizers do
+/// it after each update).
+public final class Parameter {
+    private var storedValue: Tensor
+    /// ∂loss/∂value summed over the `backward()` calls since the last `zeroGradient()`.
+    public private(set) var gradient: Tensor?
+    /// `false` freezes the parameter: its value enters graphs as a constant.
+    public var requiresGradient: Bool
+    private lazy var leaf = GradNode(parameter: self)
+
+    /// Creates a parameter holding `value`.
+    public init(_ value: Tensor, requiresGradient: Bool = true) {
+        storedValue = value.detached()
+        self.requiresGradient = requiresGradient
+    }
+
+    /// The current value; connected to the graph when recording and `requiresGradient`.
+    public var value: Tensor {
+        get {
+            var result = storedValue
+            if requiresGradient && GradientMode.isRecording { result.node = leaf }
+            return result
+        }
+        set {
+            precondition(newValue.shape == storedValue.shape,
+                         "Parameter: cannot assign shape \(describeShape(newValue.shape)) to a parameter of shape \(describeShape(storedValue.shape))")
+            storedValue = newValue.detached()
+        }
+    }
+
+    /// The shape of the value.
+    public var shape: [Int] { storedValue.shape }
+
+    /// Updates the value in place (no allocation when the buffer is not shared).
+    public func update(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        storedValue.withUnsafeMutableBufferPointer(body)
+    }
+
+    /// Forgets the accumulated gradient.
+    public func zeroGradient() { gradient = nil }
+
+    func accumulateGradient(_ incoming: Tensor) {
+        precondition(incoming.shape == storedValue.shape,
+                     "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))")
+        if gradient == nil {
+            gradient = incoming.detached()
+        } else {
+            gradient!.addInPlace(incoming)
+        }
+    }
+}

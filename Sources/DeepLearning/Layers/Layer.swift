@@ -1,0 +1,139 @@
+/// Anything that owns parameters, buffers or sub-modules as stored properties.
+///
+/// Nothing needs registering: `parameters`, `buffers`, checkpoints and `setTraining(_:)`
+/// find them by reflecting over stored properties (including optionals and arrays of
+/// modules), like PyTorch's `nn.Module` and mlx-swift's `Module`. A model is a class whose
+/// layers are `let` properties:
+///
+/// ```swift
+/// final class TinyNet: Layer {
+///     let conv = Conv2D(3, 8, kernelSize: 3)
+///     let norm = BatchNorm(8)
+///     func callAsFunction(_ x: Tensor) -> Tensor { leakyReLU(norm(conv(x)), slope: 0.2) }
+/// }
+/// ```
+///
+/// Names follow the property path: `encoder.1.conv.kernel` is property `kernel` of property
+/// `conv` of element 1 of array property `encoder`.
+public protocol Module: AnyObject {}
+
+/// A module applied to one tensor.
+public protocol Layer: Module {
+    /// Applies the layer. Shapes are documented on each conforming type.
+    func callAsFunction(_ input: Tensor) -> Tensor
+}
+
+/// A module whose behaviour differs between training and inference (BatchNorm, Dropout).
+public protocol TrainingModeDependent: Module {
+    /// `true` while training (the default), `false` for inference.
+    var isTraining: Bool { get set }
+}
+
+/// Non-trainable state saved with a model (BatchNorm's running statistics): PyTorch's buffers.
+public final class Buffer {
+    /// The current value.
+    public var value: Tensor
+    /// Creates a buffer holding `value`.
+    public init(_ value: Tensor) { self.value = value.detached() }
+}
+
+/// One entry found by reflection: a parameter, a buffer or a sub-module, with its dotted path.
+enum ModuleMember {
+    case parameter(String, Parameter)
+    case buffer(String, Buffer)
+    case module(String, Module)
+}
+
+extension Module {
+    /// Walks the stored properties (and those of superclasses) depth-first, in declaration order.
+    func visitMembers(prefix: String = "", _ visit: (ModuleMember) -> Void) {
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var children: [(String, Any)] = []
+        while let current = mirror {
+            children.insert(contentsOf: current.children.compactMap { child in
+                child.label.map { ($0, child.value) }
+            }, at: 0)
+            mirror = current.superclassMirror
+        }
+        for (label, value) in children where !label.hasPrefix("$__lazy_storage_$_") {
+            Self.visit(value, path: prefix + label, visit)
+        }
+    }
+
+    private static func visit(_ value: Any, path: String, _ visit: (ModuleMember) -> Void) {
+        switch value {
+        case let parameter as Parameter:
+            visit(.parameter(path, parameter))
+        case let buffer as Buffer:
+            visit(.buffer(path, buffer))
+        case let module as Module:
+            visit(.module(path, module))
+            module.visitMembers(prefix: path + ".", visit)
+        case let array as [Any]:
+            for (index, element) in array.enumerated() { Self.visit(element, path: "\(path).\(index)", visit) }
+        default:
+            // Optionals holding a module/parameter are unwrapped by the casts above; plain
+            // values (Ints, configuration structs, closures) are not state.
+            break
+        }
+    }
+
+    /// Every trainable parameter with its property path, in declaration order.
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var result: [(String, Parameter)] = []
+        visitMembers { if case let .parameter(name, p) = $0 { result.append((name, p)) } }
+        return deduplicated(result)
+    }
+
+    /// Every parameter (once, even if shared by two layers), in declaration order.
+    public var parameters: [Parameter] { namedParameters.map(\.parameter) }
+
+    /// Every buffer (non-trainable state such as running statistics) with its property path.
+    public var namedBuffers: [(name: String, buffer: Buffer)] {
+        var result: [(String, Buffer)] = []
+        visitMembers { if case let .buffer(name, b) = $0 { result.append((name, b)) } }
+        return deduplicated(result)
+    }
+
+    /// This module and every module below it, depth-first.
+    public var modules: [Module] {
+        var result: [Module] = [self]
+        visitMembers { if case let .module(_, m) = $0 { result.append(m) } }
+        return result
+    }
+
+    /// Total number of trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Switches every `TrainingModeDependent` module below (and including) this one.
+    public func setTraining(_ training: Bool) {
+        for case let module as TrainingModeDependent in modules { module.isTraining = training }
+    }
+
+    /// Clears the accumulated gradient of every parameter.
+    public func zeroGradients() {
+        for parameter in parameters { parameter.zeroGradient() }
+    }
+}
+
+private func deduplicated<T: AnyObject>(_ items: [(String, T)]) -> [(name: String, T)] {
+    var seen = Set<ObjectIdentifier>()
+    return items.filter { seen.insert(ObjectIdentifier($0.1)).inserted }.map { (name: $0.0, $0.1) }
+}
+
+/// Applies layers in order: `Sequential(conv, norm, LeakyReLU(0.2))`.
+/// Its members are named by index: `layers.0.kernel`, `layers.1.gamma`, ….
+public final class Sequential: Layer {
+    /// The layers, applied first to last.
+    public let layers: [Layer]
+
+    /// Creates a chain of `layers`.
+    public init(_ layers: [Layer]) { self.layers = layers }
+    /// Creates a chain of `layers`.
+    public convenience init(_ layers: Layer...) { self.init(layers) }
+
+    /// Feeds `input` through every layer in order.
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        layers.reduce(input) { x, layer in layer(x) }
+    }
+}
