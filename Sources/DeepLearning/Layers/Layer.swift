@@ -95,6 +95,13 @@ extension Module {
         return deduplicated(result)
     }
 
+    /// Every module below this one with its property path, depth-first.
+    public var namedModules: [(name: String, module: Module)] {
+        var result: [(String, Module)] = []
+        visitMembers { if case let .module(name, m) = $0 { result.append((name, m)) } }
+        return deduplicated(result)
+    }
+
     /// This module and every module below it, depth-first.
     public var modules: [Module] {
         var result: [Module] = [self]
