@@ -98,8 +98,9 @@ extension Module {
     /// Every module below this one with its property path, depth-first.
     public var namedModules: [(name: String, module: Module)] {
         var result: [(String, Module)] = []
-        visitMembers { if case let .module(name, m) = $0 { result.append((name, m)) } }
-        return deduplicated(result)
+        var seen = Set<ObjectIdentifier>()
+        visitMembers { if case let .module(name, m) = $0, seen.insert(ObjectIdentifier(m)).inserted { result.append((name, m)) } }
+        return result.map { (name: $0.0, module: $0.1) }
     }
 
     /// This module and every module below it, depth-first.
