@@ -11,6 +11,7 @@ let package = Package(
     name: "DeepLearning",
     products: [
         .library(name: "DeepLearning", targets: ["DeepLearning"]),
+        .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -25,6 +26,12 @@ let package = Package(
             name: "DeepLearning",
             dependencies: ["COpenBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
+        .executableTarget(
+            name: "pix2pix-benchmark",
+            dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
+            path: "Benchmarks/Pix2PixBenchmark"
+        ),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],
@@ -33,6 +40,11 @@ let package = Package(
         .testTarget(
             name: "DeepLearningTests",
             dependencies: ["DeepLearning"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "Pix2PixTests",
+            dependencies: ["Pix2Pix"],
             resources: [.copy("Fixtures")]
         ),
     ],

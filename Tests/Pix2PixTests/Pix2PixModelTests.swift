@@ -96,3 +96,11 @@ final class Pix2PixModelTests: XCTestCase {
         XCTAssertEqual(generator.translate(x.reshaped(to: [16, 16, 3]), mode: .deterministic).shape, [16, 16, 3])
     }
 }
+
+/// Fails unless `actual` matches `expected` elementwise within `tolerance`.
+func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
+    guard actual.shape == expected.shape else { return }
+    XCTAssertLessThanOrEqual(actual.maxAbsoluteDifference(to: expected), tolerance, "max |Δ| \(message)", file: file, line: line)
+}

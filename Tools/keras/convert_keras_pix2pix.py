@@ -222,11 +222,12 @@ def make_fixtures(directory):
                 layer.set_weights([rng.normal(0, 0.2, k.shape).astype("f4"), rng.normal(0, 0.1, b.shape).astype("f4")])
     source = pattern((1, 256, 256, 3), 0.0)
     target = pattern((1, 256, 256, 3), 0.5)
+    # Convert first: a training-mode call below updates Keras's moving statistics.
+    write_safetensors(convert_generator(g), os.path.join(directory, "generator.safetensors"))
+    write_safetensors(convert_discriminator(d), os.path.join(directory, "discriminator.safetensors"))
     generated = g(source, training=False).numpy()   # BN layers were built with training=True
     d_inference = d([source, target], training=False).numpy()
     d_training = d([source, target], training=True).numpy()
-    write_safetensors(convert_generator(g), os.path.join(directory, "generator.safetensors"))
-    write_safetensors(convert_discriminator(d), os.path.join(directory, "discriminator.safetensors"))
     np.save(os.path.join(directory, "generator_output.npy"), generated.astype("f4"))
     np.save(os.path.join(directory, "discriminator_inference.npy"), d_inference.astype("f4"))
     np.save(os.path.join(directory, "discriminator_training.npy"), d_training.astype("f4"))
