@@ -11,6 +11,7 @@ let package = Package(
     name: "DeepLearning",
     products: [
         .library(name: "DeepLearning", targets: ["DeepLearning"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -25,6 +26,11 @@ let package = Package(
             name: "DeepLearning",
             dependencies: ["COpenBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
+        ),
+        .target(name: "Imaging", dependencies: ["DeepLearning", "CImageCodecs"]),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],
@@ -35,6 +41,7 @@ let package = Package(
             dependencies: ["DeepLearning"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
     ],
     swiftLanguageModes: [.v5]
 )
