@@ -3,7 +3,10 @@ import DeepLearning
 /// How `resize` computes each output pixel.
 public enum ResizeMethod: Sendable {
     /// The input pixel under the output pixel's centre: `src = floor((dst + 0.5) · in/out)`.
-    /// Same as PIL's `Image.NEAREST` (and so Keras `load_img(target_size:)`'s default).
+    /// Same as `tf.image.resize(…, "nearest")`, and as PIL's `Image.NEAREST` (Keras
+    /// `load_img(target_size:)`'s default) for the seed's 1200×600 → 512×256 — checked
+    /// index by index. PIL differs only where `(dst + 0.5) · in/out` is an exact integer,
+    /// which its float stepping can land just below (one column of 256 → 286).
     case nearest
     /// Linear interpolation between the 2×2 nearest input pixels with half-pixel centres,
     /// `src = (dst + 0.5) · in/out − 0.5`, clamped at the edges: `tf.image.resize(…,
