@@ -11,6 +11,7 @@ let package = Package(
     name: "DeepLearning",
     products: [
         .library(name: "DeepLearning", targets: ["DeepLearning"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
     ],
     dependencies: [
@@ -32,6 +33,11 @@ let package = Package(
             dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
             path: "Benchmarks/Pix2PixBenchmark"
         ),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
+        ),
+        .target(name: "Imaging", dependencies: ["DeepLearning", "CImageCodecs"]),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],
@@ -47,6 +53,7 @@ let package = Package(
             dependencies: ["Pix2Pix"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
     ],
     swiftLanguageModes: [.v5]
 )

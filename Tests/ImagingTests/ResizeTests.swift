@@ -1,0 +1,60 @@
+import DeepLearning
+import Imaging
+import XCTest
+
+final class ResizeTests: XCTestCase {
+    /// [4, 6, 2] with values (i · 7) mod 23 — irregular so wrong taps show up.
+    static let input = Tensor(shape: [4, 6, 2], scalars: (0..<48).map { Float($0 * 7 % 23) })
+
+    // Expected values: tf.image.resize(input, (h, w), method=m, antialias=False).numpy()
+    // with tensorflow-cpu 2.21, rounded to 4 decimals.
+    func testBilinearUpscaleMatchesTensorFlow() {
+        let expected: [Float] = [0.0, 7.0, 7.0, 14.0, 12.5, 19.5, 6.5, 13.5, 12.0, 7.5, 17.5, 5.3333, 11.5, 14.6667, 5.5, 12.5, 1.0, 8.0, 7.5, 14.5, 8.75, 15.75, 10.4167, 15.5, 12.0833, 9.5, 13.75, 9.25, 13.5, 10.9167, 7.5, 12.5833, 7.25, 8.5, 8.5, 4.0, 13.6667, 20.6667, 11.0833, 16.1667, 10.1944, 10.8056, 16.9722, 7.3611, 14.1667, 11.5833, 8.8056, 15.1667, 5.3611, 9.1667, 9.5833, 5.0833, 14.6667, 2.5, 8.3333, 15.3333, 13.4167, 10.8333, 17.6389, 8.0278, 14.1944, 14.8056, 8.8333, 13.9167, 6.0278, 9.8333, 12.8056, 3.8333, 11.9167, 7.4167, 9.3333, 12.5, 14.5, 10.0, 15.75, 11.25, 15.5, 12.9167, 9.5, 14.5833, 9.25, 10.5, 10.9167, 6.4167, 12.5833, 8.0833, 8.5, 9.75, 4.0, 11.0, 22.0, 6.0, 17.5, 13.0, 11.5, 18.5, 5.5, 12.5, 11.0, 6.5, 16.5, 4.3333, 10.5, 13.6667, 4.5, 11.5, 0.0, 7.0]
+        assertClose(resize(Self.input, height: 6, width: 9, method: .bilinear), [6, 9, 2], expected)
+    }
+
+    func testBilinearDownscaleMatchesTensorFlow() {
+        let expected: [Float] = [5.0417, 12.0417, 8.7917, 12.9167, 15.4167, 8.0417, 4.7917, 8.9167, 11.625, 15.75, 15.375, 10.875, 7.625, 11.75, 11.375, 6.875, 18.2083, 9.875, 7.5833, 13.625, 14.2083, 5.875, 3.5833, 9.625]
+        assertClose(resize(Self.input, height: 3, width: 4), [3, 4, 2], expected)
+    }
+
+    func testNearestMatchesTensorFlow() {
+        let up: [Float] = [0.0, 7.0, 14.0, 21.0, 14.0, 21.0, 5.0, 12.0, 19.0, 3.0, 19.0, 3.0, 10.0, 17.0, 1.0, 8.0, 1.0, 8.0, 15.0, 22.0, 6.0, 13.0, 6.0, 13.0, 20.0, 4.0, 11.0, 18.0, 11.0, 18.0, 2.0, 9.0, 16.0, 0.0, 16.0, 0.0, 15.0, 22.0, 6.0, 13.0, 6.0, 13.0, 20.0, 4.0, 11.0, 18.0, 11.0, 18.0, 2.0, 9.0, 16.0, 0.0, 16.0, 0.0, 7.0, 14.0, 21.0, 5.0, 21.0, 5.0, 12.0, 19.0, 3.0, 10.0, 3.0, 10.0, 17.0, 1.0, 8.0, 15.0, 8.0, 15.0, 22.0, 6.0, 13.0, 20.0, 13.0, 20.0, 4.0, 11.0, 18.0, 2.0, 18.0, 2.0, 9.0, 16.0, 0.0, 7.0, 0.0, 7.0, 22.0, 6.0, 13.0, 20.0, 13.0, 20.0, 4.0, 11.0, 18.0, 2.0, 18.0, 2.0, 9.0, 16.0, 0.0, 7.0, 0.0, 7.0]
+        assertClose(resize(Self.input, height: 6, width: 9, method: .nearest), [6, 9, 2], up)
+        let down: [Float] = [0.0, 7.0, 5.0, 12.0, 19.0, 3.0, 1.0, 8.0, 7.0, 14.0, 12.0, 19.0, 3.0, 10.0, 8.0, 15.0, 22.0, 6.0, 4.0, 11.0, 18.0, 2.0, 0.0, 7.0]
+        assertClose(resize(Self.input, height: 3, width: 4, method: .nearest), [3, 4, 2], down)
+    }
+
+    func testAreaMatchesTensorFlow() {
+        let integer: [Float] = [8.75, 15.75, 13.75, 9.25, 7.25, 8.5, 15.75, 11.25, 9.25, 10.5, 8.5, 9.75]
+        assertClose(resize(Self.input, height: 2, width: 3, method: .area), [2, 3, 2], integer)
+        let fractional: [Float] = [6.5, 13.5, 9.8333, 13.0, 14.0, 9.5, 5.8333, 9.0, 11.8333, 15.0, 15.1667, 10.6667, 7.8333, 11.0, 11.1667, 6.6667, 17.1667, 10.75, 9.0, 14.0833, 13.1667, 6.75, 5.0, 10.0833]
+        assertClose(resize(Self.input, height: 3, width: 4, method: .area), [3, 4, 2], fractional)
+    }
+
+    func testAreaIsTheExactBoxAverageForIntegerFactors() {
+        let image = Tensor(shape: [2, 4, 1], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(resize(image, height: 1, width: 2, method: .area).scalars, [3.5, 5.5])
+    }
+
+    func testBatchedResizeEqualsPerImage() {
+        let second = Self.input * 2 + 1
+        let batch = Tensor(shape: [2, 4, 6, 2], scalars: Self.input.scalars + second.scalars)
+        for method in [ResizeMethod.nearest, .bilinear, .area] {
+            let resized = resize(batch, height: 5, width: 3, method: method)
+            XCTAssertEqual(resized.shape, [2, 5, 3, 2])
+            let each = resize(Self.input, height: 5, width: 3, method: method).scalars
+                + resize(second, height: 5, width: 3, method: method).scalars
+            XCTAssertEqual(resized.scalars, each)
+        }
+    }
+
+    func testSameSizeIsIdentity() {
+        XCTAssertEqual(resize(Self.input, height: 4, width: 6).scalars, Self.input.scalars)
+    }
+
+    func assertClose(_ actual: Tensor, _ shape: [Int], _ expected: [Float], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.shape, shape, file: file, line: line)
+        XCTAssertLessThan(actual.maxAbsoluteDifference(to: Tensor(shape: shape, scalars: expected)), 1e-3, file: file, line: line)
+    }
+}
