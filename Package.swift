@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "DeepLearning", targets: ["DeepLearning"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -31,6 +32,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
         ),
         .target(name: "Imaging", dependencies: ["DeepLearning", "CImageCodecs"]),
+        .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
+        .executableTarget(
+            name: "pix2pix-benchmark",
+            dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
+            path: "Benchmarks/Pix2PixBenchmark"
+        ),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],
@@ -42,6 +49,11 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(
+            name: "Pix2PixTests",
+            dependencies: ["Pix2Pix"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -95,6 +95,14 @@ extension Module {
         return deduplicated(result)
     }
 
+    /// Every module below this one with its property path, depth-first.
+    public var namedModules: [(name: String, module: Module)] {
+        var result: [(String, Module)] = []
+        var seen = Set<ObjectIdentifier>()
+        visitMembers { if case let .module(name, m) = $0, seen.insert(ObjectIdentifier(m)).inserted { result.append((name, m)) } }
+        return result.map { (name: $0.0, module: $0.1) }
+    }
+
     /// This module and every module below it, depth-first.
     public var modules: [Module] {
         var result: [Module] = [self]

@@ -1,0 +1,189 @@
+// pix2pix-benchmark: is our pix2pix as fast as PyTorch's on this CPU?
+//
+// Times, for the seed's models at 256×256 batch 1, the generator forward (inference in
+// training mode, like the peer's `G.train(); with torch.no_grad(): G(src)`) and the full
+// training step (Pix2PixTrainer.step), reports min/median over the timed runs after warm-up,
+// achieved GFLOP/s, cblas_sgemm GFLOP/s measured in the same process, and peak RSS.
+//
+//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--json] [--compare-torch]
+//
+// --compare-torch also runs ../shared/bench/torch_pix2pix.py (or $PEER_SCRIPT) with
+// $PEER_PYTHON (default /root/peers-venv/bin/python) in the same invocation and prints ratios.
+import COpenBLAS
+import DeepLearning
+import Foundation
+import Pix2Pix
+
+struct Arguments {
+    var steps = 10, warmup = 3, size = 256
+    var json = false, compareTorch = false
+
+    init() {
+        var it = CommandLine.arguments.dropFirst().makeIterator()
+        while let arg = it.next() {
+            switch arg {
+            case "--steps": steps = Int(it.next() ?? "") ?? steps
+            case "--warmup": warmup = Int(it.next() ?? "") ?? warmup
+            case "--size": size = Int(it.next() ?? "") ?? size
+            case "--json": json = true
+            case "--compare-torch": compareTorch = true
+            case "--help", "-h":
+                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch]")
+                exit(0)
+            default:
+                FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
+                exit(2)
+            }
+        }
+    }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func timed(warmup: Int, runs: Int, _ body: () throws -> Void) rethrows -> (min: Double, median: Double) {
+    for _ in 0..<warmup { try body() }
+    var times: [Double] = []
+    for _ in 0..<runs { times.append(try seconds(body)) }
+    times.sort()
+    return (times[0], times[times.count / 2])
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+func peakRSS() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+func sgemmGFLOPS(size n: Int = 2048) -> Double {
+    let a = [Float](repeating: 1, count: n * n), b = a
+    var c = [Float](repeating: 0, count: n * n)
+    let best = (0..<4).map { _ in
+        seconds {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        }
+    }.dropFirst().min()!
+    return 2 * Double(n * n * n) / best / 1e9
+}
+
+/// Multiply-add FLOPs (×2) of every convolution in a forward pass of the seed's models at
+/// `size`×`size`: conv 2·Ho·Wo·k²·Cin·Cout; a transposed conv costs the same from its input side.
+func forwardFLOPs(generator: UNetGenerator, discriminator: PatchDiscriminator, size: Int) -> (generator: Double, discriminator: Double) {
+    func conv(_ layer: Conv2D, outputSize: Int) -> Double {
+        let s = layer.kernel.shape   // [k, k, in, out]
+        return 2 * Double(outputSize * outputSize * s[0] * s[1] * s[2] * s[3])
+    }
+    func deconv(_ layer: Conv2DTranspose, inputSize: Int) -> Double {
+        let s = layer.kernel.shape   // [k, k, out, in]
+        return 2 * Double(inputSize * inputSize * s[0] * s[1] * s[2] * s[3])
+    }
+    var g = 0.0, resolution = size
+    for block in generator.encoder { resolution /= 2; g += conv(block.conv, outputSize: resolution) }
+    resolution /= 2
+    g += conv(generator.bottleneck, outputSize: resolution)
+    for block in generator.decoder { g += deconv(block.deconv, inputSize: resolution); resolution *= 2 }
+    g += deconv(generator.output, inputSize: resolution)
+    var d = 0.0
+    resolution = size
+    for stage in discriminator.stages {
+        if stage.conv.stride == 2 { resolution /= 2 }
+        d += conv(stage.conv, outputSize: resolution)
+    }
+    d += conv(discriminator.output, outputSize: resolution)
+    return (g, d)
+}
+
+struct PeerResult: Decodable {
+    struct Times: Decodable { let min: Double; let median: Double }
+    let version: String
+    let generator_forward_s: Times
+    let train_step_s: Times
+}
+
+func runTorchPeer(steps: Int) -> PeerResult? {
+    let env = ProcessInfo.processInfo.environment
+    let python = env["PEER_PYTHON"] ?? "/root/peers-venv/bin/python"
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    let script = env["PEER_SCRIPT"] ?? here.appendingPathComponent("../../../shared/bench/torch_pix2pix.py").standardized.path
+    guard FileManager.default.fileExists(atPath: python), FileManager.default.fileExists(atPath: script) else {
+        FileHandle.standardError.write("peer not run: \(python) or \(script) missing\n".data(using: .utf8)!)
+        return nil
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--json"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+    return try? JSONDecoder().decode(PeerResult.self, from: Data(lastLine.utf8))
+}
+
+let arguments = Arguments()
+let sgemm = sgemmGFLOPS()
+RandomState.seed(0)
+let generator = UNetGenerator()
+let discriminator = PatchDiscriminator()
+let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator)
+var generatorRandom = SeededGenerator(seed: 1)
+let shape = [1, arguments.size, arguments.size, 3]
+let source = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generatorRandom)
+let target = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generatorRandom)
+let flops = forwardFLOPs(generator: generator, discriminator: discriminator, size: arguments.size)
+// A training step: G forward, 3 D forwards, backward ≈ 2× forward for D (×3) and G (input
+// gradient of D's first layer and of G's first layer are skipped, ignored here).
+let stepFLOPs = 3 * flops.generator + 3 * 3 * flops.discriminator
+
+let forward = timed(warmup: arguments.warmup, runs: arguments.steps) {
+    _ = withoutGradient { generator(source) }
+}
+let step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
+    try trainer.step(source: source, target: target)
+}
+let rss = peakRSS()
+let peer = arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil
+
+if arguments.json {
+    var object: [String: Any] = [
+        "implementation": "swift-deeplearning",
+        "generator_forward_s": ["min": forward.min, "median": forward.median],
+        "train_step_s": ["min": step.min, "median": step.median],
+        "peak_rss_bytes": rss,
+        "sgemm_gflops": sgemm,
+        "generator_forward_gflops": flops.generator / forward.min / 1e9,
+        "train_step_gflops": stepFLOPs / step.min / 1e9,
+        "steps": arguments.steps,
+    ]
+    if let peer {
+        object["peer"] = ["version": peer.version,
+                          "generator_forward_s": ["min": peer.generator_forward_s.min, "median": peer.generator_forward_s.median],
+                          "train_step_s": ["min": peer.train_step_s.min, "median": peer.train_step_s.median]]
+        object["speedup_vs_peer_median"] = ["generator_forward": peer.generator_forward_s.median / forward.median,
+                                            "train_step": peer.train_step_s.median / step.median]
+    }
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+} else {
+    print(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemm))
+    print(String(format: "generator forward  min %.3fs  median %.3fs  (%.1f GFLOP, %.1f GFLOP/s)",
+                 forward.min, forward.median, flops.generator / 1e9, flops.generator / forward.min / 1e9))
+    print(String(format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",
+                 step.min, step.median, stepFLOPs / 1e9, stepFLOPs / step.min / 1e9))
+    print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
+    if let peer {
+        print("peer: pytorch \(peer.version)")
+        print(String(format: "  generator forward median %.3fs → ours is %.2f× faster",
+                     peer.generator_forward_s.median, peer.generator_forward_s.median / forward.median))
+        print(String(format: "  training step     median %.3fs → ours is %.2f× faster",
+                     peer.train_step_s.median, peer.train_step_s.median / step.median))
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Adam (Kingma & Ba, 2015), as PyTorch's `torch.optim.Adam`:
+///
+///     m ← β₁·m + (1 − β₁)·g          v ← β₂·v + (1 − β₂)·g²
+///     θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
+///
+/// With `decoupledWeightDecay` (AdamW, Loshchilov & Hutter) θ ← θ − lr·λ·θ first; otherwise
+/// `weightDecay` adds λ·θ to the gradient (PyTorch's `Adam(weight_decay=λ)`).
+/// Keras places ε outside the bias correction (`ε̂ = ε·√(1 − β₂ᵗ)`) and defaults to ε = 1e-7;
+/// the difference only matters while v is tiny.
+public final class Adam: Optimizer {
+    public var learningRate: Float
+    /// Decay of the first moment (0.9; pix2pix uses 0.5).
+    public var beta1: Float
+    /// Decay of the second moment (0.999).
+    public var beta2: Float
+    /// Added to the denominator (PyTorch's default 1e-8).
+    public var epsilon: Float
+    /// L2 penalty λ (0 = off).
+    public var weightDecay: Float
+    /// Apply `weightDecay` to the weights directly (AdamW) instead of through the gradient.
+    public var decoupledWeightDecay: Bool
+    public private(set) var step = 0
+    private let slots: OptimizerSlots
+
+    /// Creates Adam over every parameter of `module`.
+    public init(for module: Module, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupledWeightDecay = decoupledWeightDecay
+        slots = OptimizerSlots(parameters: module.namedParameters, slotNames: ["m", "v"])
+    }
+
+    public func update() {
+        step += 1
+        let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
+        let (b1, b2, eps, lr, decay) = (beta1, beta2, epsilon, learningRate, weightDecay)
+        let decoupled = decoupledWeightDecay
+        for (index, entry) in slots.parameters.enumerated() {
+            guard let gradient = entry.parameter.gradient else { continue }
+            let m = slots.pointer(slot: 0, parameter: index), v = slots.pointer(slot: 1, parameter: index)
+            let g = gradient.storage.pointer
+            entry.parameter.update { theta in
+                let w = theta.baseAddress!
+                parallelChunks(theta.count) { range in
+                    for i in range {
+                        var gi = g[i]
+                        if decay != 0 {
+                            if decoupled { w[i] -= lr * decay * w[i] } else { gi += decay * w[i] }
+                        }
+                        m[i] = b1 * m[i] + (1 - b1) * gi
+                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                        w[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                    }
+                }
+            }
+            entry.parameter.zeroGradient()
+        }
+    }
+
+    public func stateTensors() -> [String: Tensor] { slots.stateTensors() }
+
+    public func loadState(_ tensors: [String: Tensor], step: Int) throws {
+        try slots.load(tensors)
+        self.step = step
+    }
+}

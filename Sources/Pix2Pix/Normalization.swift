@@ -1,0 +1,24 @@
+import DeepLearning
+
+/// Which normalisation the pix2pix networks use (junyanz's `--norm`).
+public enum NormalizationKind: String, Codable, Sendable, CaseIterable {
+    /// `BatchNorm` — the paper's and the seed's choice.
+    case batch
+    /// `InstanceNorm` with learnable scale and offset.
+    case instance
+    /// No normalisation.
+    case none
+
+    /// A fresh normalisation layer for `channels` channels, or `nil` for `.none`.
+    func make(_ channels: Int) -> Layer? {
+        switch self {
+        case .batch: return BatchNorm(channels)
+        case .instance: return InstanceNorm(channels)
+        case .none: return nil
+        }
+    }
+}
+
+/// The pix2pix weight initialisation: N(0, 0.02) kernels (Isola et al., and the seed's
+/// `RandomNormal(stddev=0.02)`), zero biases.
+public let pix2pixKernelInitializer = Initializer.normal(mean: 0, standardDeviation: 0.02)

@@ -1,0 +1,199 @@
+import DeepLearning
+import Foundation
+
+/// Trains a pix2pix generator against a conditional discriminator (Isola et al. 2017).
+///
+/// One `step(source:target:)` is the paper's (and junyanz's) iteration:
+/// 1. `fake = G(source)`;
+/// 2. discriminator update on `0.5 · (GAN(D(source, target), real) + GAN(D(source, fake), fake))`;
+/// 3. generator update through the frozen discriminator on
+///    `GAN(D(source, fake), real) + λ · L1(fake, target)`.
+///
+/// ```swift
+/// RandomState.seed(42)
+/// let trainer = Pix2PixTrainer(generator: UNetGenerator(), discriminator: PatchDiscriminator())
+/// let losses = try trainer.step(source: satellite, target: map)
+/// ```
+public final class Pix2PixTrainer {
+    /// The adversarial objective.
+    public enum GANLoss: String, Codable, Sendable, CaseIterable {
+        /// Binary cross-entropy on the patch logits (the paper's, the seed's).
+        case vanilla
+        /// Least squares (Mao et al.): MSE between patch logits and 1/0.
+        case lsgan
+    }
+
+    /// Training hyper-parameters; defaults are the paper's and the seed's.
+    public struct Options: Codable, Equatable, Sendable {
+        /// Weight of the L1 term (λ = 100).
+        public var l1Weight: Float = 100
+        /// Adversarial loss.
+        public var ganLoss: GANLoss = .vanilla
+        /// Adam learning rate for both networks (2e-4).
+        public var learningRate: Float = 2e-4
+        /// Adam β₁ (0.5).
+        public var beta1: Float = 0.5
+        /// Adam β₂ (0.999).
+        public var beta2: Float = 0.999
+        /// Epochs at the full learning rate (junyanz's `n_epochs`).
+        public var constantEpochs: Int = 100
+        /// Epochs of linear decay to zero after them (`n_epochs_decay`); 0 keeps it constant.
+        public var decayEpochs: Int = 0
+
+        /// The paper's settings with an optional override of any field.
+        public init(l1Weight: Float = 100, ganLoss: GANLoss = .vanilla, learningRate: Float = 2e-4,
+                    beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100, decayEpochs: Int = 0) {
+            self.l1Weight = l1Weight
+            self.ganLoss = ganLoss
+            self.learningRate = learningRate
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.constantEpochs = constantEpochs
+            self.decayEpochs = decayEpochs
+        }
+
+        /// junyanz's `lambda_rule`: 1 for the first `constantEpochs` (0-based) epochs, then
+        /// `1 − (epoch + 1 − constantEpochs) / (decayEpochs + 1)`.
+        public func learningRateFactor(epoch: Int) -> Float {
+            guard decayEpochs > 0 else { return 1 }
+            return 1 - Float(Swift.max(0, epoch + 1 - constantEpochs)) / Float(decayEpochs + 1)
+        }
+    }
+
+    /// The four losses of one step, as the paper's code logs them.
+    public struct Losses: Codable, Equatable, Sendable {
+        /// GAN loss of the discriminator on real pairs.
+        public var discriminatorReal: Float
+        /// GAN loss of the discriminator on generated pairs.
+        public var discriminatorFake: Float
+        /// Adversarial loss of the generator.
+        public var generatorGAN: Float
+        /// Mean absolute error between generated and real targets (unweighted).
+        public var generatorL1: Float
+
+        /// All four, for checks and logs.
+        public var all: [Float] { [discriminatorReal, discriminatorFake, generatorGAN, generatorL1] }
+    }
+
+    /// The generator being trained (`UNetGenerator` or any image-to-image `Layer`).
+    public let generator: Layer
+    /// The conditional discriminator.
+    public let discriminator: PatchDiscriminator
+    /// The hyper-parameters.
+    public let options: Options
+    /// Adam over the generator's parameters.
+    public let generatorOptimizer: Adam
+    /// Adam over the discriminator's parameters.
+    public let discriminatorOptimizer: Adam
+    /// Steps completed so far.
+    public private(set) var completedSteps = 0
+    /// The current epoch (0-based); setting it applies the learning-rate schedule.
+    public var epoch = 0 {
+        didSet { applySchedule() }
+    }
+
+    /// Creates a trainer with two fresh Adam optimizers.
+    public init(generator: Layer, discriminator: PatchDiscriminator, options: Options = Options()) {
+        self.generator = generator
+        self.discriminator = discriminator
+        self.options = options
+        generatorOptimizer = Adam(for: generator, learningRate: options.learningRate,
+                                  beta1: options.beta1, beta2: options.beta2)
+        discriminatorOptimizer = Adam(for: discriminator, learningRate: options.learningRate,
+                                      beta1: options.beta1, beta2: options.beta2)
+        applySchedule()
+    }
+
+    private func applySchedule() {
+        let rate = options.learningRate * options.learningRateFactor(epoch: epoch)
+        generatorOptimizer.learningRate = rate
+        discriminatorOptimizer.learningRate = rate
+    }
+
+    /// The learning rate in force for the current epoch.
+    public var learningRate: Float { generatorOptimizer.learningRate }
+
+    private func ganLoss(_ logits: Tensor, real: Bool) -> Tensor {
+        let label = Tensor(shape: logits.shape, repeating: real ? 1 : 0)
+        switch options.ganLoss {
+        case .vanilla: return binaryCrossEntropy(logits: logits, label)
+        case .lsgan: return meanSquaredError(logits, label)
+        }
+    }
+
+    /// One training iteration on a batch.
+    ///
+    /// - Parameters:
+    ///   - source: `[N, H, W, C]` condition images in [-1, 1] (satellite).
+    ///   - target: `[N, H, W, C]` real outputs in [-1, 1] (map).
+    /// - Returns: the step's losses.
+    /// - Throws: `NonFiniteTrainingError` naming the step and the loss if any loss or gradient
+    ///   is NaN or infinite — before any weight of the offending network is changed.
+    @discardableResult
+    public func step(source: Tensor, target: Tensor) throws -> Losses {
+        generator.setTraining(true)
+        discriminator.setTraining(true)
+        let fake = generator(source)
+
+        // Discriminator: real pairs → 1, generated pairs (cut off from G) → 0.
+        let realLoss = ganLoss(discriminator(source: source, target: target), real: true)
+        let fakeLoss = ganLoss(discriminator(source: source, target: fake.detached()), real: false)
+        let discriminatorLoss = (realLoss + fakeLoss) * 0.5
+        try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
+        discriminatorLoss.backward()
+        try checkGradients(of: discriminator, network: "discriminator")
+        discriminatorOptimizer.update()
+
+        // Generator: fool the (frozen) discriminator and stay close to the target in L1.
+        let discriminatorParameters = discriminator.parameters
+        for p in discriminatorParameters { p.requiresGradient = false }
+        defer { for p in discriminatorParameters { p.requiresGradient = true } }
+        let adversarial = ganLoss(discriminator(source: source, target: fake), real: true)
+        let l1 = l1Loss(fake, target)
+        let generatorLoss = adversarial + l1 * options.l1Weight
+        try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar])
+        generatorLoss.backward()
+        try checkGradients(of: generator, network: "generator")
+        generatorOptimizer.update()
+
+        completedSteps += 1
+        return Losses(discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
+                      generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
+    }
+
+    private func checkFinite(_ losses: KeyValuePairs<String, Float>) throws {
+        for (name, value) in losses where !value.isFinite {
+            throw NonFiniteTrainingError(step: completedSteps + 1, quantity: "loss \(name)", value: value)
+        }
+    }
+
+    private func checkGradients(of module: Module, network: String) throws {
+        for (name, parameter) in module.namedParameters {
+            if let gradient = parameter.gradient, !gradient.isFinite {
+                module.zeroGradients()
+                throw NonFiniteTrainingError(step: completedSteps + 1, quantity: "gradient of \(network).\(name)", value: .nan)
+            }
+        }
+    }
+
+    /// Restores the step counter (used when resuming from a checkpoint).
+    func restore(completedSteps: Int, epoch: Int) {
+        self.completedSteps = completedSteps
+        self.epoch = epoch
+    }
+}
+
+/// Training produced NaN or infinity; the weights of the network whose update would have used
+/// it were not changed.
+public struct NonFiniteTrainingError: Error, CustomStringConvertible {
+    /// The 1-based step that failed.
+    public let step: Int
+    /// Which loss or gradient.
+    public let quantity: String
+    /// The offending value.
+    public let value: Float
+
+    public var description: String {
+        "training diverged at step \(step): \(quantity) is \(value) (try a lower learning rate; the last checkpoint is intact)"
+    }
+}

@@ -1,0 +1,144 @@
+import DeepLearning
+import XCTest
+
+final class NormalizationTests: XCTestCase {
+    func testBatchNormGradientWithBatchStatistics() {
+        checkGradients(of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
+                       at: [randomTensor([2, 3, 2, 4], seed: 1), randomTensor([4], seed: 2), randomTensor([4], seed: 3)])
+    }
+
+    func testBatchNormGradientWithRunningStatistics() {
+        let mean = randomTensor([3], seed: 4), variance = randomTensor([3], seed: 5, lower: 0.5, upper: 2)
+        checkGradients(of: { batchNormalized($0[0], mean: mean, variance: variance, gamma: $0[1], beta: $0[2]) },
+                       at: [randomTensor([2, 2, 2, 3], seed: 6), randomTensor([3], seed: 7), randomTensor([3], seed: 8)])
+    }
+
+    func testInstanceNormGradient() {
+        checkGradients(of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
+                       at: [randomTensor([2, 3, 3, 2], seed: 9), randomTensor([2], seed: 10), randomTensor([2], seed: 11)])
+    }
+
+    func testBatchNormOutputHasZeroMeanUnitVariancePerChannel() {
+        let x = randomTensor([4, 5, 5, 3], seed: 12) * 3 + 7
+        let y = batchNormalized(x, gamma: nil, beta: nil, epsilon: 0).output
+        let mean = y.mean(alongAxes: [0, 1, 2])
+        let variance = (y * y).mean(alongAxes: [0, 1, 2])
+        for c in 0..<3 {
+            XCTAssertEqual(mean.scalars[c], 0, accuracy: 1e-5)
+            XCTAssertEqual(variance.scalars[c], 1, accuracy: 1e-4)
+        }
+    }
+
+    func testBatchNormLayerUpdatesRunningStatisticsOnlyWhileTraining() {
+        let norm = BatchNorm(2, momentum: 0.9)
+        let x = Tensor(shape: [2, 1, 1, 2], scalars: [1, 10, 3, 20])   // channel 0: {1, 3}, channel 1: {10, 20}
+        _ = norm(x)
+        // mean: 0.9·0 + 0.1·(2, 15); unbiased variance (2, 50): 0.9·1 + 0.1·(2, 50)
+        XCTAssertEqual(norm.runningMean.value.scalars[0], 0.2, accuracy: 1e-6)
+        XCTAssertEqual(norm.runningMean.value.scalars[1], 1.5, accuracy: 1e-6)
+        XCTAssertEqual(norm.runningVariance.value.scalars[0], 1.1, accuracy: 1e-6)
+        XCTAssertEqual(norm.runningVariance.value.scalars[1], 5.9, accuracy: 1e-5)
+        norm.setTraining(false)
+        let before = norm.runningMean.value.scalars
+        let y = norm(x)
+        XCTAssertEqual(norm.runningMean.value.scalars, before)
+        XCTAssertEqual(y[0, 0, 0, 0], (1 - 0.2) / (1.1 + 1e-3).squareRoot(), accuracy: 1e-5)
+    }
+
+    func testForcedBatchStatisticsAtInferenceLeaveRunningStatisticsAlone() {
+        let norm = BatchNorm(1, forceBatchStatistics: true)
+        norm.setTraining(false)
+        let y = norm(Tensor(shape: [2, 1, 1, 1], scalars: [1, 3]))
+        XCTAssertEqual(y.scalars[0], -1 / (1 + 1e-3).squareRoot(), accuracy: 1e-5)
+        XCTAssertEqual(norm.runningMean.value.scalars, [0])
+        XCTAssertEqual(norm.runningVariance.value.scalars, [1])
+    }
+
+    func testInstanceNormNormalisesEachSampleSeparately() {
+        let x = Tensor(shape: [2, 2, 1, 1], scalars: [1, 3, 100, 300])
+        let y = InstanceNorm(1, epsilon: 0)(x)
+        XCTAssertEqual(y.scalars[0], -1, accuracy: 1e-5)
+        XCTAssertEqual(y.scalars[2], -1, accuracy: 1e-5)
+        XCTAssertEqual(y.scalars[3], 1, accuracy: 1e-5)
+    }
+}
+
+final class DropoutAndActivationTests: XCTestCase {
+    func testDropoutGradientUsesTheSameMask() {
+        checkGradients(of: { inputs in
+            var generator = SeededGenerator(seed: 5)
+            return dropout(inputs[0], rate: 0.5, generator: &generator)
+        }, at: [randomTensor([3, 4], seed: 13)])
+    }
+
+    func testDropoutScalesKeptElementsAndIsReproducible() {
+        var g1 = SeededGenerator(seed: 3), g2 = SeededGenerator(seed: 3)
+        let x = Tensor.ones([1000])
+        let a = dropout(x, rate: 0.5, generator: &g1), b = dropout(x, rate: 0.5, generator: &g2)
+        XCTAssertEqual(a.scalars, b.scalars)
+        XCTAssertTrue(a.scalars.allSatisfy { $0 == 0 || $0 == 2 })
+        let kept = a.scalars.filter { $0 == 2 }.count
+        XCTAssertTrue((400...600).contains(kept), "kept \(kept) of 1000 at rate 0.5")
+    }
+
+    func testDropoutIsIdentityAtInferenceUnlessActive() {
+        let layer = Dropout(rate: 0.5, seed: 1)
+        layer.setTraining(false)
+        let x = Tensor.ones([50])
+        XCTAssertEqual(layer(x).scalars, x.scalars)
+        layer.activeAtInference = true
+        XCTAssertNotEqual(layer(x).scalars, x.scalars)
+    }
+
+    func testActivationLayers() {
+        let x = Tensor([-2, 0.5])
+        XCTAssertEqual(LeakyReLU(slope: 0.2)(x).scalars, [-0.4, 0.5])
+        XCTAssertEqual(ReLU()(x).scalars, [0, 0.5])
+        XCTAssertEqual(Tanh()(x).scalars[1], tanhf(0.5), accuracy: 1e-7)
+        XCTAssertEqual(Sigmoid()(x).scalars[0], 1 / (1 + expf(2)), accuracy: 1e-7)
+        let joined = Concatenate()([Tensor(shape: [1, 2], scalars: [1, 2]), Tensor(shape: [1, 1], scalars: [3])])
+        XCTAssertEqual(joined.shape, [1, 3])
+        XCTAssertEqual(joined.scalars, [1, 2, 3])
+    }
+}
+
+final class ModuleTests: XCTestCase {
+    private final class Block: Layer {
+        let norm = BatchNorm(2)
+        let drop: Dropout? = Dropout(rate: 0.5, seed: 1)
+        let missing: BatchNorm? = nil
+        func callAsFunction(_ x: Tensor) -> Tensor { drop!(norm(x)) }
+    }
+
+    private final class Net: Layer {
+        let blocks = [Block(), Block()]
+        let scale = Parameter(.ones([2]))
+        func callAsFunction(_ x: Tensor) -> Tensor { blocks.reduce(x) { $1($0) } * scale.value }
+    }
+
+    func testParametersAndBuffersAreFoundByPropertyPath() {
+        let net = Net()
+        XCTAssertEqual(net.namedParameters.map(\.name),
+                       ["blocks.0.norm.gamma", "blocks.0.norm.beta", "blocks.1.norm.gamma", "blocks.1.norm.beta", "scale"])
+        XCTAssertEqual(net.namedBuffers.map(\.name),
+                       ["blocks.0.norm.runningMean", "blocks.0.norm.runningVariance",
+                        "blocks.1.norm.runningMean", "blocks.1.norm.runningVariance"])
+        XCTAssertEqual(net.parameterCount, 10)
+    }
+
+    func testSetTrainingReachesEveryNestedLayer() {
+        let net = Net()
+        net.setTraining(false)
+        for block in net.blocks {
+            XCTAssertFalse(block.norm.isTraining)
+            XCTAssertFalse(block.drop!.isTraining)
+        }
+    }
+
+    func testSequentialAppliesInOrderAndNamesByIndex() {
+        let chain = Sequential(BatchNorm(3), LeakyReLU(slope: 0.5))
+        XCTAssertEqual(chain.namedParameters.map(\.name), ["layers.0.gamma", "layers.0.beta"])
+        let y = chain(Tensor(shape: [2, 3], scalars: [1, 1, 1, 3, 3, 3]))
+        XCTAssertEqual(y.scalars[0], -0.5 / (1 + 1e-3).squareRoot(), accuracy: 1e-5)
+    }
+}

@@ -1,0 +1,126 @@
+import DeepLearning
+import Foundation
+import Pix2Pix
+import XCTest
+
+final class Pix2PixTrainerTests: XCTestCase {
+    /// A toy paired task: the target is a fixed colour map of the source (channels rotated
+    /// and inverted), on smooth random 16×16 images (sums of two random plane waves).
+    private func batch(_ index: Int) -> (source: Tensor, target: Tensor) {
+        var generator = SeededGenerator(seed: UInt64(index % 8))
+        var values = [Float](repeating: 0, count: 16 * 16 * 3)
+        for c in 0..<3 {
+            let (a, b, phase) = (generator.nextUnitFloat() - 0.5, generator.nextUnitFloat() - 0.5, 6 * generator.nextUnitFloat())
+            for y in 0..<16 { for x in 0..<16 { values[(y * 16 + x) * 3 + c] = sinf(a * Float(y) + b * Float(x) + phase) } }
+        }
+        let source = Tensor(shape: [1, 16, 16, 3], scalars: values)
+        let rotated = concatenate([source.slice(axis: 3, 2..<3), source.slice(axis: 3, 0..<2)], axis: 3)
+        return (source, -rotated)
+    }
+
+    private func makeTrainer(seed: UInt64, learningRate: Float = 2e-4) -> Pix2PixTrainer {
+        RandomState.seed(seed)
+        return Pix2PixTrainer(generator: UNetGenerator(.init(depth: 3, baseFilters: 8)),
+                              discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8)),
+                              options: .init(learningRate: learningRate))
+    }
+
+    func testTrainingReducesTheL1LossOnAToyTask() throws {
+        let trainer = makeTrainer(seed: 1, learningRate: 2e-3)
+        var l1: [Float] = []
+        for step in 0..<100 {
+            let (source, target) = batch(step)
+            l1.append(try trainer.step(source: source, target: target).generatorL1)
+        }
+        let first = l1.prefix(5).reduce(0, +) / 5, last = l1.suffix(5).reduce(0, +) / 5
+        XCTAssertLessThan(last, 0.6 * first, "L1 \(first) → \(last)")
+        XCTAssertEqual(trainer.completedSteps, 100)
+    }
+
+    func testResumingFromACheckpointEqualsTrainingStraight() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pix2pix-resume-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("state.safetensors")
+
+        let straight = makeTrainer(seed: 5)
+        var straightLosses: [Pix2PixTrainer.Losses] = []
+        for step in 0..<5 { straightLosses.append(try straight.step(source: batch(step).source, target: batch(step).target)) }
+
+        let first = makeTrainer(seed: 5)
+        for step in 0..<3 { try first.step(source: batch(step).source, target: batch(step).target) }
+        try first.saveCheckpoint(to: checkpoint, extra: ["note": "three steps"])
+
+        let resumed = makeTrainer(seed: 99)   // different initial weights, all overwritten by the load
+        XCTAssertEqual(try resumed.loadCheckpoint(from: checkpoint)["note"], "three steps")
+        XCTAssertEqual(resumed.completedSteps, 3)
+        var resumedLosses: [Pix2PixTrainer.Losses] = []
+        for step in 3..<5 { resumedLosses.append(try resumed.step(source: batch(step).source, target: batch(step).target)) }
+
+        XCTAssertEqual(resumedLosses, Array(straightLosses[3...]))
+        for ((name, a), (_, b)) in zip(straight.generator.namedParameters, resumed.generator.namedParameters) {
+            XCTAssertEqual(a.value.scalars, b.value.scalars, name)
+        }
+    }
+
+    func testNonFiniteLossStopsTrainingBeforeAnyUpdate() throws {
+        let trainer = makeTrainer(seed: 2)
+        let before = trainer.discriminator.parameters.map(\.value.scalars)
+        var (source, target) = batch(0)
+        source.withUnsafeMutableBufferPointer { $0[7] = .nan }
+        XCTAssertThrowsError(try trainer.step(source: source, target: target)) { error in
+            XCTAssertTrue("\(error)".contains("step 1"), "\(error)")
+        }
+        XCTAssertEqual(trainer.discriminator.parameters.map(\.value.scalars), before)
+        XCTAssertEqual(trainer.completedSteps, 0)
+    }
+
+    func testLearningRateScheduleIsConstantThenLinearToZero() {
+        let options = Pix2PixTrainer.Options(constantEpochs: 2, decayEpochs: 3)
+        XCTAssertEqual((0..<5).map { options.learningRateFactor(epoch: $0) }, [1, 1, 0.75, 0.5, 0.25])
+        let trainer = makeTrainer(seed: 3)
+        XCTAssertEqual(trainer.learningRate, 2e-4)
+    }
+
+    func testLSGANLossTrains() throws {
+        RandomState.seed(4)
+        let trainer = Pix2PixTrainer(generator: UNetGenerator(.init(depth: 3, baseFilters: 4)),
+                                     discriminator: PatchDiscriminator(.init(architecture: .pixel, baseFilters: 4)),
+                                     options: .init(ganLoss: .lsgan))
+        let losses = try trainer.step(source: batch(0).source, target: batch(0).target)
+        XCTAssertTrue(losses.all.allSatisfy(\.isFinite))
+    }
+}
+
+final class MetricsTests: XCTestCase {
+    func testIdenticalImagesArePerfect() throws {
+        let image = Tensor.randomUniform([2, 16, 16, 3], lowerBound: 0, upperBound: 255, generator: &RandomState.global)
+        let metrics = try ImageMetrics(predictions: image, targets: image)
+        XCTAssertEqual(metrics.pixelAccuracy, 1)
+        XCTAssertEqual(metrics.rmse, 0)
+        XCTAssertEqual(metrics.psnr, .infinity)
+        XCTAssertEqual(metrics.ssim, 1, accuracy: 1e-9)
+    }
+
+    func testKnownValues() throws {
+        // Target all 100; prediction 104 in half the pixels (within tolerance 5), 110 in the other half.
+        let target = Tensor(shape: [1, 12, 12, 3], repeating: 100)
+        var values = [Float](repeating: 104, count: 12 * 12 * 3)
+        for i in (6 * 12 * 3)..<values.count { values[i] = 110 }
+        let prediction = Tensor(shape: [1, 12, 12, 3], scalars: values)
+        let metrics = try ImageMetrics(predictions: prediction, targets: target)
+        XCTAssertEqual(metrics.pixelAccuracy, 0.5, accuracy: 1e-12)
+        let rmse = ((16.0 + 100.0) / 2).squareRoot()
+        XCTAssertEqual(metrics.rmse, rmse, accuracy: 1e-9)
+        XCTAssertEqual(metrics.psnr, 20 * log10(255 / rmse), accuracy: 1e-9)
+        XCTAssertThrowsError(try ImageMetrics(predictions: prediction, targets: Tensor.zeros([1, 12, 12, 1])))
+    }
+
+    func testSSIMOfAConstantShiftMatchesTheFormula() throws {
+        // For constant images a and b, SSIM = (2ab + C1) / (a² + b² + C1).
+        let a = Tensor(shape: [1, 16, 16, 1], repeating: 100), b = Tensor(shape: [1, 16, 16, 1], repeating: 120)
+        let c1 = pow(0.01 * 255, 2.0)
+        let expected = (2 * 100 * 120 + c1) / (100 * 100 + 120 * 120 + c1)
+        XCTAssertEqual(try ImageMetrics(predictions: a, targets: b).ssim, expected, accuracy: 1e-6)
+    }
+}
