@@ -13,9 +13,11 @@ let package = Package(
         .library(name: "DeepLearning", targets: ["DeepLearning"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
+        .executable(name: "maps", targets: ["Maps"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -28,6 +30,15 @@ let package = Package(
             dependencies: ["COpenBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
+        .target(
+            name: "MapsCore",
+            dependencies: [
+                "DeepLearning", "Imaging", "Pix2Pix",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Maps/Core"
+        ),
+        .executableTarget(name: "Maps", dependencies: ["MapsCore"], path: "Examples/Maps/CLI"),
         .executableTarget(
             name: "pix2pix-benchmark",
             dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
@@ -54,6 +65,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "MapsTests", dependencies: ["MapsCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -57,7 +57,7 @@ extension Pix2PixTrainer {
         let (tensors, metadata) = try SafeTensors.read(from: url)
         guard let json = metadata[Self.stateKey],
               let state = try? JSONDecoder().decode(State.self, from: Data(json.utf8)) else {
-            throw SerializationError("\(url.path): not a pix2pix training checkpoint (metadata '\(Self.stateKey)' missing or unreadable)")
+            throw SerializationError(path: url.path, "not a pix2pix training checkpoint (metadata '\(Self.stateKey)' missing or unreadable)")
         }
         func part(_ prefix: String) -> [String: Tensor] {
             var result: [String: Tensor] = [:]
@@ -70,7 +70,7 @@ extension Pix2PixTrainer {
             try generatorOptimizer.loadState(part("generatorOptimizer/"), step: state.generatorOptimizerStep)
             try discriminatorOptimizer.loadState(part("discriminatorOptimizer/"), step: state.discriminatorOptimizerStep)
         } catch {
-            throw SerializationError("\(url.path): \(error)")
+            throw SerializationError(path: url.path, "\(error)")
         }
         let dropouts = namedDropouts()
         for (name, dropout) in dropouts {

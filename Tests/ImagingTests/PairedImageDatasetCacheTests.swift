@@ -79,6 +79,6 @@ final class PairedImageDatasetCacheTests: XCTestCase {
 
         let text = directory.appendingPathComponent("text.npz")
         try Data("hello".utf8).write(to: text)
-        assertImagingError(source: text.path, mentioning: "not an .npz") { _ = try PairedImageDataset(npz: text) }
+        assertImagingError(source: text.path, mentioning: "not a valid NPZ") { _ = try PairedImageDataset(npz: text) }
     }
 }

@@ -1,60 +1,106 @@
 import Foundation
 
-/// Saving and loading a module's parameters and buffers.
-///
-/// Tensor names are property paths (`encoder.1.conv.kernel`, `decoder.0.norm.runningMean`,
-/// array elements by index, optionals skipped when `nil`): see Docs/Checkpoints.md.
+/// Model checkpoints: a module's parameters and buffers, named by property path, stored as
+/// safetensors. See Docs/Checkpoints.md for the name scheme and guarantees.
 extension Module {
-    /// Every parameter and buffer by name, parameters first, in declaration order.
+    /// Every parameter and buffer with its property path, in declaration order:
+    /// `encoder.1.conv.kernel`, `norm.runningMean`, …. Arrays are named by index; `nil`
+    /// optionals contribute nothing; a parameter shared by two layers appears once, under
+    /// the first path that reaches it.
     public func stateDictionary() -> [(name: String, tensor: Tensor)] {
-        namedParameters.map { ($0.name, $0.parameter.value.detached()) } + namedBuffers.map { ($0.name, $0.buffer.value) }
-    }
-
-    /// Replaces parameters and buffers with the given tensors.
-    ///
-    /// Everything is checked before anything is assigned, so a failed load leaves the module
-    /// unchanged.
-    ///
-    /// - Parameter strict: also reject tensors that match no parameter or buffer.
-    /// - Throws: `ShapeError` naming the missing, unexpected or mis-shaped tensors.
-    public func loadStateDictionary(_ tensors: [String: Tensor], strict: Bool = true) throws {
-        let parameters = namedParameters, buffers = namedBuffers
-        var expected: [(String, [Int])] = parameters.map { ($0.name, $0.parameter.shape) }
-        expected += buffers.map { ($0.name, $0.buffer.value.shape) }
-        let missing = expected.filter { tensors[$0.0] == nil }.map(\.0)
-        if !missing.isEmpty {
-            throw ShapeError("missing tensors: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? " and \(missing.count - 5) more" : "")")
-        }
-        for (name, shape) in expected where tensors[name]!.shape != shape {
-            throw ShapeError("tensor \(name) has shape \(describeShape(tensors[name]!.shape)) but the model expects \(describeShape(shape))")
-        }
-        if strict {
-            let known = Set(expected.map(\.0))
-            let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
-            if !unexpected.isEmpty {
-                throw ShapeError("unexpected tensors: \(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? " and \(unexpected.count - 5) more" : "")")
+        var seen = Set<ObjectIdentifier>()
+        var result: [(name: String, tensor: Tensor)] = []
+        visitMembers { member in
+            switch member {
+            case let .parameter(name, parameter):
+                if seen.insert(ObjectIdentifier(parameter)).inserted {
+                    result.append((name, withoutGradient { parameter.value }))
+                }
+            case let .buffer(name, buffer):
+                if seen.insert(ObjectIdentifier(buffer)).inserted { result.append((name, buffer.value.detached())) }
+            case .module:
+                break
             }
         }
-        for (name, parameter) in parameters { parameter.value = tensors[name]! }
-        for (name, buffer) in buffers { buffer.value = tensors[name]! }
+        return result
     }
 
-    /// Writes parameters and buffers to a safetensors file, atomically.
+    /// Copies `tensors` into the parameters and buffers of the same names.
+    ///
+    /// Everything is validated before anything is assigned, so a failed load leaves the
+    /// module unchanged.
+    ///
+    /// - Parameters:
+    ///   - tensors: Tensors keyed by property path, as produced by `stateDictionary()`.
+    ///   - strict: If `true` (default), every parameter and buffer must be present and no
+    ///     other names may appear. If `false`, missing ones keep their values and unknown
+    ///     names are ignored (for loading part of a model). Shapes must match either way.
+    /// - Throws: `SerializationError` (path `"state dictionary"`) naming each tensor whose
+    ///   shape differs (with both shapes), and listing missing and unexpected names.
+    public func loadStateDictionary(_ tensors: [String: Tensor], strict: Bool = true) throws {
+        var assignments: [() -> Void] = []
+        var problems: [String] = []
+        var missing: [String] = []
+        var known = Set<String>()
+        visitMembers { member in
+            let name: String, shape: [Int], assign: (Tensor) -> Void
+            switch member {
+            case let .parameter(path, parameter):
+                (name, shape, assign) = (path, parameter.shape, { parameter.value = $0 })
+            case let .buffer(path, buffer):
+                (name, shape, assign) = (path, buffer.value.shape, { buffer.value = $0.detached() })
+            case .module:
+                return
+            }
+            known.insert(name)
+            guard let tensor = tensors[name] else { return missing.append(name) }
+            guard tensor.shape == shape else {
+                return problems.append("\(name) has shape \(describeShape(tensor.shape)) in the checkpoint but \(describeShape(shape)) in the model")
+            }
+            assignments.append { assign(tensor) }
+        }
+        if strict {
+            if !missing.isEmpty { problems.append("missing: \(missing.joined(separator: ", "))") }
+            let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
+            if !unexpected.isEmpty { problems.append("unexpected: \(unexpected.joined(separator: ", "))") }
+        }
+        guard problems.isEmpty else {
+            throw SerializationError(path: "state dictionary", "does not match \(type(of: self)): " + problems.joined(separator: "; "))
+        }
+        for assign in assignments { assign() }
+    }
+
+    /// Saves `stateDictionary()` to `url` as safetensors (F32), atomically.
+    ///
+    /// - Parameter metadata: Strings stored in the file's `__metadata__` (epoch, config, …).
     public func save(to url: URL, metadata: [String: String] = [:]) throws {
         try SafeTensors.write(stateDictionary(), metadata: metadata, to: url)
     }
 
-    /// Loads parameters and buffers from a safetensors file written by `save(to:)`.
+    /// Saves to a file path; see `save(to:metadata:)`.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try save(to: URL(fileURLWithPath: path), metadata: metadata)
+    }
+
+    /// Loads parameters and buffers saved by `save(to:)` (or any safetensors file using the
+    /// same names), strictly: every name and shape must match.
     ///
-    /// - Throws: `SerializationError` naming the file and the problem; the module is unchanged then.
+    /// - Returns: The file's `__metadata__`.
+    /// - Throws: `SerializationError` naming the file and every mismatch; the module is unchanged on failure.
     @discardableResult
-    public func load(from url: URL, strict: Bool = true) throws -> [String: String] {
+    public func load(from url: URL) throws -> [String: String] {
         let (tensors, metadata) = try SafeTensors.read(from: url)
         do {
-            try loadStateDictionary(tensors, strict: strict)
-        } catch let error as ShapeError {
-            throw SerializationError(file: url.path, error.message)
+            try loadStateDictionary(tensors, strict: true)
+        } catch let error as SerializationError {
+            throw SerializationError(path: url.path, error.message)
         }
         return metadata
+    }
+
+    /// Loads from a file path; see `load(from:)`.
+    @discardableResult
+    public func load(from path: String) throws -> [String: String] {
+        try load(from: URL(fileURLWithPath: path))
     }
 }

@@ -1,116 +1,162 @@
 import Foundation
 
-/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
-/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}`, and
-/// the raw little-endian data. Checkpoints of this package are safetensors files.
+/// The safetensors format (Hugging Face): readable by `safetensors.torch.load_file`,
+/// `safetensors.numpy.load_file` and every framework that supports it.
+///
+/// Layout (https://github.com/huggingface/safetensors#format): an 8-byte little-endian
+/// header length `N`; `N` bytes of JSON mapping each tensor name to
+/// `{"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}` (offsets relative to the
+/// data section) plus an optional `"__metadata__": {String: String}`; then the data section.
+///
+/// Writing stores `F32` tensors in the order given, the header padded with spaces so the
+/// data section starts 8-byte aligned. Reading converts `F16`, `BF16`, `F64` and the integer
+/// and `BOOL` dtypes to `Float`. Before anything is allocated the reader checks the header
+/// length against the file size (and a 100 MB cap), that the JSON is well-formed, that every
+/// dtype is known, every shape non-negative with `product × dtype size == end − begin`, and
+/// that the tensors tile the data section exactly: no entry outside it, no overlaps, no holes.
 public enum SafeTensors {
-    /// The bytes of a safetensors file holding `tensors` as F32, in the given order.
-    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) throws -> Data {
-        var header: [String: Any] = [:]
-        var offset = 0
-        var seen = Set<String>()
-        for (name, tensor) in tensors {
-            guard seen.insert(name).inserted else { throw SerializationError("safetensors: duplicate tensor name '\(name)'") }
-            guard name != "__metadata__" else { throw SerializationError("safetensors: '__metadata__' is reserved") }
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]]
-            offset += tensor.count * 4
-        }
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
-        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        var data = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
-        for (_, tensor) in tensors {
-            tensor.withUnsafeBufferPointer { buffer in
-                data.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self),
-                                                count: buffer.count * 4))
-            }
-        }
-        return data
-    }
+    /// Larger headers are rejected without being read (the reference implementation also caps at 100 MB).
+    static let maximumHeaderLength = 100_000_000
 
-    /// Writes a safetensors file atomically (temp file, fsync, rename).
+    static let elementTypes: [String: StoredElementType] = [
+        "F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64,
+        "I8": .int8, "I16": .int16, "I32": .int32, "I64": .int64,
+        "U8": .uint8, "U16": .uint16, "U32": .uint32, "U64": .uint64, "BOOL": .bool,
+    ]
+
+    /// Writes `tensors` (as `F32`) and `metadata` to `url`, atomically (see `writeAtomically(_:to:)`).
+    ///
+    /// - Parameters:
+    ///   - tensors: Unique, non-empty names (not `__metadata__`) with their tensors, laid out in this order.
+    ///   - metadata: Free-form string pairs stored under `__metadata__` (e.g. `["epoch": "12"]`).
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL) throws {
-        let data: Data
-        do {
-            data = try encode(tensors, metadata: metadata)
-        } catch let error as SerializationError {
-            throw SerializationError(file: url.path, error.message)
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, tensor) in tensors {
+            guard !name.isEmpty, name != "__metadata__", header[name] == nil else {
+                throw SerializationError(path: url.path, name.isEmpty ? "tensor names must not be empty"
+                    : name == "__metadata__" ? "'__metadata__' is reserved and cannot name a tensor" : "tensor name '\(name)' appears twice")
+            }
+            let byteCount = tensor.count * MemoryLayout<Float>.size
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + byteCount]] as [String: Any]
+            offset += byteCount
         }
-        try writeAtomically(data, to: url)
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Spaces are valid JSON whitespace; padding keeps the data section 8-byte aligned as the reference writer does.
+        json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
+        try writeAtomically(to: url) { file in
+            try file.write((0..<8).map { UInt8((UInt64(json.count) >> (8 * UInt64($0))) & 0xff) })
+            try json.withUnsafeBytes { try file.write($0) }
+            for (_, tensor) in tensors { try file.write(tensor) }
+        }
     }
 
-    /// Reads every tensor (converted to Float32) and the metadata of a safetensors file.
+    /// Reads every tensor (converted to `Float`) and the `__metadata__` of the file at `url`.
+    ///
+    /// - Throws: `SerializationError` naming the file, and the tensor where there is one,
+    ///   if the file is missing, truncated, malformed or uses an unsupported dtype.
     public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        try decode(readFile(url), source: url.path)
+        try decode(readFileData(url), source: url.path)
     }
 
-    /// Parses safetensors bytes, validating everything before allocating: header length within
-    /// the file, valid JSON, known dtypes, non-negative shapes whose byte size equals the
-    /// offsets' span, offsets inside the data section, and no overlapping tensors.
+    /// Decodes a complete safetensors file held in memory; `source` names it in errors.
     public static func decode(_ data: Data, source: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        func fail(_ problem: String) -> SerializationError { SerializationError(file: source, problem) }
-        guard data.count >= 8 else { throw fail("not a safetensors file (\(data.count) bytes, shorter than its 8-byte header length)") }
+        func fail(_ message: String) -> SerializationError { SerializationError(path: source, message) }
+        guard data.count >= 8 else { throw fail("not a safetensors file: \(data.count) bytes, shorter than the 8-byte header length") }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(data.count - 8), headerLength <= 100_000_000 else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated or not a safetensors file")
+        guard headerLength <= UInt64(maximumHeaderLength) else {
+            throw fail("header length \(headerLength) exceeds the 100 MB limit: not a safetensors file, or corrupt")
         }
-        let headerEnd = 8 + Int(headerLength)
-        let parsed = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd))
-        guard let header = parsed as? [String: Any] else { throw fail("header is not a JSON object") }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw fail("header length \(headerLength) runs past the end of the \(data.count)-byte file")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + dataStart))
+        guard headerBytes.first == UInt8(ascii: "{"),
+              let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
+            throw fail("header is not a JSON object: \(String(decoding: headerBytes.prefix(120), as: UTF8.self))")
+        }
         var metadata: [String: String] = [:]
-        if let raw = header["__metadata__"] {
-            guard let values = raw as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
-            metadata = values
+        if let rawMetadata = header["__metadata__"] {
+            guard let strings = rawMetadata as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
+            metadata = strings
         }
-        let dataLength = data.count - headerEnd
-        struct Entry { let name: String; let type: StoredElementType; let shape: [Int]; let begin: Int; let end: Int }
-        var entries: [Entry] = []
-        let dtypes: [String: StoredElementType] = [
-            "F32": .float32, "F64": .float64, "F16": .float16, "BF16": .bfloat16, "I8": .int8, "I16": .int16,
-            "I32": .int32, "I64": .int64, "U8": .uint8, "BOOL": .bool,
-        ]
-        for (name, value) in header where name != "__metadata__" {
-            guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtypeName = info["dtype"] as? String, let type = dtypes[dtypeName] else {
-                throw fail("tensor '\(name)' has unsupported dtype \(info["dtype"] ?? "none")")
-            }
-            guard let shapeValues = info["shape"] as? [Any] else { throw fail("tensor '\(name)' has no shape") }
-            let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
-            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor '\(name)' has an invalid shape \(shapeValues)")
-            }
-            guard let offsets = info["data_offsets"] as? [Any], offsets.count == 2,
-                  let begin = (offsets[0] as? NSNumber)?.intValue, let end = (offsets[1] as? NSNumber)?.intValue,
-                  begin >= 0, begin <= end, end <= dataLength else {
-                throw fail("tensor '\(name)' has data offsets \(info["data_offsets"] ?? "none") outside the \(dataLength)-byte data section")
-            }
-            guard let count = checkedProduct(shape, limit: maximumElementCount) else {
-                throw fail("tensor '\(name)' has an implausible shape \(describeShape(shape))")
-            }
-            guard count * type.size == end - begin else {
-                throw fail("tensor '\(name)' of shape \(describeShape(shape)) and dtype \(dtypeName) needs \(count * type.size) bytes but its offsets span \(end - begin)")
-            }
-            entries.append(Entry(name: name, type: type, shape: shape, begin: begin, end: end))
+        let sectionLength = data.count - dataStart
+        let entries = try header.filter { $0.key != "__metadata__" }.map { name, value in
+            try parseEntry(name: name, value, sectionLength: sectionLength, source: source)
         }
-        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {
-            throw fail("tensors '\(previous.name)' and '\(next.name)' overlap")
-        }
+        try checkTiling(entries, sectionLength: sectionLength, source: source)
         var tensors: [String: Tensor] = [:]
-        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+        data.withUnsafeBytes { bytes in
             for entry in entries {
-                var tensor = Tensor(uninitializedShape: entry.shape)
-                tensor.withUnsafeMutableBufferPointer { target in
-                    if target.count > 0 {
-                        entry.type.decode(bytes.baseAddress! + headerEnd + entry.begin, count: target.count, into: target.baseAddress!)
-                    }
+                let tensor = Tensor(uninitializedShape: entry.shape)
+                if tensor.count > 0 {
+                    entry.type.convert(bytes.baseAddress! + dataStart + entry.offsets.lowerBound, count: tensor.count, to: tensor.storage.pointer)
                 }
                 tensors[entry.name] = tensor
             }
         }
         return (tensors, metadata)
+    }
+
+    private struct Entry {
+        var name: String
+        var type: StoredElementType
+        var shape: [Int]
+        var offsets: Range<Int>
+    }
+
+    private static func parseEntry(name: String, _ value: Any, sectionLength: Int, source: String) throws -> Entry {
+        func fail(_ message: String) -> SerializationError { SerializationError(path: source, "tensor '\(name)': \(message)") }
+        guard let fields = value as? [String: Any] else { throw fail("header entry is not an object") }
+        guard let dtype = fields["dtype"] as? String else { throw fail("missing dtype") }
+        guard let type = elementTypes[dtype] else {
+            throw fail("unsupported dtype '\(dtype)' (supported: \(elementTypes.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let rawShape = fields["shape"] as? [Any], let shape = integers(rawShape), shape.allSatisfy({ $0 >= 0 }) else {
+            throw fail("shape must be a list of non-negative integers, got \(fields["shape"].map { "\($0)" } ?? "nothing")")
+        }
+        guard let rawOffsets = fields["data_offsets"] as? [Any], let offsets = integers(rawOffsets), offsets.count == 2,
+              offsets[0] >= 0, offsets[0] <= offsets[1] else {
+            throw fail("data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got \(fields["data_offsets"].map { "\($0)" } ?? "nothing")")
+        }
+        guard offsets[1] <= sectionLength else {
+            throw fail("data_offsets \(offsets) lie outside the \(sectionLength)-byte data section")
+        }
+        guard let byteCount = checkedByteCount(shape: shape, itemSize: type.size), byteCount == offsets[1] - offsets[0] else {
+            throw fail("shape \(describeShape(shape)) of \(dtype) does not fill data_offsets \(offsets) (\(offsets[1] - offsets[0]) bytes)")
+        }
+        return Entry(name: name, type: type, shape: shape, offsets: offsets[0]..<offsets[1])
+    }
+
+    /// JSON numbers that are exact integers (no fractions), or `nil`.
+    private static func integers(_ values: [Any]) -> [Int]? {
+        var result: [Int] = []
+        for value in values {
+            guard let number = value as? NSNumber, let integer = Int(exactly: number.doubleValue),
+                  number.int64Value == Int64(integer) else { return nil }
+            result.append(integer)
+        }
+        return result
+    }
+
+    /// The tensors must cover the data section exactly once, like the reference reader demands.
+    private static func checkTiling(_ entries: [Entry], sectionLength: Int, source: String) throws {
+        var expected = 0
+        var previous: String?
+        for entry in entries.sorted(by: { ($0.offsets.lowerBound, $0.offsets.upperBound) < ($1.offsets.lowerBound, $1.offsets.upperBound) }) {
+            if entry.offsets.lowerBound < expected {
+                throw SerializationError(path: source, "tensor '\(entry.name)' (bytes \(entry.offsets)) overlaps tensor '\(previous ?? "")'")
+            }
+            if entry.offsets.lowerBound > expected {
+                throw SerializationError(path: source, "data bytes \(expected)..<\(entry.offsets.lowerBound) belong to no tensor (hole before '\(entry.name)')")
+            }
+            expected = entry.offsets.upperBound
+            previous = entry.name
+        }
+        guard expected == sectionLength else {
+            throw SerializationError(path: source, "data section has \(sectionLength) bytes but the tensors cover \(expected)")
+        }
     }
 }

@@ -1,0 +1,137 @@
+import DeepLearning
+import Foundation
+import Imaging
+import Pix2Pix
+
+/// Everything needed to rebuild a run's models and data, saved as RUN_DIR/options.json.
+struct RunOptions: Codable, Equatable {
+    var data: String
+    var imageSize = 256
+    var direction = "AtoB"
+    var jitter = false
+    var seed: UInt64 = 42
+    var generator = "unet"          // unet | resnet9 | resnet6
+    var depth = 8
+    var ngf = 64
+    var ndf = 64
+    var discriminatorLayers = 4
+    var norm = "batch"
+    var ganLoss = "vanilla"
+    var l1Weight: Float = 100
+    var learningRate: Float = 2e-4
+    var epochs = 100
+    var decayEpochs = 0
+    var steps: Int?
+    var sampleEvery = 100
+    var checkpointEvery = 500
+
+    var normalization: NormalizationKind { NormalizationKind(rawValue: norm) ?? .batch }
+
+    /// A fresh generator of this run's architecture, seeded from `seed`.
+    func makeModels() -> (generator: Layer, discriminator: PatchDiscriminator) {
+        RandomState.seed(seed)
+        let generator: Layer
+        switch self.generator {
+        case "resnet9", "resnet6":
+            generator = ResNetGenerator(.init(blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization))
+        default:
+            generator = UNetGenerator(.init(depth: depth, baseFilters: ngf, norm: normalization))
+        }
+        let discriminator = PatchDiscriminator(.init(architecture: discriminatorLayers == 0 ? .pixel : .patch(layers: discriminatorLayers),
+                                                     baseFilters: ndf, norm: normalization))
+        return (generator, discriminator)
+    }
+
+    /// Input sides must be multiples of this.
+    var sizeMultiple: Int { generator.hasPrefix("resnet") ? 4 : 1 << depth }
+}
+
+/// The files of a training run.
+struct RunDirectory {
+    let url: URL
+    var options: URL { url.appendingPathComponent("options.json") }
+    var checkpoint: URL { url.appendingPathComponent("checkpoint.safetensors") }
+    var generator: URL { url.appendingPathComponent("generator.safetensors") }
+    var losses: URL { url.appendingPathComponent("losses.csv") }
+    var metrics: URL { url.appendingPathComponent("metrics.json") }
+    var samples: URL { url.appendingPathComponent("samples") }
+    var report: URL { url.appendingPathComponent("index.html") }
+
+    func create() throws {
+        do {
+            try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
+        } catch {
+            throw MapsError("\(url.path): cannot create the run directory (\(error.localizedDescription))")
+        }
+    }
+
+    func loadOptions() throws -> RunOptions {
+        guard FileManager.default.fileExists(atPath: options.path) else {
+            throw MapsError("\(url.path): not a training run (no options.json); train one with `maps train --output \(url.path)`")
+        }
+        do {
+            return try JSONDecoder().decode(RunOptions.self, from: Data(contentsOf: options))
+        } catch {
+            throw MapsError("\(options.path): unreadable run options (\(error.localizedDescription))")
+        }
+    }
+
+    func save(_ runOptions: RunOptions) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(runOptions), to: options)
+    }
+
+    /// The generator of a finished or interrupted run, with trained weights.
+    func loadGenerator() throws -> (Layer, RunOptions) {
+        let runOptions = try loadOptions()
+        let (generator, _) = runOptions.makeModels()
+        guard FileManager.default.fileExists(atPath: self.generator.path) else {
+            throw MapsError("\(self.generator.path): missing; the run has not saved a checkpoint yet")
+        }
+        try (generator as Module).load(from: self.generator)
+        return (generator, runOptions)
+    }
+}
+
+/// Training and validation data from a dataset folder (with train/ and val/ inside, or
+/// images directly) or an NPZ cache.
+struct MapsData {
+    let train: PairedImageDataset
+    let validation: PairedImageDataset
+
+    init(path: String, imageSize: Int, direction: Direction) throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw MapsError("\(url.path): no such file or directory")
+        }
+        if !isDirectory.boolValue {
+            guard url.pathExtension.lowercased() == "npz" else {
+                throw MapsError("\(url.path): expected a dataset folder or an .npz made by `maps prepare`")
+            }
+            let all = try PairedImageDataset(npz: url, direction: direction)
+            train = all
+            validation = all
+            return
+        }
+        let trainFolder = url.appendingPathComponent("train"), valFolder = url.appendingPathComponent("val")
+        if FileManager.default.fileExists(atPath: trainFolder.path) {
+            train = try PairedImageDataset(directory: trainFolder, imageSize: imageSize, direction: direction)
+            validation = FileManager.default.fileExists(atPath: valFolder.path)
+                ? try PairedImageDataset(directory: valFolder, imageSize: imageSize, direction: direction) : train
+        } else {
+            train = try PairedImageDataset(directory: url, imageSize: imageSize, direction: direction)
+            validation = train
+        }
+    }
+}
+
+/// A pair resized to `size` if it is not already.
+func resized(_ pair: (source: Tensor, target: Tensor), to size: Int) -> (source: Tensor, target: Tensor) {
+    guard pair.source.shape[0] != size || pair.source.shape[1] != size else { return pair }
+    return (resize(pair.source, height: size, width: size), resize(pair.target, height: size, width: size))
+}
+
+/// Adds a batch axis: [H, W, C] → [1, H, W, C].
+func batched(_ image: Tensor) -> Tensor { image.reshaped(to: [1] + image.shape) }

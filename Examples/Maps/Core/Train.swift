@@ -1,0 +1,191 @@
+import ArgumentParser
+import DeepLearning
+import Foundation
+import Imaging
+import Pix2Pix
+
+/// `maps train`: trains pix2pix and keeps RUN_DIR up to date (checkpoints, samples, report).
+public struct Train: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Train pix2pix on a maps dataset folder or NPZ; writes checkpoints, sample grids and index.html to the run folder.")
+
+    @Option(name: .shortAndLong, help: "Dataset folder (train/ and val/, or images) or an NPZ from `maps prepare`.")
+    var data: String?
+    @Option(name: .shortAndLong, help: "Run folder to write (or to continue with --resume).")
+    var output: String
+    @Option(help: "Epochs at the full learning rate (the paper: 200 for maps, as n_epochs 100 + n_epochs_decay 100).")
+    var epochs: Int = 100
+    @Option(name: .customLong("decay-epochs"), help: "Further epochs with the learning rate decaying linearly to 0.")
+    var decayEpochs: Int = 0
+    @Option(help: "Stop after this many steps in total (default: all epochs).")
+    var steps: Int?
+    @Option(name: .customLong("image-size"), help: "Side of the square training images.")
+    var imageSize: Int = 256
+    @Option(help: "AtoB (satellite → map) or BtoA.")
+    var direction: String = "AtoB"
+    @Flag(help: "pix2pix's random jitter: resize to 286/256 of the size, random crop, random mirror.")
+    var jitter = false
+    @Flag(help: "Continue the run in --output from its last checkpoint (same options).")
+    var resume = false
+    @Option(help: "Random seed for weights, dropout, shuffling and jitter.")
+    var seed: UInt64 = 42
+    @Option(help: "Generator: unet, resnet9 or resnet6.")
+    var generator: String = "unet"
+    @Option(help: "U-Net downsamplings (8 = unet_256, 7 = unet_128).")
+    var depth: Int = 8
+    @Option(help: "Generator base filters.")
+    var ngf: Int = 64
+    @Option(help: "Discriminator base filters.")
+    var ndf: Int = 64
+    @Option(name: .customLong("disc-layers"), help: "Stride-2 layers of the PatchGAN (4 = the seed's, 3 = 70×70, 0 = PixelGAN).")
+    var discriminatorLayers: Int = 4
+    @Option(help: "Normalisation: batch or instance.")
+    var norm: String = "batch"
+    @Option(name: .customLong("gan-loss"), help: "vanilla (BCE) or lsgan (MSE).")
+    var ganLoss: String = "vanilla"
+    @Option(name: .customLong("l1-weight"), help: "λ of the L1 term.")
+    var l1Weight: Float = 100
+    @Option(help: "Adam learning rate.")
+    var lr: Float = 2e-4
+    @Option(name: .customLong("sample-every"), help: "Write a sample grid and refresh the report every N steps.")
+    var sampleEvery: Int = 100
+    @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (and always at the end).")
+    var checkpointEvery: Int = 500
+
+    public init() {}
+
+    public func validate() throws {
+        guard resume || data != nil else { throw ValidationError("--data is required (unless --resume)") }
+        guard Direction(rawValue: direction) != nil else { throw ValidationError("--direction must be AtoB or BtoA") }
+        guard ["unet", "resnet9", "resnet6"].contains(generator) else { throw ValidationError("--generator must be unet, resnet9 or resnet6") }
+        guard NormalizationKind(rawValue: norm) != nil, norm != "none" else { throw ValidationError("--norm must be batch or instance") }
+        guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else { throw ValidationError("--gan-loss must be vanilla or lsgan") }
+        guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0 else {
+            throw ValidationError("--image-size, --epochs, --sample-every and --checkpoint-every must be positive")
+        }
+        if generator == "unet" && imageSize % (1 << depth) != 0 {
+            throw ValidationError("--image-size \(imageSize) must be a multiple of 2^depth = \(1 << depth) for the U-Net")
+        }
+    }
+
+    var runOptions: RunOptions {
+        RunOptions(data: data ?? "", imageSize: imageSize, direction: direction, jitter: jitter, seed: seed,
+                   generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
+                   norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
+                   decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery)
+    }
+
+    public func run() throws {
+        try train(run: RunDirectory(url: URL(fileURLWithPath: output)), options: runOptions, resume: resume)
+    }
+}
+
+/// The training loop shared by `maps train` and `maps demo`.
+func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throws {
+    var options = requested
+    if resume {
+        options = try run.loadOptions()
+        if let steps = requested.steps { options.steps = steps }   // allow extending a finished run
+        guard FileManager.default.fileExists(atPath: run.checkpoint.path) else {
+            throw MapsError("\(run.checkpoint.path): no checkpoint to resume from")
+        }
+    } else if FileManager.default.fileExists(atPath: run.checkpoint.path) {
+        throw MapsError("\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
+    }
+    let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
+    try run.create()
+    if !resume { try run.save(options) }
+
+    let (generator, discriminator) = options.makeModels()
+    let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator, options: .init(
+        l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
+        learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
+    var dataGenerator = SeededGenerator(seed: options.seed &+ 1)
+    var epoch = 0, batchInEpoch = 0
+    if resume {
+        let extra = try trainer.loadCheckpoint(from: run.checkpoint)
+        guard let state = extra["data"].flatMap({ try? JSONDecoder().decode(DataPosition.self, from: Data($0.utf8)) }) else {
+            throw MapsError("\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
+        }
+        (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batch)
+        keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
+        say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(epoch + 1))")
+    } else {
+        try writeText(LossRecord.header + "\n", to: run.losses)
+    }
+    let totalSteps = Swift.min(options.steps ?? Int.max, (options.epochs + options.decayEpochs) * data.train.count)
+    let samplePairs = try (0..<Swift.min(3, data.validation.count)).map { resized(try data.validation.pair(at: $0), to: options.imageSize) }
+    let jitter = options.jitter
+        ? Jitter(resizeTo: options.imageSize * 286 / 256, cropTo: options.imageSize) : nil
+    var progress = ProgressBar(total: totalSteps, startStep: trainer.completedSteps)
+    let lossFile = try FileHandle(forWritingTo: run.losses)
+    defer { try? lossFile.close() }
+    lossFile.seekToEndOfFile()
+    say("training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize) for \(totalSteps) steps → \(run.url.path)")
+
+    func saveState(epochStart: SeededGenerator) throws {
+        let position = DataPosition(epochStart: epochStart, epoch: epoch, batch: batchInEpoch)
+        let json = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
+        try trainer.saveCheckpoint(to: run.checkpoint, extra: ["data": json])
+        try (generator as Module).save(to: run.generator)
+    }
+
+    while trainer.completedSteps < totalSteps {
+        trainer.epoch = epoch
+        let epochStart = dataGenerator
+        var batches = data.train.batches(of: 1, shuffled: true, generator: &dataGenerator, jitter: jitter)
+        for _ in 0..<batchInEpoch { _ = try batches.next() }   // resume mid-epoch with the same order and jitter
+        while trainer.completedSteps < totalSteps, let batch = try batches.next() {
+            let (source, target) = (resizedBatch(batch.source, options.imageSize), resizedBatch(batch.target, options.imageSize))
+            let losses: Pix2PixTrainer.Losses
+            do {
+                losses = try trainer.step(source: source, target: target)
+            } catch let error as NonFiniteTrainingError {
+                throw MapsError("\(error) (\(run.checkpoint.path))")
+            }
+            batchInEpoch += 1
+            let step = trainer.completedSteps
+            lossFile.write((LossRecord(step: step, losses: losses.all).csvLine + "\n").data(using: .utf8)!)
+            progress.update(step: step, epoch: epoch, losses: losses)
+            let last = step == totalSteps
+            if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }
+            if step % options.sampleEvery == 0 || last {
+                try writeSamples(generator, samplePairs, to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
+                try Report.write(run: run, options: options)
+            }
+        }
+        if batchInEpoch >= data.train.count || trainer.completedSteps < totalSteps {
+            epoch += 1
+            batchInEpoch = 0
+        }
+    }
+    say("done: \(trainer.completedSteps) steps; report at \(run.report.path)")
+}
+
+/// Where in the data stream a checkpoint was taken: the shuffling generator as it was at the
+/// start of the epoch, and how many batches of that epoch were done.
+struct DataPosition: Codable {
+    var epochStart: SeededGenerator
+    var epoch: Int
+    var batch: Int
+}
+
+/// Drops loss records written after the checkpoint a run resumes from.
+func keepLossRecords(upTo step: Int, in url: URL) {
+    let kept = LossRecord.read(url).filter { $0.step <= step }
+    try? writeText(([LossRecord.header] + kept.map(\.csvLine)).joined(separator: "\n") + "\n", to: url)
+}
+
+/// `[N, H, W, C]` resized to `size`×`size` if needed (NPZ caches hold their own size).
+func resizedBatch(_ batch: Tensor, _ size: Int) -> Tensor {
+    batch.shape[1] == size && batch.shape[2] == size ? batch : resize(batch, height: size, width: size)
+}
+
+/// A grid with one row per pair: source | generated | target (the seed's summarize_performance).
+func writeSamples(_ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], to url: URL) throws {
+    let rows = pairs.map { pair -> [Tensor] in
+        let generated = generator.translate(pair.source, mode: .paper)
+        return [fromUnitRange(pair.source), fromUnitRange(generated), fromUnitRange(pair.target)]
+    }
+    try saveImage(imageGrid(rows), to: url)
+}
