@@ -72,7 +72,7 @@ enum Report {
         html += chart(title: "Generator L1 (mean |G(x) − y| on [-1, 1])", records: records, series: [(3, "G L1", "#d62728")])
         if let latest = samples.last {
             html += "<h2>Samples</h2><p class=\"muted\">each row: satellite | generated | real map — \(escape(latest))</p>"
-            html += "<img src=\"samples/\(escape(latest))\" alt=\"latest samples\">"
+            html += "<img src=\"samples/\(escape(latest))\" alt=\"latest samples\" style=\"width:min(100%, 900px)\">"
             if samples.count > 1 {
                 html += "<p>Earlier: " + samples.dropLast().suffix(20).map { "<a href=\"samples/\($0)\">\(escape($0))</a>" }.joined(separator: " · ") + "</p>"
             }
