@@ -63,6 +63,7 @@ func peakRSS() -> Int {
 }
 
 func sgemmGFLOPS(size n: Int = 2048) -> Double {
+    OpenBLASSetup.configure()
     let a = [Float](repeating: 1, count: n * n), b = a
     var c = [Float](repeating: 0, count: n * n)
     let best = (0..<4).map { _ in
@@ -159,6 +160,7 @@ if arguments.json {
         "train_step_s": ["min": step.min, "median": step.median],
         "peak_rss_bytes": rss,
         "sgemm_gflops": sgemm,
+        "openblas_core": OpenBLASSetup.coreName,
         "generator_forward_gflops": flops.generator / forward.min / 1e9,
         "train_step_gflops": stepFLOPs / step.min / 1e9,
         "steps": arguments.steps,
@@ -173,7 +175,7 @@ if arguments.json {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
-    print(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemm))
+    print(String(format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@)", sgemm, OpenBLASSetup.coreName))
     print(String(format: "generator forward  min %.3fs  median %.3fs  (%.1f GFLOP, %.1f GFLOP/s)",
                  forward.min, forward.median, flops.generator / 1e9, flops.generator / forward.min / 1e9))
     print(String(format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",

@@ -8,3 +8,9 @@
 // without depending on which openblas_config.h variant is installed.
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+
+// OpenBLAS's runtime kernel selection (DYNAMIC_ARCH builds such as Debian's). Re-running it
+// after setting OPENBLAS_CORETYPE switches to the kernels of that core; see OpenBLASSetup.swift.
+char *openblas_get_corename(void);
+void gotoblas_dynamic_init(void);
+void gotoblas_dynamic_quit(void);

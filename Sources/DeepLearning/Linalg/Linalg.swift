@@ -14,6 +14,7 @@ public enum Linalg {
     ///   `[K, N]`, upper triangular (upper trapezoidal when M < N), where K = min(M, N).
     ///   The diagonal of R may be negative (LAPACK's Householder convention).
     public static func qr(_ a: Tensor) -> (q: Tensor, r: Tensor) {
+        OpenBLASSetup.configure()
         precondition(a.rank == 2, "Linalg.qr: expected a matrix [M, N], got \(describeShape(a.shape))")
         let m = a.shape[0], n = a.shape[1], k = Swift.min(m, n)
         if k == 0 { return (.zeros([m, 0]), .zeros([0, n])) }
@@ -55,6 +56,7 @@ public enum Linalg {
     /// A failure to converge (LAPACK `info > 0`, practically only for non-finite input) is a
     /// precondition failure.
     public static func svd(_ a: Tensor) -> (u: Tensor, s: Tensor, vt: Tensor) {
+        OpenBLASSetup.configure()
         precondition(a.rank == 2, "Linalg.svd: expected a matrix [M, N], got \(describeShape(a.shape))")
         let m = a.shape[0], n = a.shape[1], k = Swift.min(m, n)
         if k == 0 { return (.zeros([m, 0]), .zeros([0]), .zeros([0, n])) }
@@ -87,6 +89,7 @@ public enum Linalg {
     ///   reports it) when A is exactly singular in Float32; `LinalgError.shapeMismatch` when
     ///   the shapes do not fit. A nearly singular A is not detected and gives large X.
     public static func solve(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        OpenBLASSetup.configure()
         guard a.rank == 2, a.shape[0] == a.shape[1], (b.rank == 1 || b.rank == 2), b.shape[0] == a.shape[0] else {
             throw LinalgError.shapeMismatch("solve needs A [N, N] and B [N] or [N, K]; got A \(describeShape(a.shape)) and B \(describeShape(b.shape))")
         }
