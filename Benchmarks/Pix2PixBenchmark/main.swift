@@ -16,7 +16,7 @@ import Pix2Pix
 
 struct Arguments {
     var steps = 10, warmup = 3, size = 256
-    var json = false, compareTorch = false
+    var json = false, compareTorch = false, profile = false
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -27,6 +27,7 @@ struct Arguments {
             case "--size": size = Int(it.next() ?? "") ?? size
             case "--json": json = true
             case "--compare-torch": compareTorch = true
+            case "--profile": profile = true
             case "--help", "-h":
                 print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch]")
                 exit(0)
@@ -143,6 +144,49 @@ let flops = forwardFLOPs(generator: generator, discriminator: discriminator, siz
 // A training step: G forward, 3 D forwards, backward ≈ 2× forward for D (×3) and G (input
 // gradient of D's first layer and of G's first layer are skipped, ignored here).
 let stepFLOPs = 3 * flops.generator + 3 * 3 * flops.discriminator
+
+/// Where a training step's time goes: the trainer's phases timed one by one (median of runs).
+func profileStep(runs: Int) {
+    var phases: [String: [Double]] = [:]
+    func phase<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        phases[name, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return result
+    }
+    let dOptimizer = Adam(for: discriminator, learningRate: 2e-4, beta1: 0.5)
+    let gOptimizer = Adam(for: generator, learningRate: 2e-4, beta1: 0.5)
+    for _ in 0..<(runs + 2) {
+        let fake = phase("1 G forward") { generator(source) }
+        let dLoss = phase("2 D forward ×2 + loss") {
+            let real = binaryCrossEntropy(logits: discriminator(source: source, target: target), Tensor(shape: [1, 16, 16, 1], repeating: 1))
+            let fakeLoss = binaryCrossEntropy(logits: discriminator(source: source, target: fake.detached()), Tensor(shape: [1, 16, 16, 1], repeating: 0))
+            return (real + fakeLoss) * 0.5
+        }
+        phase("3 D backward") { dLoss.backward() }
+        phase("4 D Adam update") { dOptimizer.update() }
+        for p in discriminator.parameters { p.requiresGradient = false }
+        let gLoss = phase("5 D forward (for G) + loss") {
+            binaryCrossEntropy(logits: discriminator(source: source, target: fake), Tensor(shape: [1, 16, 16, 1], repeating: 1)) + l1Loss(fake, target) * 100
+        }
+        phase("6 G backward (through D)") { gLoss.backward() }
+        for p in discriminator.parameters { p.requiresGradient = true }
+        phase("7 G Adam update") { gOptimizer.update() }
+    }
+    var total = 0.0
+    for name in phases.keys.sorted() {
+        let times = Array(phases[name]!.dropFirst(2)).sorted()
+        let median = times[times.count / 2]
+        total += median
+        print(String(format: "  %-28@ %.3fs", name, median))
+    }
+    print(String(format: "  %-28@ %.3fs", "sum of medians", total))
+}
+
+if arguments.profile {
+    profileStep(runs: arguments.steps)
+    exit(0)
+}
 
 let forward = timed(warmup: arguments.warmup, runs: arguments.steps) {
     _ = withoutGradient { generator(source) }

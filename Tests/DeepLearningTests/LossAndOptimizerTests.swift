@@ -85,6 +85,28 @@ final class OptimizerTests: XCTestCase {
         assertEqual(steps[1], [0.30312023, -1.7015502, 1.8025491], accuracy: 1e-6)
     }
 
+    /// 37 elements: two 16-lane SIMD blocks and a scalar tail, against the textbook formula.
+    func testAdamVectorisedUpdateMatchesTheFormula() {
+        final class Weights: Module { let w = Parameter(randomTensor([37], seed: 70)) }
+        let model = Weights()
+        let adam = Adam(for: model, learningRate: 0.01, beta1: 0.5, weightDecay: 0.1)
+        var w = model.w.value.scalars.map(Double.init), m = [Double](repeating: 0, count: 37), v = m
+        for step in 1...3 {
+            let g = randomTensor([37], seed: UInt64(80 + step))
+            model.w.value.sum().backward()   // gradient of ones …
+            model.w.zeroGradient()
+            (model.w.value * g).sum().backward()   // … replaced by g
+            adam.update()
+            for i in 0..<37 {
+                let gi = Double(g.scalars[i]) + 0.1 * w[i]
+                m[i] = 0.5 * m[i] + 0.5 * gi
+                v[i] = 0.999 * v[i] + 0.001 * gi * gi
+                w[i] -= 0.01 * (m[i] / (1 - pow(0.5, Double(step)))) / ((v[i] / (1 - pow(0.999, Double(step)))).squareRoot() + 1e-8)
+            }
+        }
+        for (a, b) in zip(model.w.value.scalars, w) { XCTAssertEqual(Double(a), b, accuracy: 1e-5) }
+    }
+
     func testAdamWMatchesPyTorch() {
         let steps = run { Adam(for: $0, learningRate: 0.1, weightDecay: 0.1, decoupledWeightDecay: true) }
         assertEqual(steps[1], [0.29188657, -1.6692817, 1.7619891], accuracy: 1e-6)
