@@ -69,7 +69,6 @@ extension Tensor {
         guard let root = node else {
             preconditionFailure("backward(): this tensor does not depend on any parameter that requires a gradient")
         }
-        precondition(!root.consumed, "backward(): this graph was already back-propagated; run the forward pass again")
         if let seed {
             precondition(seed.shape == shape,
                          "backward(seed:): seed shape \(describeShape(seed.shape)) differs from \(describeShape(shape))")
@@ -77,6 +76,10 @@ extension Tensor {
             precondition(count == 1, "backward() needs a scalar; got shape \(describeShape(shape)); pass a seed")
         }
         let order = topologicalOrder(from: root)
+        // A released node has forgotten its inputs: a gradient reaching it would be dropped
+        // silently (e.g. a value shared by two losses, the first already back-propagated).
+        precondition(!order.contains { $0.consumed },
+                     "backward(): part of this graph was already back-propagated (graphs are freed by backward()); run the forward pass again or detach the shared value")
         root.pendingGradient = seed?.detached() ?? Tensor(shape: shape, repeating: 1)
         withoutGradient {
             for current in order.reversed() {

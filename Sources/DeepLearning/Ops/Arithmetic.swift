@@ -83,6 +83,15 @@ extension Tensor {
     public static func * (scalar: Float, x: Tensor) -> Tensor { x * scalar }
     /// Divides every element by a constant.
     public static func / (x: Tensor, scalar: Float) -> Tensor { x * (1 / scalar) }
+    /// `scalar / x` elementwise (a reciprocal for `1 / x`).
+    public static func / (scalar: Float, x: Tensor) -> Tensor {
+        let output = x.mapElements { scalar / $0 }
+        let input = x.detached()
+        return recording(output, inputs: [x]) { gradient, _ in
+            // ∂(s/x)/∂x = −s/x²
+            [zipElements(gradient, input) { g, value in -g * scalar / (value * value) }]
+        }
+    }
 
     /// Compound assignment versions; they record like the binary operators.
     public static func += (a: inout Tensor, b: Tensor) { a = a + b }
