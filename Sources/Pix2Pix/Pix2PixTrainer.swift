@@ -92,11 +92,19 @@ public final class Pix2PixTrainer {
         didSet { applySchedule() }
     }
 
+    // Found by reflection once: the models' structure is fixed, and steps must not reflect.
+    private let generatorParameters: [(name: String, parameter: Parameter)]
+    private let discriminatorParameters: [(name: String, parameter: Parameter)]
+    private let modeDependentModules: [TrainingModeDependent]
+
     /// Creates a trainer with two fresh Adam optimizers.
     public init(generator: Layer, discriminator: PatchDiscriminator, options: Options = Options()) {
         self.generator = generator
         self.discriminator = discriminator
         self.options = options
+        generatorParameters = generator.namedParameters
+        discriminatorParameters = discriminator.namedParameters
+        modeDependentModules = (generator.modules + discriminator.modules).compactMap { $0 as? TrainingModeDependent }
         generatorOptimizer = Adam(for: generator, learningRate: options.learningRate,
                                   beta1: options.beta1, beta2: options.beta2)
         discriminatorOptimizer = Adam(for: discriminator, learningRate: options.learningRate,
@@ -131,8 +139,7 @@ public final class Pix2PixTrainer {
     ///   is NaN or infinite — before any weight of the offending network is changed.
     @discardableResult
     public func step(source: Tensor, target: Tensor) throws -> Losses {
-        generator.setTraining(true)
-        discriminator.setTraining(true)
+        for module in modeDependentModules { module.isTraining = true }
         let fake = generator(source)
 
         // Discriminator: real pairs → 1, generated pairs (cut off from G) → 0.
@@ -141,19 +148,18 @@ public final class Pix2PixTrainer {
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
         try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
         discriminatorLoss.backward()
-        try checkGradients(of: discriminator, network: "discriminator")
+        try checkGradients(discriminatorParameters, network: "discriminator")
         discriminatorOptimizer.update()
 
         // Generator: fool the (frozen) discriminator and stay close to the target in L1.
-        let discriminatorParameters = discriminator.parameters
-        for p in discriminatorParameters { p.requiresGradient = false }
-        defer { for p in discriminatorParameters { p.requiresGradient = true } }
+        for (_, p) in discriminatorParameters { p.requiresGradient = false }
+        defer { for (_, p) in discriminatorParameters { p.requiresGradient = true } }
         let adversarial = ganLoss(discriminator(source: source, target: fake), real: true)
         let l1 = l1Loss(fake, target)
         let generatorLoss = adversarial + l1 * options.l1Weight
         try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar])
         generatorLoss.backward()
-        try checkGradients(of: generator, network: "generator")
+        try checkGradients(generatorParameters, network: "generator")
         generatorOptimizer.update()
 
         completedSteps += 1
@@ -167,10 +173,10 @@ public final class Pix2PixTrainer {
         }
     }
 
-    private func checkGradients(of module: Module, network: String) throws {
-        for (name, parameter) in module.namedParameters {
+    private func checkGradients(_ parameters: [(name: String, parameter: Parameter)], network: String) throws {
+        for (name, parameter) in parameters {
             if let gradient = parameter.gradient, !gradient.isFinite {
-                module.zeroGradients()
+                for (_, p) in parameters { p.zeroGradient() }
                 throw NonFiniteTrainingError(step: completedSteps + 1, quantity: "gradient of \(network).\(name)", value: .nan)
             }
         }
