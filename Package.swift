@@ -49,6 +49,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
         ),
         .target(name: "Imaging", dependencies: ["DeepLearning", "CImageCodecs"]),
+        .executableTarget(name: "fuzz-readers", dependencies: ["DeepLearning", "Imaging"], path: "Fuzz/FuzzReaders"),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],

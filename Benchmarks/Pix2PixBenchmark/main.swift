@@ -17,6 +17,7 @@ import Pix2Pix
 struct Arguments {
     var steps = 10, warmup = 3, size = 256
     var json = false, compareTorch = false, profile = false
+    var soak = 0
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -28,6 +29,7 @@ struct Arguments {
             case "--json": json = true
             case "--compare-torch": compareTorch = true
             case "--profile": profile = true
+            case "--soak": soak = Int(it.next() ?? "") ?? 1000
             case "--help", "-h":
                 print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch]")
                 exit(0)
@@ -181,6 +183,36 @@ func profileStep(runs: Int) {
         print(String(format: "  %-28@ %.3fs", name, median))
     }
     print(String(format: "  %-28@ %.3fs", "sum of medians", total))
+}
+
+/// Current resident set size (VmRSS), in bytes.
+func currentRSS() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+    }
+    return 0
+}
+
+/// A long run of a small model: RSS must stay flat (no growth from the tape, caches or data).
+if arguments.soak > 0 {
+    RandomState.seed(3)
+    let small = Pix2PixTrainer(generator: UNetGenerator(.init(depth: 5, baseFilters: 16)),
+                               discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 3), baseFilters: 16)))
+    var data = SeededGenerator(seed: 4)
+    var samples: [(Int, Int)] = []
+    for step in 1...arguments.soak {
+        let x = Tensor.randomUniform([1, 64, 64, 3], lowerBound: -1, upperBound: 1, generator: &data)
+        try small.step(source: x, target: x * -0.5)
+        if step % 100 == 0 || step == 1 {
+            samples.append((step, currentRSS()))
+            print(String(format: "step %5d  RSS %.1f MB", step, Double(currentRSS()) / 1e6))
+        }
+    }
+    let afterWarmUp = samples.first { $0.0 >= 100 }!.1, last = samples.last!.1
+    let growth = Double(last - afterWarmUp) / Double(afterWarmUp)
+    print(String(format: "RSS growth from step 100 to %d: %+.1f%%", arguments.soak, growth * 100))
+    exit(growth > 0.05 ? 1 : 0)
 }
 
 if arguments.profile {

@@ -108,6 +108,10 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
             throw MapsError("\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
         }
         (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batch)
+        // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
+        }
         keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
         say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(epoch + 1))")
     } else {
