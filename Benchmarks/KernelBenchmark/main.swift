@@ -1,112 +1,139 @@
-// kernel-benchmark: how close do our convolutions get to OpenBLAS's sgemm at the pix2pix shapes?
+// kernel-benchmark: how close do the convolution passes of a pix2pix training step come to
+// OpenBLAS's own sgemm speed on this machine?
 //
-//   swift run -c release kernel-benchmark [--json] [--repeats 5]
+//   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS]
 //
-// Measures cblas_sgemm GFLOP/s (1024³ and 2048³) in the same process, then for every
-// convolution of the seed's generator and discriminator at 256×256 batch 1: forward,
-// input-gradient and weight-gradient time (minimum over repeats after one warm-up), as
-// GFLOP/s and as a percentage of sgemm. FLOPs per pass = 2·N·Ho·Wo·k²·Cin·Cout.
+// Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
+// transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
+// forward, input-gradient and kernel-gradient passes: GFLOP/s (FLOPs = 2·N·Ho·Wo·k²·Cin·Cout
+// per pass) and percent of the 2048³ sgemm rate. Times are the minimum over repeats after a
+// warm-up run.
+
 import COpenBLAS
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import Foundation
 
-let arguments = CommandLine.arguments
+let arguments = CommandLine.arguments.dropFirst()
 let json = arguments.contains("--json")
-let repeats = arguments.firstIndex(of: "--repeats").flatMap { Int(arguments[$0 + 1]) } ?? 5
+let quick = arguments.contains("--quick")
+// --threads N: run OpenBLAS and the library's own loops on N threads (single-threaded runs
+// are steadier on a shared machine).
+if let index = arguments.firstIndex(of: "--threads"), index + 1 < arguments.endIndex, let threads = Int(arguments[index + 1]) {
+    Parallelism.threads = threads
+    openblas_set_num_threads(Int32(threads))
+}
+// --scratch N: floats of patch matrix per chunk (default 4M = 16 MB), to tune the chunking.
+if let index = arguments.firstIndex(of: "--scratch"), index + 1 < arguments.endIndex, let floats = Int(arguments[index + 1]) {
+    ConvolutionPassRunner.scratchBudget = floats
+}
 
-func seconds(_ body: () -> Void) -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
+/// Seconds of the fastest of `repeats` runs after one warm-up, stopping early past `budget` seconds.
+func fastest(repeats: Int = quick ? 3 : 8, budget: Double = quick ? 0.3 : 1.5, _ body: () -> Void) -> Double {
     body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    var best = Double.infinity, spent = 0.0
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        best = min(best, seconds)
+        spent += seconds
+        if spent > budget { break }
+    }
+    return best
 }
 
-func best(_ body: () -> Void) -> Double {
-    body()
-    return (0..<repeats).map { _ in seconds(body) }.min()!
+func sgemmRate(_ size: Int) -> Double {
+    var generator = SeededGenerator(seed: 1)
+    let a = Tensor.randomUniform([size, size], lowerBound: -1, upperBound: 1, generator: &generator)
+    let b = Tensor.randomUniform([size, size], lowerBound: -1, upperBound: 1, generator: &generator)
+    var c = [Float](repeating: 0, count: size * size)
+    let seconds = a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { pc in
+                fastest {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(size), Int32(size), Int32(size),
+                                1, pa.baseAddress, Int32(size), pb.baseAddress, Int32(size), 0, pc.baseAddress, Int32(size))
+                }
+            }
+        }
+    }
+    return 2 * pow(Double(size), 3) / seconds / 1e9
 }
 
-func sgemmGFLOPS(_ n: Int) -> Double {
-    OpenBLASSetup.configure()
-    let a = [Float](repeating: 0.5, count: n * n), b = a
-    var c = [Float](repeating: 0, count: n * n)
-    let t = best { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n)) }
-    return 2 * Double(n * n * n) / t / 1e9
-}
-
-/// One convolution of the pix2pix models.
+/// One convolution of the pix2pix models at 256×256, batch 1, 4×4 kernels.
 struct Shape {
     let name: String
     let transposed: Bool
-    let size: Int          // input side
+    /// Spatial size of the op's input.
+    let size: Int
     let inChannels: Int, outChannels: Int
     let stride: Int
-    var outputSize: Int { transposed ? size * stride : size / stride }
-    /// 2·(positions of the small grid)·k²·Cin·Cout.
-    var flops: Double {
-        let positions = transposed ? size * size : outputSize * outputSize
-        return 2 * Double(positions * 16 * inChannels * outChannels)
-    }
 }
 
-var shapes: [Shape] = []
-let encoder = [(3, 64), (64, 128), (128, 256), (256, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
-var side = 256
-for (i, (cin, cout)) in encoder.enumerated() {
-    shapes.append(Shape(name: i == 7 ? "G bottleneck" : "G enc\(i + 1)", transposed: false, size: side, inChannels: cin, outChannels: cout, stride: 2))
-    side /= 2
-}
-let decoder = [(512, 512), (1024, 512), (1024, 512), (1024, 512), (1024, 256), (512, 128), (256, 64), (128, 3)]
-for (i, (cin, cout)) in decoder.enumerated() {
-    shapes.append(Shape(name: i == 7 ? "G output" : "G dec\(i + 1)", transposed: true, size: side, inChannels: cin, outChannels: cout, stride: 2))
-    side *= 2
-}
-side = 256
-for (i, (cin, cout)) in [(6, 64), (64, 128), (128, 256), (256, 512)].enumerated() {
-    shapes.append(Shape(name: "D conv\(i + 1)", transposed: false, size: side, inChannels: cin, outChannels: cout, stride: 2))
-    side /= 2
-}
-shapes.append(Shape(name: "D conv5 s1", transposed: false, size: 16, inChannels: 512, outChannels: 512, stride: 1))
-shapes.append(Shape(name: "D output s1", transposed: false, size: 16, inChannels: 512, outChannels: 1, stride: 1))
+let shapes: [Shape] = [
+    Shape(name: "G enc1 / D1", transposed: false, size: 256, inChannels: 3, outChannels: 64, stride: 2),
+    Shape(name: "D1 (6-ch)", transposed: false, size: 256, inChannels: 6, outChannels: 64, stride: 2),
+    Shape(name: "enc2", transposed: false, size: 128, inChannels: 64, outChannels: 128, stride: 2),
+    Shape(name: "enc3", transposed: false, size: 64, inChannels: 128, outChannels: 256, stride: 2),
+    Shape(name: "enc4", transposed: false, size: 32, inChannels: 256, outChannels: 512, stride: 2),
+    Shape(name: "enc5", transposed: false, size: 16, inChannels: 512, outChannels: 512, stride: 2),
+    Shape(name: "enc6", transposed: false, size: 8, inChannels: 512, outChannels: 512, stride: 2),
+    Shape(name: "enc7", transposed: false, size: 4, inChannels: 512, outChannels: 512, stride: 2),
+    Shape(name: "bottleneck", transposed: false, size: 2, inChannels: 512, outChannels: 512, stride: 2),
+    Shape(name: "dec1", transposed: true, size: 1, inChannels: 512, outChannels: 512, stride: 2),
+    Shape(name: "dec2", transposed: true, size: 2, inChannels: 1024, outChannels: 512, stride: 2),
+    Shape(name: "dec3", transposed: true, size: 4, inChannels: 1024, outChannels: 512, stride: 2),
+    Shape(name: "dec4", transposed: true, size: 8, inChannels: 1024, outChannels: 512, stride: 2),
+    Shape(name: "dec5", transposed: true, size: 16, inChannels: 1024, outChannels: 256, stride: 2),
+    Shape(name: "dec6", transposed: true, size: 32, inChannels: 512, outChannels: 128, stride: 2),
+    Shape(name: "dec7", transposed: true, size: 64, inChannels: 256, outChannels: 64, stride: 2),
+    Shape(name: "G out", transposed: true, size: 128, inChannels: 128, outChannels: 3, stride: 2),
+    Shape(name: "D 512 s1", transposed: false, size: 16, inChannels: 512, outChannels: 512, stride: 1),
+    Shape(name: "D 1 s1", transposed: false, size: 16, inChannels: 512, outChannels: 1, stride: 1),
+]
 
-let sgemm1024 = sgemmGFLOPS(1024), sgemm2048 = sgemmGFLOPS(2048)
-var generator = SeededGenerator(seed: 0)
-var rows: [[String: Any]] = []
+// The library corrects OpenBLAS's kernel choice on its first GEMM; make that happen before the
+// raw cblas_sgemm reference below, so both sides use the same kernels.
+_ = matmul(Tensor.ones([2, 2]), Tensor.ones([2, 2]))
+let sgemm1024 = sgemmRate(1024), sgemm2048 = sgemmRate(2048)
+var results: [[String: Any]] = []
 if !json {
-    print(String(format: "cblas_sgemm (OpenBLAS core %@): 1024³ %.1f GFLOP/s, 2048³ %.1f GFLOP/s (reference for %%)", OpenBLASSetup.coreName, sgemm1024, sgemm2048))
-    print("layer            in → out        forward            ∂input             ∂kernel")
+    print("OpenBLAS kernels: \(String(cString: openblas_get_corename())), threads: \(openblas_get_num_threads())")
+    print(String(format: "sgemm 1024³: %.1f GFLOP/s   2048³: %.1f GFLOP/s   (%% below is of 2048³)", sgemm1024, sgemm2048))
+    print("GFLOP/s, % of 2048³ sgemm, % of an sgemm of the pass's own shape without im2col/col2im")
+    print("shape        op       in           out   | forward              | input grad           | kernel grad          | ms (f+i+k)")
 }
+var totalSeconds = 0.0
 for shape in shapes {
+    var generator = SeededGenerator(seed: 2)
     let input = Tensor.randomUniform([1, shape.size, shape.size, shape.inChannels], lowerBound: -1, upperBound: 1, generator: &generator)
     let kernelShape = shape.transposed ? [4, 4, shape.outChannels, shape.inChannels] : [4, 4, shape.inChannels, shape.outChannels]
-    let kernel = Parameter(Tensor.randomNormal(kernelShape, standardDeviation: 0.02, generator: &generator))
-    let x = Parameter(input)
-    func forward(_ x: Tensor, _ k: Tensor) -> Tensor {
-        shape.transposed ? conv2DTranspose(x, kernel: k, stride: shape.stride, padding: .same)
-                         : conv2D(x, kernel: k, stride: shape.stride, padding: .same)
+    let kernel = Tensor.randomNormal(kernelShape, standardDeviation: 0.02, generator: &generator)
+    let runner = ConvolutionPassRunner(input: input, kernel: kernel, stride: shape.stride, padding: .same, transposed: shape.transposed)
+    var row: [String: Any] = ["name": shape.name, "op": shape.transposed ? "conv2DTranspose" : "conv2D",
+                              "input": [1, shape.size, shape.size, shape.inChannels], "outChannels": shape.outChannels,
+                              "stride": shape.stride, "kernelSize": 4, "flopsPerPass": runner.flops]
+    var line = String(format: "%-12@ %-6@ %4d²×%-5d → %4d ", shape.name as NSString,
+                      (shape.transposed ? "convT" : "conv") as NSString, shape.size, shape.inChannels, shape.outChannels)
+    var shapeSeconds = 0.0
+    for pass in ConvolutionPass.allCases {
+        let seconds = fastest { runner.run(pass) }
+        let rate = runner.flops / seconds / 1e9
+        shapeSeconds += seconds
+        let gemmRate = runner.flops / fastest { runner.runMatrixProductOnly(pass) } / 1e9
+        row[pass.rawValue] = ["seconds": seconds, "gflops": rate, "percentOfSgemm": 100 * rate / sgemm2048,
+                              "sameShapeSgemmGflops": gemmRate]
+        line += String(format: "| %6.1f %4.0f%% %4.0f%% ", rate, 100 * rate / sgemm2048, 100 * rate / gemmRate)
     }
-    let forwardTime = best { _ = withoutGradient { forward(input, kernel.value) } }
-    let outputShape = [1, shape.outputSize, shape.outputSize, shape.outChannels]
-    let seed = Tensor.randomUniform(outputShape, lowerBound: -1, upperBound: 1, generator: &generator)
-    // Each backward pass computes only the gradient asked for (the other input is frozen); the
-    // forward pass that builds the graph is timed separately and subtracted.
-    kernel.requiresGradient = false
-    let recordedForward = best { _ = forward(x.value, kernel.value) }
-    let inputGradientTime = best { forward(x.value, kernel.value).backward(seed: seed); x.zeroGradient() } - recordedForward
-    kernel.requiresGradient = true
-    x.requiresGradient = false
-    let kernelGradientTime = best { forward(x.value, kernel.value).backward(seed: seed); kernel.zeroGradient() } - recordedForward
-    let gflops = [forwardTime, inputGradientTime, kernelGradientTime].map { shape.flops / $0 / 1e9 }
-    rows.append(["layer": shape.name, "transposed": shape.transposed, "input": [shape.size, shape.size, shape.inChannels],
-                 "output": outputShape, "gflop": shape.flops / 1e9,
-                 "forward_s": forwardTime, "input_gradient_s": inputGradientTime, "kernel_gradient_s": kernelGradientTime,
-                 "forward_gflops": gflops[0], "input_gradient_gflops": gflops[1], "kernel_gradient_gflops": gflops[2]])
-    if !json {
-        let io = "\(shape.size)²×\(shape.inChannels) → \(shape.outputSize)²×\(shape.outChannels)"
-        print(String(format: "%-12@ %-19@ %@", shape.name, io,
-                     gflops.map { String(format: "%6.1f (%3.0f%%)    ", $0, 100 * $0 / sgemm2048) }.joined()))
-    }
+    totalSeconds += shapeSeconds
+    results.append(row)
+    if !json { print(line + String(format: "| %8.2f", 1000 * shapeSeconds)) }
 }
 if json {
-    let object: [String: Any] = ["sgemm_gflops": ["1024": sgemm1024, "2048": sgemm2048], "convolutions": rows]
-    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    let document: [String: Any] = ["openblasCore": String(cString: openblas_get_corename()), "sgemm": ["1024": sgemm1024, "2048": sgemm2048],
+                                   "threads": Parallelism.threads, "shapes": results, "totalSeconds": totalSeconds]
+    let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+} else {
+    print(String(format: "total of all passes: %.1f ms", 1000 * totalSeconds))
 }

@@ -1,68 +1,43 @@
-/// A 2-D convolution layer (Keras `Conv2D`): `conv2D(x, kernel) + bias`.
+/// A 2-D convolution layer over NHWC images, like Keras's `Conv2D`.
 ///
-/// Input `[N, H, W, inChannels]` → output `[N, Ho, Wo, outChannels]` with `Ho = ⌈H / stride⌉`
-/// for `.same` padding and `⌊(H − k) / stride⌋ + 1` for `.valid`.
+/// ```swift
+/// let conv = Conv2D(3, 64, kernelSize: 4, stride: 2)   // [1, 256, 256, 3] -> [1, 128, 128, 64]
+/// ```
 public final class Conv2D: Layer {
-    /// The filters, `[k, k, inChannels, outChannels]` (Keras layout).
+    /// `[k, k, in, out]` (Keras layout).
     public let kernel: Parameter
-    /// The bias `[outChannels]`, or `nil` when built with `useBias: false`.
+    /// `[out]`, or `nil` when created with `useBias: false`.
     public let bias: Parameter?
-    /// Step between windows, in both axes.
+    /// The step in both spatial axes.
     public let stride: Int
-    /// `.same` (TensorFlow's split) or `.valid`.
+    /// How the border is handled (TensorFlow semantics).
     public let padding: Padding
 
-    /// Creates a convolution with square `kernelSize`×`kernelSize` filters.
+    /// Creates a convolution with a square `kernelSize`×`kernelSize` kernel.
     ///
     /// - Parameters:
-    ///   - kernelInitializer: Keras's default Glorot-uniform; pix2pix uses `.normal(standardDeviation: 0.02)`.
-    ///   - biasInitializer: zeros by default.
+    ///   - inChannels: channels of the input (last axis).
+    ///   - outChannels: channels of the output.
+    ///   - kernelSize: the kernel's height and width.
+    ///   - stride: the step in both axes; default 1.
+    ///   - padding: default `.same` (output ⌈H / stride⌉).
+    ///   - useBias: whether to add a learned bias; default `true`.
+    ///   - kernelInitializer: default `.glorotUniform` (Keras's); pix2pix uses `.normal(standardDeviation: 0.02)`.
+    ///   - biasInitializer: default `.zeros`.
+    ///
+    /// Random initializers draw from `RandomState.global`, so `RandomState.seed(_:)` makes models reproducible.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
-                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
-                biasInitializer: Initializer = .zeros) {
+                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
-                     "Conv2D: sizes must be positive (in \(inChannels), out \(outChannels), kernel \(kernelSize), stride \(stride))")
+                     "Conv2D: channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive")
         kernel = Parameter(kernelInitializer.make([kernelSize, kernelSize, inChannels, outChannels]))
         bias = useBias ? Parameter(biasInitializer.make([outChannels])) : nil
         self.stride = stride
         self.padding = padding
     }
 
-    /// Applies the convolution to `[N, H, W, inChannels]`.
+    /// Convolves `input` `[N, H, W, in]` into `[N, Ho, Wo, out]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         conv2D(input, kernel: kernel.value, bias: bias?.value, stride: stride, padding: padding)
-    }
-}
-
-/// A 2-D transposed convolution layer (Keras `Conv2DTranspose`), the upsampling of the
-/// pix2pix decoder.
-///
-/// Input `[N, H, W, inChannels]` → output `[N, H·stride, W·stride, outChannels]` for `.same`
-/// padding, `H·stride + max(k − stride, 0)` for `.valid`.
-public final class Conv2DTranspose: Layer {
-    /// The filters, `[k, k, outChannels, inChannels]` (Keras layout).
-    public let kernel: Parameter
-    /// The bias `[outChannels]`, or `nil`.
-    public let bias: Parameter?
-    /// Upsampling factor in both axes.
-    public let stride: Int
-    /// `.same` or `.valid`.
-    public let padding: Padding
-
-    /// Creates a transposed convolution with square `kernelSize`×`kernelSize` filters.
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
-                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
-                biasInitializer: Initializer = .zeros) {
-        precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
-                     "Conv2DTranspose: sizes must be positive (in \(inChannels), out \(outChannels), kernel \(kernelSize), stride \(stride))")
-        kernel = Parameter(kernelInitializer.make([kernelSize, kernelSize, outChannels, inChannels]))
-        bias = useBias ? Parameter(biasInitializer.make([outChannels])) : nil
-        self.stride = stride
-        self.padding = padding
-    }
-
-    /// Applies the transposed convolution to `[N, H, W, inChannels]`.
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        conv2DTranspose(input, kernel: kernel.value, bias: bias?.value, stride: stride, padding: padding)
     }
 }

@@ -1,296 +1,210 @@
-// 2-D convolution and transposed convolution (NHWC, Keras kernel layouts) as OpenBLAS GEMMs.
+// 2-D convolution as GEMMs on OpenBLAS (DESIGN.md §4).
 //
-// Both ops relate a "large" grid and a "small" grid through the same patch geometry: a
-// convolution reads k×k windows of its input (large) at every output position (small); a
-// transposed convolution is that op's adjoint, scattering each input (small) position into a
-// k×k window of its output (large). So two primitives serve all four passes:
-//   im2col  — large grid → [positions of small grid, k·k·C] patch rows (a gather);
-//   col2im  — [positions of small grid, k·k·C] → large grid, summing overlaps (also written
-//             as a gather over large-grid pixels, so rows are independent and parallel).
-//   conv forward        = im2col(x) · K                  [M, kkCin]·[kkCin, Cout]
-//   conv ∂input         = col2im(∂y · Kᵀ)
-//   conv ∂kernel        = im2col(x)ᵀ · ∂y
-//   convT forward       = col2im(x · Kᵀ)                 K viewed [kkCout, Cin]
-//   convT ∂input        = im2col(∂y) · K
-//   convT ∂kernel       = im2col(∂y)ᵀ · x
+// For a geometry with patch matrix P = im2col(x) of shape [N·Ho·Wo, kh·kw·Cin] and the kernel
+// viewed as W [kh·kw·Cin, Cout]:
+//   forward          y  = P·W (+ bias)
+//   input gradient   dx = col2im(dy·Wᵀ)
+//   kernel gradient  dW = Pᵀ·dy
+//   bias gradient    db = Σ_{n,h,w} dy
+// Rows go through a bounded scratch buffer chunk by chunk (see Im2col.swift). The same three
+// kernels serve the transposed convolution with the roles of input and output swapped.
 
-/// Padding of convolutions, with TensorFlow/Keras semantics.
+import COpenBLAS
+
+/// How a convolution treats the border, with Keras/TensorFlow semantics.
 public enum Padding: String, Sendable, Codable {
-    /// Output size ⌈in / stride⌉; the total padding `max((out − 1)·stride + k − in, 0)` is split
-    /// with the extra pixel at the bottom/right (TensorFlow's rule).
+    /// Output size ⌈H / stride⌉; zeros are added, the odd one at the bottom/right (TensorFlow).
     case same
-    /// No padding: output size ⌊(in − k) / stride⌋ + 1.
+    /// No padding: output size ⌊(H − k) / stride⌋ + 1.
     case valid
 }
 
-/// The shared geometry of a convolution between a large and a small spatial grid.
-struct PatchGeometry {
-    var batch: Int
-    var largeHeight: Int, largeWidth: Int
-    var smallHeight: Int, smallWidth: Int
-    var kernel: Int, stride: Int
-    var padTop: Int, padLeft: Int
-    var channels: Int
-
-    var patchLength: Int { kernel * kernel * channels }
-    var smallPositions: Int { batch * smallHeight * smallWidth }
-
-    /// Geometry of a convolution reading a `height`×`width` input.
-    static func convolution(batch: Int, height: Int, width: Int, channels: Int, kernel: Int, stride: Int,
-                            padding: Padding) -> PatchGeometry {
-        func along(_ size: Int) -> (output: Int, padBefore: Int) {
-            switch padding {
-            case .valid:
-                return ((size - kernel) / stride + 1, 0)
-            case .same:
-                let output = (size + stride - 1) / stride
-                let total = Swift.max((output - 1) * stride + kernel - size, 0)
-                return (output, total / 2)
-            }
-        }
-        let (outH, padTop) = along(height), (outW, padLeft) = along(width)
-        return PatchGeometry(batch: batch, largeHeight: height, largeWidth: width, smallHeight: outH, smallWidth: outW,
-                             kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, channels: channels)
+/// y[rows, Cout] = im2col(x)·W (+ bias).
+func convolutionForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        output: UnsafeMutablePointer<Float>, geometry g: ConvGeometry) {
+    let cout = g.outputChannels, patch = g.patchSize, wo = g.outputWidth
+    guard g.rows > 0, cout > 0 else { return }
+    guard patch > 0 else {
+        fillRows(output, rows: g.rows, with: bias, channels: cout)
+        return
     }
-
-    /// Geometry of a transposed convolution of a `height`×`width` input (TensorFlow's
-    /// `deconv_output_length`: same → in·stride, valid → in·stride + max(k − stride, 0)).
-    static func transposed(batch: Int, height: Int, width: Int, channels: Int, kernel: Int, stride: Int,
-                           padding: Padding) -> PatchGeometry {
-        func along(_ size: Int) -> (output: Int, padBefore: Int) {
-            switch padding {
-            case .valid:
-                return (size * stride + Swift.max(kernel - stride, 0), 0)
-            case .same:
-                let output = size * stride
-                let total = Swift.max((size - 1) * stride + kernel - output, 0)
-                return (output, total / 2)
-            }
-        }
-        let (outH, padTop) = along(height), (outW, padLeft) = along(width)
-        return PatchGeometry(batch: batch, largeHeight: outH, largeWidth: outW, smallHeight: height, smallWidth: width,
-                             kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, channels: channels)
+    if g.isPointwise {
+        fillRows(output, rows: g.rows, with: bias, channels: cout)
+        product(transposeA: false, transposeB: false, m: g.rows, n: cout, k: patch,
+                a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
+        return
     }
-}
-
-/// Copies every k×k×C window of the large grid into one row of `columns` (zeros outside).
-func im2col(_ large: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>, _ g: PatchGeometry) {
-    let c = g.channels, k = g.kernel, rowLength = g.patchLength
-    parallelChunks(g.batch * g.smallHeight, grain: Swift.max(1, 16_384 / Swift.max(g.smallWidth * rowLength, 1))) { rows in
-        for row in rows {
-            let n = row / g.smallHeight, sy = row % g.smallHeight
-            let image = large + n * g.largeHeight * g.largeWidth * c
-            for sx in 0..<g.smallWidth {
-                var out = columns + (row * g.smallWidth + sx) * rowLength
-                for ky in 0..<k {
-                    let y = sy * g.stride - g.padTop + ky
-                    if y < 0 || y >= g.largeHeight {
-                        out.update(repeating: 0, count: k * c)
-                        out += k * c
-                        continue
-                    }
-                    let x0 = sx * g.stride - g.padLeft
-                    if x0 >= 0 && x0 + k <= g.largeWidth {
-                        // The whole kernel row is inside: k·C contiguous floats in NHWC.
-                        out.update(from: image + (y * g.largeWidth + x0) * c, count: k * c)
-                        out += k * c
-                    } else {
-                        for kx in 0..<k {
-                            let x = x0 + kx
-                            if x < 0 || x >= g.largeWidth {
-                                out.update(repeating: 0, count: c)
-                            } else {
-                                out.update(from: image + (y * g.largeWidth + x) * c, count: c)
-                            }
-                            out += c
-                        }
-                    }
-                }
-            }
+    ScratchPool.shared.withBuffer(g.linesPerChunk * wo * patch) { columns in
+        g.forEachChunk { firstLine, lineCount in
+            let rows = lineCount * wo, destination = output + firstLine * wo * cout
+            g.im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
+            fillRows(destination, rows: rows, with: bias, channels: cout)
+            product(transposeA: false, transposeB: false, m: rows, n: cout, k: patch,
+                    a: columns, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: destination, ldc: cout)
         }
     }
 }
 
-/// Sums patch rows back onto the large grid: `large[p] = Σ columns[(q, window offset)]` over
-/// every small position q whose window covers p. Written as a gather per large row, so rows
-/// are independent and run in parallel without atomics.
-func col2im(_ columns: UnsafePointer<Float>, _ large: UnsafeMutablePointer<Float>, _ g: PatchGeometry) {
-    let c = g.channels, k = g.kernel, s = g.stride, rowLength = g.patchLength
-    parallelChunks(g.batch * g.largeHeight, grain: Swift.max(1, 16_384 / Swift.max(g.largeWidth * c * k, 1))) { rows in
-        for row in rows {
-            let n = row / g.largeHeight, y = row % g.largeHeight
-            let out = large + row * g.largeWidth * c
-            out.update(repeating: 0, count: g.largeWidth * c)
-            // Kernel rows ky with (y + padTop − ky) divisible by s map to small row sy.
-            for ky in 0..<k {
-                let shifted = y + g.padTop - ky
-                if shifted < 0 || shifted % s != 0 { continue }
-                let sy = shifted / s
-                if sy >= g.smallHeight { continue }
-                let smallRow = columns + ((n * g.smallHeight + sy) * g.smallWidth) * rowLength + ky * k * c
-                for x in 0..<g.largeWidth {
-                    let target = out + x * c
-                    for kx in 0..<k {
-                        let shiftedX = x + g.padLeft - kx
-                        if shiftedX < 0 || shiftedX % s != 0 { continue }
-                        let sx = shiftedX / s
-                        if sx >= g.smallWidth { continue }
-                        let source = smallRow + sx * rowLength + kx * c
-                        for ch in 0..<c { target[ch] += source[ch] }
-                    }
-                }
-            }
+/// dx = col2im(dy·Wᵀ), overwriting `inputGradient` ([N, H, W, Cin]).
+func convolutionInputGradient(outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                              inputGradient: UnsafeMutablePointer<Float>, geometry g: ConvGeometry) {
+    let cout = g.outputChannels, patch = g.patchSize, wo = g.outputWidth
+    let inputCount = g.batch * g.inputHeight * g.inputWidth * g.inputChannels
+    if g.isPointwise && cout > 0 {
+        product(transposeA: false, transposeB: true, m: g.rows, n: patch, k: cout,
+                a: outputGradient, lda: cout, b: kernel, ldb: cout, c: inputGradient, ldc: patch)
+        return
+    }
+    inputGradient.update(repeating: 0, count: inputCount)
+    guard g.rows > 0, cout > 0, patch > 0 else { return }
+    ScratchPool.shared.withBuffer(g.linesPerChunk * wo * patch) { columns in
+        g.forEachChunk { firstLine, lineCount in
+            let rows = lineCount * wo
+            product(transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
+                    a: outputGradient + firstLine * wo * cout, lda: cout, b: kernel, ldb: cout, c: columns, ldc: patch)
+            g.col2imAdding(columns, firstLine: firstLine, lineCount: lineCount, into: inputGradient)
         }
     }
 }
 
-/// Adds `bias[c]` to every row of a [rows, C] buffer.
-func addBias(_ output: UnsafeMutablePointer<Float>, rows: Int, _ bias: UnsafePointer<Float>, channels: Int) {
-    parallelChunks(rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
-        for r in range {
-            let row = output + r * channels
-            for ch in 0..<channels { row[ch] += bias[ch] }
+/// dW[kh·kw·Cin, Cout] = im2col(x)ᵀ·dy, overwriting `kernelGradient`.
+func convolutionKernelGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                               kernelGradient: UnsafeMutablePointer<Float>, geometry g: ConvGeometry) {
+    let cout = g.outputChannels, patch = g.patchSize, wo = g.outputWidth
+    kernelGradient.update(repeating: 0, count: patch * cout)
+    guard g.rows > 0, cout > 0, patch > 0 else { return }
+    if g.isPointwise {
+        product(transposeA: true, transposeB: false, m: patch, n: cout, k: g.rows,
+                a: input, lda: patch, b: outputGradient, ldb: cout, c: kernelGradient, ldc: cout)
+        return
+    }
+    ScratchPool.shared.withBuffer(g.linesPerChunk * wo * patch) { columns in
+        g.forEachChunk { firstLine, lineCount in
+            g.im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
+            product(transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
+                    a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
+                    beta: 1, c: kernelGradient, ldc: cout)
         }
     }
 }
 
-/// Column sums of a [rows, C] buffer (the bias gradient).
-func columnSums(_ values: UnsafePointer<Float>, rows: Int, channels: Int) -> Tensor {
-    Tensor(shape: [channels], scalars: channelSums(rows: rows, channels: channels) { r, accumulator in
-        let row = values + r * channels
-        for ch in 0..<channels { accumulator[ch] += row[ch] }
-    })
+/// `sgemm`, except that single-row and single-column products go to `sgemv` and rank-1 ones
+/// to `sger`: OpenBLAS's sgemm packs the whole weight matrix even for one row, which made the
+/// 1×1 layers of the U-Net bottleneck (16 MB kernels, one output pixel) 2.5–5× slower.
+@inline(__always)
+func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    OpenBLASSetup.configure()
+    if m == 1 && k > 1 {
+        // c[0, :] = a-row · op(B); the row of op(A) has stride lda when A is stored transposed.
+        let strideA = transposeA ? lda : 1
+        cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
+                    1, b, Int32(ldb), a, Int32(strideA), beta, c, 1)
+    } else if n == 1 && k > 1 {
+        // c[:, 0] = op(A) · b-column; the column of op(B) has stride ldb unless B is stored transposed.
+        let strideB = transposeB ? 1 : ldb
+        cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, Int32(transposeA ? k : m), Int32(transposeA ? m : k),
+                    1, a, Int32(lda), b, Int32(strideB), beta, c, Int32(ldc))
+    } else if k == 1 && m > 1 && n > 1 {
+        // An outer product (the kernel gradient of a layer with one output pixel): sger
+        // streams C once, where sgemm with k = 1 ran at a fifth of memory speed.
+        if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
+        cblas_sger(CblasRowMajor, Int32(m), Int32(n), 1, a, Int32(transposeA ? 1 : lda), b, Int32(transposeB ? ldb : 1), c, Int32(ldc))
+    } else {
+        sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
 }
 
-private func checkConvolutionShapes(_ name: String, _ input: Tensor, _ kernel: Tensor, _ bias: Tensor?,
-                                    inputChannelAxis: Int, outputChannelAxis: Int) {
-    precondition(input.rank == 4, "\(name): input must be [N, H, W, C], got \(describeShape(input.shape))")
+/// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none).
+@inline(__always)
+func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int) {
+    guard let bias else { return }
+    for row in 0..<rows { (destination + row * channels).update(from: bias, count: channels) }
+}
+
+/// Adds `bias` ([C]) to every row of `rows`×`channels`.
+func addBias(_ bias: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rows: Int, channels: Int) {
+    parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
+        for row in range {
+            let target = destination + row * channels
+            for c in 0..<channels { target[c] += bias[c] }
+        }
+    }
+}
+
+/// Σ over all leading axes of a tensor whose last axis has `channels` elements: the bias gradient.
+func channelSums(_ gradient: Tensor, channels: Int) -> Tensor {
+    let result = Tensor(shape: [channels], repeating: 0)
+    let rows = channels == 0 ? 0 : gradient.count / channels
+    let source = gradient.storage.pointer, sums = result.storage.pointer
+    withExtendedLifetime(gradient) {
+        for row in 0..<rows {
+            let values = source + row * channels
+            for c in 0..<channels { sums[c] += values[c] }
+        }
+    }
+    return result
+}
+
+/// Checks ranks and channel counts; `role` names the op in messages.
+func validateConvolution(_ role: String, input: Tensor, kernel: Tensor, bias: Tensor?, stride: Int,
+                         kernelInputAxis: Int, kernelOutputAxis: Int) {
+    precondition(input.rank == 4, "\(role): input must be [N, H, W, C]; got \(describeShape(input.shape)) with kernel \(describeShape(kernel.shape))")
     precondition(kernel.rank == 4 && kernel.shape[0] == kernel.shape[1],
-                 "\(name): kernel must be square [k, k, ·, ·], got \(describeShape(kernel.shape))")
-    precondition(input.shape[3] == kernel.shape[inputChannelAxis],
-                 "\(name): input \(describeShape(input.shape)) has \(input.shape[3]) channels but kernel \(describeShape(kernel.shape)) expects \(kernel.shape[inputChannelAxis])")
+                 "\(role): kernel must be square and rank 4; got \(describeShape(kernel.shape)) for input \(describeShape(input.shape))")
+    precondition(input.shape[3] == kernel.shape[kernelInputAxis],
+                 "\(role): input channels \(input.shape[3]) of \(describeShape(input.shape)) differ from kernel \(describeShape(kernel.shape)) axis \(kernelInputAxis)")
+    precondition(stride >= 1, "\(role): stride must be positive; got \(stride)")
     if let bias {
-        precondition(bias.shape == [kernel.shape[outputChannelAxis]],
-                     "\(name): bias \(describeShape(bias.shape)) does not match kernel \(describeShape(kernel.shape))")
+        precondition(bias.shape == [kernel.shape[kernelOutputAxis]],
+                     "\(role): bias \(describeShape(bias.shape)) must be [\(kernel.shape[kernelOutputAxis])] for kernel \(describeShape(kernel.shape))")
     }
 }
 
-/// 2-D convolution (cross-correlation, as in every deep-learning framework).
+/// A 2-D convolution (cross-correlation, as in Keras/TensorFlow) over NHWC images.
 ///
 /// - Parameters:
 ///   - input: `[N, H, W, Cin]`.
-///   - kernel: `[k, k, Cin, Cout]` (Keras layout).
-///   - bias: `[Cout]` or `nil`.
-///   - stride: the same in both axes.
-///   - padding: `.same` (TensorFlow's split) or `.valid`.
-/// - Returns: `[N, Ho, Wo, Cout]`.
+///   - kernel: `[k, k, Cin, Cout]` (Keras layout; square).
+///   - bias: `[Cout]`, or `nil` (the default) for none.
+///   - stride: the step in both spatial axes; default 1.
+///   - padding: `.valid` (the default; Ho = ⌊(H − k) / s⌋ + 1) or `.same` (Ho = ⌈H / s⌉,
+///     TensorFlow's split: the odd padding row/column goes to the bottom/right).
+/// - Returns: `[N, Ho, Wo, Cout]`. Differentiable w.r.t. input, kernel and bias.
 public func conv2D(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid) -> Tensor {
-    checkConvolutionShapes("conv2D", input, kernel, bias, inputChannelAxis: 2, outputChannelAxis: 3)
-    precondition(stride >= 1, "conv2D: stride \(stride) must be positive")
-    let k = kernel.shape[0], outChannels = kernel.shape[3]
-    let g = PatchGeometry.convolution(batch: input.shape[0], height: input.shape[1], width: input.shape[2],
-                                      channels: input.shape[3], kernel: k, stride: stride, padding: padding)
-    precondition(g.smallHeight > 0 && g.smallWidth > 0,
-                 "conv2D: kernel \(k) does not fit input \(describeShape(input.shape)) with \(padding) padding")
-    let m = g.smallPositions, patch = g.patchLength
-    let output = Tensor(uninitializedShape: [g.batch, g.smallHeight, g.smallWidth, outChannels])
-    let columns = Tensor(uninitializedShape: [m, patch])
-    im2col(input.storage.pointer, columns.storage.pointer, g)
-    sgemm(transposeA: false, transposeB: false, m: m, n: outChannels, k: patch,
-          a: columns.storage.pointer, lda: patch, b: kernel.storage.pointer, ldb: outChannels,
-          c: output.storage.pointer, ldc: outChannels)
-    if let bias { addBias(output.storage.pointer, rows: m, bias.storage.pointer, channels: outChannels) }
-
-    var inputs = [input, kernel]
-    if let bias { inputs.append(bias) }
-    let (inputValue, kernelValue) = (input.detached(), kernel.detached())
-    return Tensor.recording(output, inputs: inputs) { gradient, needed in
-        let dy = gradient.storage.pointer
-        var inputGradient: Tensor?
-        if needed[0] {
-            // ∂x = col2im(∂y · Kᵀ)
-            let gradientColumns = Tensor(uninitializedShape: [m, patch])
-            sgemm(transposeA: false, transposeB: true, m: m, n: patch, k: outChannels,
-                  a: dy, lda: outChannels, b: kernelValue.storage.pointer, ldb: outChannels,
-                  c: gradientColumns.storage.pointer, ldc: patch)
-            let result = Tensor(uninitializedShape: inputValue.shape)
-            col2im(gradientColumns.storage.pointer, result.storage.pointer, g)
-            inputGradient = result
-        }
-        var kernelGradient: Tensor?
-        if needed[1] {
-            // ∂K = im2col(x)ᵀ · ∂y  (patches recomputed: cheaper in memory than keeping them)
-            let patches = Tensor(uninitializedShape: [m, patch])
-            im2col(inputValue.storage.pointer, patches.storage.pointer, g)
-            let result = Tensor(uninitializedShape: kernelValue.shape)
-            sgemm(transposeA: true, transposeB: false, m: patch, n: outChannels, k: m,
-                  a: patches.storage.pointer, lda: patch, b: dy, ldb: outChannels,
-                  c: result.storage.pointer, ldc: outChannels)
-            kernelGradient = result
-        }
-        var gradients: [Tensor?] = [inputGradient, kernelGradient]
-        if needed.count > 2 { gradients.append(needed[2] ? columnSums(dy, rows: m, channels: outChannels) : nil) }
-        return gradients
+    validateConvolution("conv2D", input: input, kernel: kernel, bias: bias, stride: stride, kernelInputAxis: 2, kernelOutputAxis: 3)
+    let geometry = ConvGeometry(batch: input.shape[0], inputHeight: input.shape[1], inputWidth: input.shape[2],
+                                inputChannels: input.shape[3], outputChannels: kernel.shape[3],
+                                kernelSize: kernel.shape[0], stride: stride, padding: padding)
+    precondition(geometry.outputHeight > 0 && geometry.outputWidth > 0,
+                 "conv2D: input \(describeShape(input.shape)) is smaller than kernel \(describeShape(kernel.shape)) with 'valid' padding")
+    let output = Tensor(uninitializedShape: [geometry.batch, geometry.outputHeight, geometry.outputWidth, geometry.outputChannels])
+    withExtendedLifetime((input, kernel, bias)) {
+        convolutionForward(input: input.storage.pointer, kernel: kernel.storage.pointer, bias: bias.map { UnsafePointer($0.storage.pointer) },
+                           output: output.storage.pointer, geometry: geometry)
     }
-}
-
-/// 2-D transposed convolution (the adjoint of `conv2D`; "deconvolution"), Keras semantics.
-///
-/// - Parameters:
-///   - input: `[N, H, W, Cin]`.
-///   - kernel: `[k, k, Cout, Cin]` (Keras `Conv2DTranspose` layout).
-///   - bias: `[Cout]` or `nil`.
-///   - stride: the same in both axes.
-///   - padding: `.same` → `H·stride`; `.valid` → `H·stride + max(k − stride, 0)`.
-/// - Returns: `[N, Ho, Wo, Cout]`.
-public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride: Int = 1,
-                            padding: Padding = .valid) -> Tensor {
-    checkConvolutionShapes("conv2DTranspose", input, kernel, bias, inputChannelAxis: 3, outputChannelAxis: 2)
-    precondition(stride >= 1, "conv2DTranspose: stride \(stride) must be positive")
-    let k = kernel.shape[0], outChannels = kernel.shape[2], inChannels = kernel.shape[3]
-    let g = PatchGeometry.transposed(batch: input.shape[0], height: input.shape[1], width: input.shape[2],
-                                     channels: outChannels, kernel: k, stride: stride, padding: padding)
-    let m = g.smallPositions, patch = g.patchLength
-    // x · Kᵀ: [NHW, Cin] · [Cin, kkCout], with K stored as [kkCout, Cin].
-    let columns = Tensor(uninitializedShape: [m, patch])
-    sgemm(transposeA: false, transposeB: true, m: m, n: patch, k: inChannels,
-          a: input.storage.pointer, lda: inChannels, b: kernel.storage.pointer, ldb: inChannels,
-          c: columns.storage.pointer, ldc: patch)
-    let output = Tensor(uninitializedShape: [g.batch, g.largeHeight, g.largeWidth, outChannels])
-    col2im(columns.storage.pointer, output.storage.pointer, g)
-    if let bias {
-        addBias(output.storage.pointer, rows: output.count / outChannels, bias.storage.pointer, channels: outChannels)
-    }
-
-    var inputs = [input, kernel]
-    if let bias { inputs.append(bias) }
     let (inputValue, kernelValue) = (input.detached(), kernel.detached())
-    return Tensor.recording(output, inputs: inputs) { gradient, needed in
-        let dy = gradient.storage.pointer
-        // Both ∂x and ∂K read the windows of ∂y at the input positions.
-        let patches = Tensor(uninitializedShape: [m, patch])
-        if needed[0] || needed[1] { im2col(dy, patches.storage.pointer, g) }
-        var inputGradient: Tensor?
+    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel]) { gradient, needed in
+        var gradients: [Tensor?] = [nil, nil]
         if needed[0] {
-            // ∂x = im2col(∂y) · K   ([NHW, kkCout] · [kkCout, Cin])
-            let result = Tensor(uninitializedShape: inputValue.shape)
-            sgemm(transposeA: false, transposeB: false, m: m, n: inChannels, k: patch,
-                  a: patches.storage.pointer, lda: patch, b: kernelValue.storage.pointer, ldb: inChannels,
-                  c: result.storage.pointer, ldc: inChannels)
-            inputGradient = result
+            let inputGradient = Tensor(uninitializedShape: inputValue.shape)
+            withExtendedLifetime((gradient, kernelValue)) {
+                convolutionInputGradient(outputGradient: gradient.storage.pointer, kernel: kernelValue.storage.pointer,
+                                         inputGradient: inputGradient.storage.pointer, geometry: geometry)
+            }
+            gradients[0] = inputGradient
         }
-        var kernelGradient: Tensor?
         if needed[1] {
-            // ∂K = im2col(∂y)ᵀ · x   ([kkCout, NHW] · [NHW, Cin])
-            let result = Tensor(uninitializedShape: kernelValue.shape)
-            sgemm(transposeA: true, transposeB: false, m: patch, n: inChannels, k: m,
-                  a: patches.storage.pointer, lda: patch, b: inputValue.storage.pointer, ldb: inChannels,
-                  c: result.storage.pointer, ldc: inChannels)
-            kernelGradient = result
+            let kernelGradient = Tensor(uninitializedShape: kernelValue.shape)
+            withExtendedLifetime((gradient, inputValue)) {
+                convolutionKernelGradient(input: inputValue.storage.pointer, outputGradient: gradient.storage.pointer,
+                                          kernelGradient: kernelGradient.storage.pointer, geometry: geometry)
+            }
+            gradients[1] = kernelGradient
         }
-        var gradients: [Tensor?] = [inputGradient, kernelGradient]
-        if needed.count > 2 {
-            gradients.append(needed[2] ? columnSums(dy, rows: gradient.count / outChannels, channels: outChannels) : nil)
+        if needed.count == 3 {
+            gradients.append(needed[2] ? channelSums(gradient, channels: geometry.outputChannels) : nil)
         }
         return gradients
     }
