@@ -77,6 +77,22 @@ final class MapsCommandTests: XCTestCase {
         XCTAssertEqual(split, straight)
     }
 
+    func testCorruptCheckpointsAreClearErrorsNamingTheFile() throws {
+        try synthesize()
+        try maps(["train", "--data", path("data"), "--output", path("run"), "--steps", "2"] + tinyModel)
+        let generator = root.appendingPathComponent("run/generator.safetensors")
+        try Data(try Data(contentsOf: generator).prefix(100)).write(to: generator)   // truncated
+        XCTAssertThrowsError(try maps(["translate", "--checkpoint", path("run"), "--input", path("data/val"),
+                                       "--output", path("out"), "--side-by-side"])) { error in
+            XCTAssertTrue("\(error)".contains("generator.safetensors"), "\(error)")
+        }
+        let checkpoint = root.appendingPathComponent("run/checkpoint.safetensors")
+        try Data("not a checkpoint".utf8).write(to: checkpoint)
+        XCTAssertThrowsError(try maps(["train", "--data", path("data"), "--output", path("run"), "--resume", "--steps", "4"] + tinyModel)) { error in
+            XCTAssertTrue("\(error)".contains("checkpoint.safetensors"), "\(error)")
+        }
+    }
+
     func testRefusesToOverwriteAnExistingRun() throws {
         try synthesize()
         let arguments = ["train", "--data", path("data"), "--output", path("run"), "--steps", "1"] + tinyModel
