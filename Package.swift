@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "MapsTests", dependencies: ["MapsCore"]),
-        .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Pix2Pix"]),
+        .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],
     swiftLanguageModes: [.v5]
 )
