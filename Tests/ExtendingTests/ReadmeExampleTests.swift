@@ -18,6 +18,7 @@ func readmeUsageExample() throws {
         var batches = data.batches(of: 1, shuffled: true, generator: &shuffle, jitter: Jitter())
         while let (satellite, map) = try batches.next() {              // [1, 256, 256, 3] in [-1, 1]
             let losses = try trainer.step(source: satellite, target: map)   // D real, D fake, G GAN, G L1
+            if trainer.completedSteps % 100 == 0 { print(epoch, losses) }
         }
         try trainer.saveCheckpoint(to: URL(fileURLWithPath: "pix2pix.safetensors"))
     }
