@@ -96,10 +96,25 @@ let shapes: [Shape] = [
 // raw cblas_sgemm reference below, so both sides use the same kernels.
 _ = matmul(Tensor.ones([2, 2]), Tensor.ones([2, 2]))
 let sgemm1024 = sgemmRate(1024), sgemm2048 = sgemmRate(2048)
+// The library's own `matmul` (Tensor in, Tensor out, with autodiff bookkeeping) at 1024²,
+// next to the raw sgemm above.
+let matmulRate: Double = {
+    var g = SeededGenerator(seed: 9)
+    let a = Tensor.randomUniform([1024, 1024], generator: &g), b = Tensor.randomUniform([1024, 1024], generator: &g)
+    _ = matmul(a, b)
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = matmul(a, b)
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return 2 * 1024 * 1024 * 1024 / best / 1e9
+}()
 var results: [[String: Any]] = []
 if !json {
     print("OpenBLAS kernels: \(String(cString: openblas_get_corename())), threads: \(openblas_get_num_threads())")
     print(String(format: "sgemm 1024³: %.1f GFLOP/s   2048³: %.1f GFLOP/s   (%% below is of 2048³)", sgemm1024, sgemm2048))
+    print(String(format: "matmul (DeepLearning) 1024×1024·1024×1024: %.1f GFLOP/s = %.0f%% of sgemm 1024³", matmulRate, 100 * matmulRate / sgemm1024))
     print("GFLOP/s, % of 2048³ sgemm, % of an sgemm of the pass's own shape without im2col/col2im")
     print("shape        op       in           out   | forward              | input grad           | kernel grad          | ms (f+i+k)")
 }
@@ -130,7 +145,7 @@ for shape in shapes {
     if !json { print(line + String(format: "| %8.2f", 1000 * shapeSeconds)) }
 }
 if json {
-    let document: [String: Any] = ["openblasCore": String(cString: openblas_get_corename()), "sgemm": ["1024": sgemm1024, "2048": sgemm2048],
+    let document: [String: Any] = ["openblasCore": String(cString: openblas_get_corename()), "sgemm": ["1024": sgemm1024, "2048": sgemm2048], "matmul1024": matmulRate,
                                    "threads": Parallelism.threads, "shapes": results, "totalSeconds": totalSeconds]
     let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
     print(String(decoding: data, as: UTF8.self))
