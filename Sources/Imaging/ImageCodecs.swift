@@ -126,6 +126,7 @@ public func decodeImage(_ data: Data, source: String, maxPixels: Int = ImageLimi
 ///
 /// Values are clamped to 0…255 and rounded to the nearest integer (NaN becomes 0).
 /// - Parameters:
+///   - image: `[height, width, 3]` or `[height, width, 1]`, values 0…255.
 ///   - format: `.jpeg` (baseline, 4:2:0 chroma) or `.png` (lossless).
 ///   - quality: JPEG quality 1…100; ignored for PNG.
 /// - Throws: `ImagingError(source: "<encoder>")` for an unsupported shape or codec failure.

@@ -34,6 +34,7 @@ public final class PairedImageDataset {
     /// A dataset over the side-by-side images in `directory`; nothing is decoded yet.
     ///
     /// - Parameters:
+    ///   - directory: A folder of side-by-side (2:1) JPEG or PNG images.
     ///   - imageSize: Side of each returned half (default 256).
     ///   - direction: `.aToB` returns (left, right) as (source, target).
     /// - Throws: `ImagingError` naming the directory if it is missing, unreadable or holds
@@ -49,6 +50,7 @@ public final class PairedImageDataset {
     /// - Parameters:
     ///   - a: `[N, H, W, 3]` pixels 0…255, the A side.
     ///   - b: The B side, same shape as `a`.
+    ///   - direction: `.aToB` returns (A, B) as (source, target).
     ///   - source: A label for errors (e.g. the file path).
     /// - Throws: `ImagingError` if the shapes are not equal `[N, H, W, 3]`.
     public init(a: Tensor, b: Tensor, direction: Direction = .aToB, source: String = "<arrays>") throws {

@@ -43,8 +43,12 @@ extension PairedImageDataset {
     /// A (left) and B (right), saved to `npz` exactly like `savez_compressed(path, src, tar)`:
     /// `arr_0` = A, `arr_1` = B, float32 0…255, `[N, size, size, 3]`.
     ///
-    /// - Parameter progress: Called on the calling thread with (done, total) after each
-    ///   group of files (files are decoded in parallel).
+    /// - Parameters:
+    ///   - directory: A folder of side-by-side (2:1) JPEG or PNG images.
+    ///   - npz: The NPZ file to write (atomically; nothing is written if any image is bad).
+    ///   - size: Side of each half after resizing (256 in the seed).
+    ///   - progress: Called on the calling thread with (done, total) after each
+    ///     group of files (files are decoded in parallel).
     /// - Throws: `ImagingError` naming the first bad file or the directory; nothing is
     ///   written then.
     public static func prepareCache(from directory: URL, to npz: URL, size: Int = 256,

@@ -21,7 +21,11 @@ public enum ResizeMethod: Sendable {
 
 /// Resizes images to `height × width`.
 ///
-/// - Parameter image: `[H, W, C]` or `[N, H, W, C]`.
+/// - Parameters:
+///   - image: `[H, W, C]` or `[N, H, W, C]`.
+///   - height: Output height in pixels.
+///   - width: Output width in pixels.
+///   - method: `.bilinear` (default), `.nearest` or `.area`.
 /// - Returns: `[height, width, C]` or `[N, height, width, C]`; not recorded for autodiff.
 public func resize(_ image: Tensor, height: Int, width: Int, method: ResizeMethod = .bilinear) -> Tensor {
     precondition(image.rank == 3 || image.rank == 4, "resize expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")

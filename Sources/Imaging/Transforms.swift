@@ -2,7 +2,12 @@ import DeepLearning
 
 /// The `height × width` window whose top-left pixel is (`top`, `left`).
 ///
-/// - Parameter image: `[H, W, C]` or `[N, H, W, C]`.
+/// - Parameters:
+///   - image: `[H, W, C]` or `[N, H, W, C]`.
+///   - top: First row of the window.
+///   - left: First column of the window.
+///   - height: Rows in the window.
+///   - width: Columns in the window.
 /// - Returns: `[height, width, C]` or `[N, height, width, C]`.
 /// - Precondition: the window lies inside the image.
 public func crop(_ image: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {

@@ -26,7 +26,9 @@ extension Pix2PixTrainer {
 
     /// Writes the complete training state to `url` (atomically).
     ///
-    /// - Parameter extra: caller data restored by `loadCheckpoint(from:)`.
+    /// - Parameters:
+    ///   - url: the checkpoint file (replaced atomically if it exists).
+    ///   - extra: caller data restored by `loadCheckpoint(from:)`.
     public func saveCheckpoint(to url: URL, extra: [String: String] = [:]) throws {
         var tensors: [(name: String, tensor: Tensor)] = []
         for (name, tensor) in generator.stateDictionary() { tensors.append(("generator/" + name, tensor)) }

@@ -44,6 +44,7 @@ extension Tensor {
     /// gradient and recording is on. Every differentiable op ends with this call.
     ///
     /// - Parameters:
+    ///   - output: the op's result, computed without any autodiff bookkeeping.
     ///   - inputs: the op's tensor inputs, in the order the pullback returns gradients.
     ///   - pullback: maps ∂loss/∂output to ∂loss/∂input for each needed input.
     public static func recording(_ output: Tensor, inputs: [Tensor], pullback: @escaping Pullback) -> Tensor {

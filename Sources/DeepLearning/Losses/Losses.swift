@@ -48,6 +48,8 @@ private func elementwiseLoss(_ name: String, _ predictions: Tensor, _ targets: T
 /// - Parameters:
 ///   - probabilities: any shape, values in [0, 1].
 ///   - targets: same shape, labels in [0, 1].
+///   - reduction: `.mean` (default), `.sum` or `.none` (elementwise losses).
+///   - epsilon: the clamp margin (Keras's 1e-7).
 public func binaryCrossEntropy(_ probabilities: Tensor, _ targets: Tensor, reduction: Reduction = .mean,
                                epsilon: Float = 1e-7) -> Tensor {
     elementwiseLoss("binaryCrossEntropy", probabilities, targets, reduction, value: { p, t in
@@ -66,6 +68,7 @@ public func binaryCrossEntropy(_ probabilities: Tensor, _ targets: Tensor, reduc
 /// - Parameters:
 ///   - logits: any shape.
 ///   - targets: same shape, labels in [0, 1].
+///   - reduction: `.mean` (default), `.sum` or `.none` (elementwise losses).
 public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     elementwiseLoss("binaryCrossEntropy(logits:)", logits, targets, reduction, value: { x, t in
         Swift.max(x, 0) - x * t + Foundation.log1pf(Foundation.expf(-Swift.abs(x)))

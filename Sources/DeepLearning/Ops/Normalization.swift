@@ -190,7 +190,9 @@ private func applyAffine(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<
 ///
 /// - Parameters:
 ///   - input: `[N, H, W, C]` (or any rank, channels last).
-///   - gamma, beta: `[C]` scale and offset, or `nil` for 1 and 0.
+///   - gamma: `[C]` scale, or `nil` for 1.
+///   - beta: `[C]` offset, or `nil` for 0.
+///   - epsilon: added to the variance (Keras's 1e-3).
 /// - Returns: the normalised tensor and the batch mean and biased variance `[C]`.
 public func batchNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-3)
     -> (output: Tensor, mean: Tensor, variance: Tensor) {
@@ -211,7 +213,11 @@ public func batchNormalized(_ input: Tensor, mean: Tensor, variance: Tensor, gam
 
 /// Instance normalisation: statistics per sample and channel over the spatial axes.
 ///
-/// - Parameter input: `[N, H, W, C]`; `gamma`/`beta` are `[C]` or `nil`.
+/// - Parameters:
+///   - input: `[N, H, W, C]`.
+///   - gamma: `[C]` scale, or `nil` for 1.
+///   - beta: `[C]` offset, or `nil` for 0.
+///   - epsilon: added to the variance (PyTorch's 1e-5).
 public func instanceNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5) -> Tensor {
     precondition(input.rank >= 2, "instanceNormalized: needs [N, …, C], got \(describeShape(input.shape))")
     return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon).output

@@ -3,7 +3,9 @@
 extension Tensor {
     /// Sum over `axes` (all axes when `nil`). Negative axes count from the end.
     ///
-    /// - Parameter keepingDimensions: keep reduced axes with size 1, like NumPy's `keepdims`.
+    /// - Parameters:
+    ///   - axes: the axes to reduce; `nil` reduces all.
+    ///   - keepingDimensions: keep reduced axes with size 1, like NumPy's `keepdims`.
     public func sum(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Tensor {
         let resolved = resolveAxes(axes)
         let kept = sumWithoutRecording(alongAxes: resolved)

@@ -72,7 +72,9 @@ extension Module {
 
     /// Saves `stateDictionary()` to `url` as safetensors (F32), atomically.
     ///
-    /// - Parameter metadata: Strings stored in the file's `__metadata__` (epoch, config, …).
+    /// - Parameters:
+    ///   - url: The file to write (replaced atomically if it exists).
+    ///   - metadata: Strings stored in the file's `__metadata__` (epoch, config, …).
     public func save(to url: URL, metadata: [String: String] = [:]) throws {
         try SafeTensors.write(stateDictionary(), metadata: metadata, to: url)
     }

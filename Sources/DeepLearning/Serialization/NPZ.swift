@@ -12,6 +12,7 @@ public enum NPZ {
     ///
     /// - Parameters:
     ///   - arrays: Names (unique, non-empty) and tensors, stored in this order as `name.npy`.
+    ///   - url: The file to write (replaced atomically if it exists).
     ///   - compressed: `true` (default) deflates like `np.savez_compressed`; `false` stores
     ///     like `np.savez`.
     public static func write(_ arrays: [(name: String, tensor: Tensor)], to url: URL, compressed: Bool = true) throws {

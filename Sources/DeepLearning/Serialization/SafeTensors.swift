@@ -28,6 +28,7 @@ public enum SafeTensors {
     ///
     /// - Parameters:
     ///   - tensors: Unique, non-empty names (not `__metadata__`) with their tensors, laid out in this order.
+    ///   - url: The file to write (replaced atomically if it exists).
     ///   - metadata: Free-form string pairs stored under `__metadata__` (e.g. `["epoch": "12"]`).
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         var header: [String: Any] = [:]
