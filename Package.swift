@@ -27,9 +27,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(name: "CDeflate", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "DeepLearning",
-            dependencies: ["COpenBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["COpenBLAS", "CDeflate", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
         .target(

@@ -376,3 +376,41 @@ final class SerializationMutationTests: XCTestCase {
         }
     }
 }
+
+
+/// Regression inputs for the NPZ reader's own zip handling (Fuzz/ found a hang inside
+/// ZIPFoundation's extraction; NPZ now validates the layout and inflates bounded ranges itself).
+final class NPZLayoutRegressionTests: XCTestCase {
+    func testEntryDataPastTheEndOfTheFileIsAnErrorNotAHang() throws {
+        let url = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/serialization/hang-data-past-end.npz")
+        XCTAssertThrowsError(try NPZ.read(from: url)) { error in
+            XCTAssertTrue("\(error)".contains("hang-data-past-end.npz") && "\(error)".contains("past the end"), "\(error)")
+        }
+    }
+
+    func testATruncatedDeflateStreamIsAnError() throws {
+        // A valid archive whose deflate data is cut short (sizes patched to match the cut).
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("npz-trunc-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = directory.appendingPathComponent("good.npz")
+        var generator = SeededGenerator(seed: 3)
+        try NPZ.write([(name: "arr_0", tensor: Tensor.randomNormal([64, 64], generator: &generator))], to: good)
+        var bytes = [UInt8](try Data(contentsOf: good))
+        func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        func put32(_ i: Int, _ v: Int) { for k in 0..<4 { bytes[i + k] = UInt8((v >> (8 * k)) & 0xFF) } }
+        let dataStart = 30 + u16(26) + u16(28), compressed = u32(18)
+        let cut = compressed / 2
+        bytes.removeSubrange((dataStart + cut)..<(dataStart + compressed))
+        put32(18, cut)
+        var directory0 = 0
+        for i in stride(from: bytes.count - 22, through: 0, by: -1) where u32(i) == 0x0605_4B50 { directory0 = u32(i + 16) - (compressed - cut); put32(i + 16, directory0); break }
+        put32(directory0 + 20, cut)
+        let broken = directory.appendingPathComponent("truncated-stream.npz")
+        try Data(bytes).write(to: broken)
+        XCTAssertThrowsError(try NPZ.read(from: broken)) { error in
+            XCTAssertTrue("\(error)".contains("truncated-stream.npz"), "\(error)")
+        }
+    }
+}

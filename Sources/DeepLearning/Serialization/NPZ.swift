@@ -1,3 +1,4 @@
+import CDeflate
 import Foundation
 import ZIPFoundation
 
@@ -75,20 +76,15 @@ public enum NPZ {
               let fileSize = (attributes[.size] as? NSNumber)?.intValue else {
             throw SerializationError(path: path, "no such file")
         }
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw SerializationError(path: path, "not a valid NPZ (ZIP) archive (\(error))")
-        }
+        let (data, entries) = try validateLayout(of: url, fileSize: fileSize)
         var arrays: [String: Tensor] = [:]
         var available: [String] = []
-        for entry in archive where entry.type == .file {
+        for entry in entries where !entry.path.hasSuffix("/") {
             let name = entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : entry.path
             available.append(name)
             guard wanted?.contains(name) ?? true else { continue }
             guard arrays[name] == nil else { throw SerializationError(path: path, "array '\(name)' appears twice") }
-            arrays[name] = try readEntry(entry, of: archive, source: "\(path) (\(entry.path))", fileSize: fileSize)
+            arrays[name] = try readEntry(entry, in: data, source: "\(path) (\(entry.path))", fileSize: fileSize)
         }
         if let wanted {
             let missing = wanted.filter { arrays[$0] == nil }.sorted()
@@ -99,31 +95,133 @@ public enum NPZ {
         return arrays
     }
 
+    /// Checks, before ZIPFoundation reads anything, that every entry's data lies inside the
+    /// file: its local header (at the offset the central directory gives) must fit, and the
+    /// data that follows it — placed by the local header's own name and extra-field lengths —
+    /// must end within the file. ZIPFoundation trusts those numbers and, given an entry whose
+    /// data starts past the end of the file, reads empty chunks for ever (found by fuzzing:
+    /// a hang, `Fuzz/corpus`'s NPZ with a lying local header). ZIP64 entries (only written
+    /// by numpy for arrays over 4 GiB) are rejected with a clear message.
+    private static func validateLayout(of url: URL, fileSize: Int) throws -> (Data, [ZipEntry]) {
+        let path = url.path
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
+            throw SerializationError(path: path, "cannot read file")
+        }
+        var found: [ZipEntry] = []
+        func fail(_ problem: String) -> SerializationError { SerializationError(path: path, "not a valid NPZ (ZIP) archive (\(problem))") }
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            func u16(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian) }
+            func u32(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian) }
+            // End of central directory: 22 bytes plus a comment of at most 65,535 bytes.
+            guard bytes.count >= 22 else { throw fail("shorter than a zip end record") }
+            var end = -1
+            var position = bytes.count - 22
+            while position >= Swift.max(0, bytes.count - 22 - 65_535) {
+                if u32(position) == 0x0605_4B50 { end = position; break }
+                position -= 1
+            }
+            guard end >= 0 else { throw fail("no end-of-central-directory record") }
+            let entries = u16(end + 10), directorySize = u32(end + 12), directoryOffset = u32(end + 16)
+            guard directoryOffset != 0xFFFF_FFFF, entries != 0xFFFF else { throw fail("ZIP64 archives are not supported") }
+            guard directoryOffset + directorySize <= end else { throw fail("central directory outside the file") }
+            var cursor = directoryOffset
+            for _ in 0..<entries {
+                guard cursor + 46 <= end, u32(cursor) == 0x0201_4B50 else { throw fail("damaged central directory") }
+                let compressedSize = u32(cursor + 20), uncompressedSize = u32(cursor + 24)
+                let nameLength = u16(cursor + 28), extraLength = u16(cursor + 30), commentLength = u16(cursor + 32)
+                let localOffset = u32(cursor + 42)
+                guard compressedSize != 0xFFFF_FFFF, uncompressedSize != 0xFFFF_FFFF, localOffset != 0xFFFF_FFFF else {
+                    throw fail("ZIP64 entries are not supported")
+                }
+                guard localOffset + 30 <= fileSize, u32(localOffset) == 0x0403_4B50 else {
+                    throw fail("an entry's local header lies outside the file")
+                }
+                let dataStart = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
+                guard dataStart + compressedSize <= fileSize else {
+                    throw fail("an entry's data (\(compressedSize) bytes at offset \(dataStart)) runs past the end of the \(fileSize)-byte file")
+                }
+                guard cursor + 46 + nameLength <= end else { throw fail("damaged central directory") }
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 46)..<(cursor + 46 + nameLength)]), as: UTF8.self)
+                found.append(ZipEntry(path: name, method: u16(cursor + 10), checksum: UInt32(u32(cursor + 16)),
+                                      compressedSize: compressedSize, uncompressedSize: uncompressedSize, dataStart: dataStart))
+                cursor += 46 + nameLength + extraLength + commentLength
+            }
+        }
+        return (data, found)
+    }
+
     /// Decompresses one entry through an `NPYStreamDecoder`, checking sizes and the CRC.
-    private static func readEntry(_ entry: Entry, of archive: Archive, source: String, fileSize: Int) throws -> Tensor {
-        guard entry.compressedSize <= UInt64(fileSize), entry.uncompressedSize <= UInt64(Int.max / 2) else {
+    private static func readEntry(_ entry: ZipEntry, in data: Data, source: String, fileSize: Int) throws -> Tensor {
+        guard entry.compressedSize <= fileSize, entry.uncompressedSize <= Int.max / 2 else {
             throw SerializationError(path: source, "entry sizes (\(entry.compressedSize) compressed, \(entry.uncompressedSize) uncompressed) exceed the \(fileSize)-byte archive")
         }
+        guard entry.method == 0 || entry.method == 8 else {
+            throw SerializationError(path: source, "unsupported zip compression method \(entry.method) (numpy writes stored or deflate)")
+        }
         // Deflate expands at most ~1032:1, so anything claiming more is corrupt or a zip bomb.
-        let maximumSize = entry.isCompressed ? Int(entry.compressedSize) * 1032 + 1024 : Int(entry.compressedSize)
-        guard Int(entry.uncompressedSize) <= maximumSize else {
+        let maximumSize = entry.method == 8 ? entry.compressedSize * 1032 + 1024 : entry.compressedSize
+        guard entry.uncompressedSize <= maximumSize else {
             throw SerializationError(path: source, "entry claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, which deflate cannot produce")
         }
-        var decoder = NPYStreamDecoder(source: source, declaredSize: Int(entry.uncompressedSize))
-        let checksum: CRC32
-        do {
-            checksum = try archive.extract(entry, bufferSize: 1 << 20) { chunk in try decoder.consume(chunk) }
-        } catch let error as SerializationError {
-            throw error
-        } catch {
-            throw SerializationError(path: source, "cannot decompress entry (\(error))")
+        var decoder = NPYStreamDecoder(source: source, declaredSize: entry.uncompressedSize)
+        var checksum: UInt = 0
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            let start = bytes.baseAddress!.advanced(by: entry.dataStart)
+            func emit(_ chunk: UnsafeRawBufferPointer) throws {
+                guard !chunk.isEmpty else { return }
+                checksum = crc32(checksum, chunk.bindMemory(to: Bytef.self).baseAddress, uInt(chunk.count))
+                try decoder.consume(Data(chunk))
+            }
+            if entry.method == 0 {
+                var offset = 0
+                while offset < entry.compressedSize {
+                    let length = Swift.min(1 << 20, entry.compressedSize - offset)
+                    try emit(UnsafeRawBufferPointer(start: start + offset, count: length))
+                    offset += length
+                }
+                return
+            }
+            // Inflate exactly the entry's compressed bytes; a stream that has not ended when
+            // they run out is an error (ZIPFoundation's Linux reader looped for ever there).
+            var stream = z_stream()
+            guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                throw SerializationError(path: source, "cannot initialise zlib")
+            }
+            defer { inflateEnd(&stream) }
+            stream.next_in = UnsafeMutablePointer(mutating: start.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(entry.compressedSize)
+            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { output.deallocate() }
+            while true {
+                stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(output.count)
+                let status = inflate(&stream, Z_NO_FLUSH)
+                try emit(UnsafeRawBufferPointer(rebasing: output[0..<(output.count - Int(stream.avail_out))]))
+                if status == Z_STREAM_END { break }
+                guard status == Z_OK else {
+                    let reason = status == Z_BUF_ERROR ? "the deflate stream is truncated" : "the deflate stream is corrupt (zlib \(status))"
+                    throw SerializationError(path: source, "cannot decompress entry: \(reason)")
+                }
+            }
         }
         let tensor = try decoder.finish()
-        guard checksum == entry.checksum else {
-            throw SerializationError(path: source, "CRC-32 mismatch (stored \(entry.checksum), computed \(checksum)): the archive is corrupt")
+        guard UInt32(truncatingIfNeeded: checksum) == entry.checksum else {
+            throw SerializationError(path: source, "CRC-32 mismatch (stored \(entry.checksum), computed \(UInt32(truncatingIfNeeded: checksum))): the archive is corrupt")
         }
         return tensor
     }
+}
+
+/// One entry of a zip central directory, as `NPZ` reads it.
+struct ZipEntry {
+    let path: String
+    /// 0 = stored, 8 = deflate.
+    let method: Int
+    let checksum: UInt32
+    let compressedSize: Int
+    let uncompressedSize: Int
+    /// Offset of the entry's data in the file (after its local header).
+    let dataStart: Int
 }
 
 /// Decodes an `.npy` arriving in chunks. The header is buffered (at most
