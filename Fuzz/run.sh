@@ -13,5 +13,5 @@ swift build -c release --scratch-path .build-fuzz --product fuzz-readers \
 work=$(mktemp -d)
 cp Fuzz/corpus/* "$work"/
 mkdir -p Fuzz/crashes
-.build-fuzz/release/fuzz-readers "$work" -runs="$runs" -max_len=4096 -rss_limit_mb=2048 \
+.build-fuzz/release/fuzz-readers "$work" -runs="$runs" -max_len=4096 -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix=Fuzz/crashes/ -print_final_stats=1
