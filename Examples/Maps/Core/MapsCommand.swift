@@ -8,7 +8,7 @@ public struct MapsCommand: ParsableCommand {
         abstract: "Satellite → map translation with pix2pix (Isola et al.), end to end.",
         discussion: """
             With no arguments, runs the demo: synthesizes a small maps dataset, trains a small \
-            pix2pix on it, evaluates it and writes an HTML report (about 5 minutes on 2 cores).
+            pix2pix on it, evaluates it and writes an HTML report (about 3 minutes on 2 cores).
             The real maps dataset works too: point --data at its folder (train/ and val/ of \
             1200×600 JPEGs, satellite left, map right) or at an NPZ made by `maps prepare`.
             """,
