@@ -1,167 +1,301 @@
 import DeepLearning
 import Foundation
 
-/// What the ground is at a pixel: the map view shows exactly this.
-enum GroundClass: UInt8 {
-    case land = 0, minorRoad, majorRoad, building, park, water
+/// What one pixel of a synthetic tile is. The map renderer paints these flat; the satellite
+/// renderer textures them. Tree canopies and cars are deliberately *not* classes: they show in
+/// the satellite view only, hiding what the map must still draw.
+enum TileClass: UInt8 {
+    case land, park, water, minorRoad, majorRoad, building
 }
 
-/// The procedural layout of one town tile: every query is O(1) per pixel, so a 600×600 tile
-/// is laid out in one pass without any drawing lists.
-///
-/// A rotated street grid with jittered spacing splits the tile into blocks; each block is a
-/// park, an open lot or a set of lots with one building each; one or two major roads (straight
-/// or gently curved) cross the tile; some tiles have a river or a lake; trees grow on a
-/// jittered cell grid, densely in parks and sparsely elsewhere, and hide what is under them
-/// from the satellite only.
+/// A thin wrapper over `SeededGenerator` with the draws the layout needs.
+struct TileRandom {
+    var generator: SeededGenerator
+
+    /// Uniform in [lower, upper).
+    mutating func uniform(_ lower: Float, _ upper: Float) -> Float {
+        lower + (upper - lower) * generator.nextUnitFloat()
+    }
+
+    /// True with probability `p`.
+    mutating func chance(_ p: Float) -> Bool { generator.nextUnitFloat() < p }
+
+    /// Uniform integer in lower...upper.
+    mutating func integer(_ lower: Int, _ upper: Int) -> Int {
+        lower + Int(generator.next() % UInt64(upper - lower + 1))
+    }
+}
+
+typealias MapPoint = SIMD2<Float>
+
+/// A rectangular building, possibly rotated. `axis` is the unit direction of `halfLength`.
+struct Building {
+    var center: MapPoint
+    var axis: MapPoint
+    var halfLength: Float
+    var halfWidth: Float
+    /// Height in pixels; sets the length of the cast shadow.
+    var height: Float
+    /// Roof albedo, 0…255.
+    var roof: SIMD3<Float>
+    /// Gabled roofs get a lit and a shaded half along the ridge; flat roofs a parapet.
+    var gabled: Bool
+}
+
+/// A tree canopy: a shaded disc, drawn over whatever class lies below it.
+struct Tree {
+    var center: MapPoint
+    var radius: Float
+    var tone: Float
+}
+
+/// A car: a small coloured rectangle aligned with its road.
+struct Car {
+    var center: MapPoint
+    var axis: MapPoint
+    var color: SIMD3<Float>
+}
+
+/// The procedural scene of one tile: a per-pixel class map plus the objects (buildings, trees,
+/// cars) the satellite renderer needs. Everything scales with `size / 600`, the maps dataset's
+/// tile side, so a small test tile is a downscaled version of a full one.
 struct TileLayout {
     let size: Int
-    let scale: Float                    // pixels of this tile per pixel of a 600-pixel tile
-    let angle: Float                    // street grid rotation
-    let spacingU: Float, spacingV: Float
-    let offsetU: Float, offsetV: Float
-    let minorWidth: Float, majorWidth: Float
-    let majorRoads: [(angle: Float, offset: Float, amplitude: Float, frequency: Float, phase: Float)]
-    let river: (angle: Float, offset: Float, amplitude: Float, frequency: Float, phase: Float, width: Float)?
-    let lake: (x: Float, y: Float, radius: Float)?
-    let parkProbability: Float
-    let treeCell: Float
-    let seed: UInt64
+    /// Pixels per pixel of a 600-pixel tile.
+    let scale: Float
+    /// `[size, size]` row-major `TileClass` raw values.
+    var labels: [UInt8]
+    /// `[size, size]` index into `buildings`, or -1.
+    var buildingIndex: [Int32]
+    /// `[size, size]` satellite-only surface details: 1 where a major road has a painted lane
+    /// marking, 2 for a concrete sidewalk along a street.
+    var markings: [UInt8]
+    /// `[size, size]` which street grid (district) owns a pixel.
+    var districts: [UInt8]
+    var buildings: [Building] = []
+    var trees: [Tree] = []
+    var cars: [Car] = []
 
-    init(size: Int, generator g: inout SeededGenerator, seed: UInt64) {
+    /// What a stroke does to the pixels it covers.
+    enum Paint {
+        case paint(TileClass)
+        /// Turns buildings back into land: the verge along major roads and water.
+        case clearBuildings
+        /// Marks land as sidewalk in `markings`; the class stays land.
+        case sidewalk
+    }
+
+    init(size: Int, random: inout TileRandom) {
         self.size = size
-        self.seed = seed
-        let scale = Float(size) / 600
-        self.scale = scale
-        func uniform(_ a: Float, _ b: Float) -> Float { a + (b - a) * g.nextUnitFloat() }
-        angle = uniform(-0.6, 0.6)
-        spacingU = uniform(70, 120) * scale
-        spacingV = uniform(55, 110) * scale
-        offsetU = uniform(0, 200) * scale
-        offsetV = uniform(0, 200) * scale
-        minorWidth = uniform(7, 10) * scale
-        majorWidth = uniform(15, 22) * scale
-        var roads: [(angle: Float, offset: Float, amplitude: Float, frequency: Float, phase: Float)] = []
-        for _ in 0..<(g.nextUnitFloat() < 0.35 ? 2 : 1) {
-            let curved = g.nextUnitFloat() < 0.5
-            roads.append((uniform(-1.5, 1.5), uniform(-150, 150) * scale,
-                          curved ? uniform(10, 45) * scale : 0, uniform(0.004, 0.012) / scale, uniform(0, 6.28)))
+        scale = Float(size) / 600
+        labels = [UInt8](repeating: TileClass.land.rawValue, count: size * size)
+        buildingIndex = [Int32](repeating: -1, count: size * size)
+        markings = [UInt8](repeating: 0, count: size * size)
+        districts = [UInt8](repeating: 0, count: size * size)
+
+        // One or two street grids with different orientation; the border between two
+        // districts becomes a major road.
+        let center = MapPoint(Float(size) / 2, Float(size) / 2)
+        var majorRoads: [[MapPoint]] = []
+        let gridAngle = random.uniform(0, .pi / 2)
+        var angles = [gridAngle]
+        if random.chance(0.45) {
+            let borderAngle = random.uniform(0, .pi)
+            let borderDirection = MapPoint(cos(borderAngle), sin(borderAngle))
+            let borderPoint = center + MapPoint(random.uniform(-0.2, 0.2), random.uniform(-0.2, 0.2)) * Float(size)
+            markDistricts(borderPoint: borderPoint, direction: borderDirection)
+            angles.append(gridAngle + random.uniform(0.25, 0.6) * (random.chance(0.5) ? 1 : -1))
+            majorRoads.append(curve(from: borderPoint - borderDirection * Float(size),
+                                    to: borderPoint + borderDirection * Float(size),
+                                    bend: 0, random: &random))
         }
-        majorRoads = roads
-        river = g.nextUnitFloat() < 0.3
-            ? (uniform(-1.5, 1.5), uniform(-200, 200) * scale, uniform(20, 70) * scale, uniform(0.004, 0.01) / scale,
-               uniform(0, 6.28), uniform(30, 60) * scale)
-            : nil
-        lake = river == nil && g.nextUnitFloat() < 0.3
-            ? (uniform(0, 600) * scale, uniform(0, 600) * scale, uniform(50, 120) * scale) : nil
-        parkProbability = uniform(0.08, 0.25)
-        treeCell = 13 * scale
+        for (district, angle) in angles.enumerated() {
+            addStreetGrid(district: UInt8(district), angle: angle, random: &random)
+        }
+        addWater(random: &random)
+        for _ in 0..<((majorRoads.isEmpty ? 1 : 0) + (random.chance(0.35) ? 1 : 0)) {
+            let angle = random.uniform(0, .pi)
+            let direction = MapPoint(cos(angle), sin(angle))
+            let normal = MapPoint(-direction.y, direction.x)
+            let through = center + normal * random.uniform(-0.35, 0.35) * Float(size)
+            majorRoads.append(curve(from: through - direction * Float(size), to: through + direction * Float(size),
+                                    bend: random.uniform(-0.25, 0.25) * Float(size), random: &random))
+        }
+        for road in majorRoads { addMajorRoad(road, random: &random) }
+        removeHiddenObjects()
     }
 
-    /// A deterministic hash of integers to [0, 1).
-    @inline(__always)
-    func hash(_ a: Int, _ b: Int, _ salt: Int) -> Float {
-        var z = seed &+ UInt64(bitPattern: Int64(a)) &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ UInt64(bitPattern: Int64(b)) &* 0xC2B2_AE3D_27D4_EB4F) &+ UInt64(salt) &* 0x1656_67B1_9E37_79F9
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Float((z ^ (z >> 31)) >> 40) / 16_777_216
-    }
+    // MARK: Districts and street grids
 
-    /// Grid coordinates (u, v) of pixel (x, y): the street grid is axis-aligned in (u, v).
-    @inline(__always)
-    func gridCoordinates(_ x: Float, _ y: Float) -> (Float, Float) {
-        let c = Foundation.cos(angle), s = Foundation.sin(angle)
-        return (c * x + s * y + offsetU, -s * x + c * y + offsetV)
-    }
-
-    /// Distance from a curved line (rotated by `angle`, shifted by `offset`, a sine of
-    /// `amplitude`) to the pixel, in pixels.
-    @inline(__always)
-    func curveDistance(_ x: Float, _ y: Float, angle: Float, offset: Float, amplitude: Float, frequency: Float,
-                       phase: Float) -> Float {
-        let cx = x - Float(size) / 2, cy = y - Float(size) / 2
-        let c = Foundation.cos(angle), s = Foundation.sin(angle)
-        let along = c * cx + s * cy, across = -s * cx + c * cy - offset
-        return Swift.abs(across - amplitude * Foundation.sin(frequency * along + phase))
-    }
-
-    /// The ground class at a pixel, and for buildings an id and the distance to the roof edge.
-    func ground(_ x: Int, _ y: Int) -> (GroundClass, building: Int, edge: Float) {
-        let fx = Float(x), fy = Float(y)
-        if let river, curveDistance(fx, fy, angle: river.angle, offset: river.offset, amplitude: river.amplitude,
-                                    frequency: river.frequency, phase: river.phase) < river.width / 2 {
-            // Major roads bridge rivers; minor roads stop at the bank.
-            for road in majorRoads where curveDistance(fx, fy, angle: road.angle, offset: road.offset, amplitude: 0,
-                                                       frequency: 0, phase: 0) < majorWidth / 2 {
-                return (.majorRoad, 0, 0)
-            }
-            return (.water, 0, 0)
-        }
-        if let lake {
-            let dx = fx - lake.x, dy = fy - lake.y
-            let wobble = 1 + 0.25 * Foundation.sin(3 * Foundation.atan2(dy, dx) + lake.radius)
-            if dx * dx + dy * dy < lake.radius * lake.radius * wobble * wobble { return (.water, 0, 0) }
-        }
-        for road in majorRoads where curveDistance(fx, fy, angle: road.angle, offset: road.offset,
-                                                   amplitude: road.amplitude, frequency: road.frequency,
-                                                   phase: road.phase) < majorWidth / 2 {
-            return (.majorRoad, 0, 0)
-        }
-        let (u, v) = gridCoordinates(fx, fy)
-        let cellU = Int(Foundation.floor(u / spacingU)), cellV = Int(Foundation.floor(v / spacingV))
-        let localU = u - Float(cellU) * spacingU, localV = v - Float(cellV) * spacingV
-        let half = minorWidth / 2
-        // Some street segments are missing, which merges blocks into larger ones.
-        let roadU = hash(cellU, cellV, 1) > 0.12, roadV = hash(cellU, cellV, 2) > 0.12
-        if (roadU && (localU < half || localU > spacingU - half)) || (roadV && (localV < half || localV > spacingV - half)) {
-            return (.minorRoad, 0, 0)
-        }
-        let blockKind = hash(cellU, cellV, 3)
-        if blockKind < parkProbability { return (.park, 0, 0) }
-        if blockKind < parkProbability + 0.07 { return (.land, 0, 0) }
-        // Lots: the block is split into 1–3 × 1–3 lots, each with one building set back from
-        // the street and its neighbours.
-        let lotsU = 1 + Int(hash(cellU, cellV, 4) * 3), lotsV = 1 + Int(hash(cellU, cellV, 5) * 3)
-        let lotU = Swift.min(Int(localU / spacingU * Float(lotsU)), lotsU - 1)
-        let lotV = Swift.min(Int(localV / spacingV * Float(lotsV)), lotsV - 1)
-        let id = ((cellU & 0xFFF) << 20) | ((cellV & 0xFFF) << 8) | (lotU << 4) | lotV
-        guard hash(id, 0, 6) > 0.12 else { return (.land, 0, 0) }
-        let lotWidth = spacingU / Float(lotsU), lotHeight = spacingV / Float(lotsV)
-        let inU = localU - Float(lotU) * lotWidth, inV = localV - Float(lotV) * lotHeight
-        let margin = half + 3 * scale
-        let left = margin + hash(id, 1, 7) * lotWidth * 0.2, right = lotWidth - margin - hash(id, 2, 7) * lotWidth * 0.2
-        let top = margin + hash(id, 3, 7) * lotHeight * 0.2, bottom = lotHeight - margin - hash(id, 4, 7) * lotHeight * 0.2
-        if inU > left && inU < right && inV > top && inV < bottom {
-            let edge = Swift.min(Swift.min(inU - left, right - inU), Swift.min(inV - top, bottom - inV))
-            return (.building, id, edge)
-        }
-        return (.land, 0, 0)
-    }
-
-    /// Whether a tree canopy covers the pixel, and how far from the crown's centre (0…1).
-    /// `groundAt` gives the ground class at a tree's centre, which sets how likely a tree is.
-    func canopy(_ x: Int, _ y: Int, groundAt: (Int, Int) -> GroundClass) -> Float? {
-        let cellX = Int(Float(x) / treeCell), cellY = Int(Float(y) / treeCell)
-        var best: Float?
-        for dy in -1...1 {
-            for dx in -1...1 {
-                let cx = cellX + dx, cy = cellY + dy
-                let tx = (Float(cx) + hash(cx, cy, 8)) * treeCell, ty = (Float(cy) + hash(cx, cy, 9)) * treeCell
-                let ix = Swift.min(Swift.max(Int(tx), 0), size - 1), iy = Swift.min(Swift.max(Int(ty), 0), size - 1)
-                let probability: Float
-                switch groundAt(ix, iy) {
-                case .park: probability = 0.55
-                case .land: probability = 0.3
-                case .minorRoad: probability = 0.06
-                default: probability = 0
+    private mutating func markDistricts(borderPoint: MapPoint, direction: MapPoint) {
+        let n = size
+        districts.withUnsafeMutableBufferPointer { district in
+            for y in 0..<n {
+                for x in 0..<n {
+                    let offset = MapPoint(Float(x) + 0.5, Float(y) + 0.5) - borderPoint
+                    district[y * n + x] = direction.x * offset.y - direction.y * offset.x > 0 ? 1 : 0
                 }
-                guard hash(cx, cy, 10) < probability else { continue }
-                let radius = (4 + 5 * hash(cx, cy, 11)) * scale
-                let d = ((Float(x) - tx) * (Float(x) - tx) + (Float(y) - ty) * (Float(y) - ty)).squareRoot() / radius
-                if d < 1 { best = Swift.min(best ?? 1, d) }
             }
         }
-        return best
+    }
+
+    /// Jittered line positions covering [-extent, extent].
+    private func gridLines(spacing: Float, extent: Float, random: inout TileRandom) -> [Float] {
+        var lines: [Float] = []
+        var position = -extent - random.uniform(0, spacing)
+        while position < extent + spacing {
+            lines.append(position)
+            position += spacing * random.uniform(0.7, 1.3)
+        }
+        return lines
+    }
+
+    /// A perturbed grid of minor roads at `angle`, restricted to one district, with its blocks
+    /// filled by houses, larger buildings, parks or open land.
+    private mutating func addStreetGrid(district: UInt8, angle: Float, random: inout TileRandom) {
+        let origin = MapPoint(Float(size) / 2, Float(size) / 2)
+        let u = MapPoint(cos(angle), sin(angle)), v = MapPoint(-u.y, u.x)
+        let extent = Float(size) * 0.75
+        let uLines = gridLines(spacing: random.uniform(100, 170) * scale, extent: extent, random: &random)
+        let vLines = gridLines(spacing: random.uniform(80, 140) * scale, extent: extent, random: &random)
+        let halfWidth = random.uniform(3.5, 5.5) * scale
+        let sidewalk = random.chance(0.7) ? random.uniform(1.5, 3) * scale : 0
+        func world(_ a: Float, _ b: Float) -> MapPoint { origin + u * a + v * b }
+
+        // Streets: every edge of the grid, a few dropped so blocks merge.
+        for (lines, crossLines, along) in [(uLines, vLines, true), (vLines, uLines, false)] {
+            for line in lines {
+                for j in 0..<(crossLines.count - 1) where !random.chance(0.1) {
+                    let a = along ? world(line, crossLines[j]) : world(crossLines[j], line)
+                    let b = along ? world(line, crossLines[j + 1]) : world(crossLines[j + 1], line)
+                    stroke([a, b], halfWidth: halfWidth + sidewalk, paint: .sidewalk, district: district)
+                    stroke([a, b], halfWidth: halfWidth, paint: .paint(.minorRoad), district: district)
+                    addStreetTrees(a, b, offset: halfWidth + 1.5 * scale, random: &random)
+                    addCars(a, b, lanes: [halfWidth - 2 * scale, 2 * scale - halfWidth], density: 0.012, random: &random)
+                }
+            }
+        }
+
+        // Blocks, in grid coordinates [u0, u1] × [v0, v1] between the streets.
+        for i in 0..<(uLines.count - 1) {
+            for j in 0..<(vLines.count - 1) {
+                let u0 = uLines[i] + halfWidth, u1 = uLines[i + 1] - halfWidth
+                let v0 = vLines[j] + halfWidth, v1 = vLines[j + 1] - halfWidth
+                let middle = world((u0 + u1) / 2, (v0 + v1) / 2)
+                let cx = Int(middle.x), cy = Int(middle.y)
+                guard cx >= -size / 4, cy >= -size / 4, cx < size + size / 4, cy < size + size / 4 else { continue }
+                let inside = min(max(cx, 0), size - 1) + min(max(cy, 0), size - 1) * size
+                guard districts[inside] == district else { continue }
+                let block = CityBlock(origin: origin, u: u, v: v, u0: u0, u1: u1, v0: v0, v1: v1, district: district)
+                let kind = random.uniform(0, 1)
+                if kind < 0.13 {
+                    fillRect(block.center, axis: u, halfLength: block.halfU, halfWidth: block.halfV,
+                             paint: .park, district: district)
+                    addScatteredTrees(in: block, count: random.integer(4, 30), radius: 4...9, random: &random)
+                } else if kind < 0.2 {
+                    addScatteredTrees(in: block, count: random.integer(0, 6), radius: 3...7, random: &random)
+                } else if kind < 0.42 {
+                    addLargeBuildings(in: block, random: &random)
+                } else {
+                    addHouses(in: block, random: &random)
+                    addScatteredTrees(in: block, count: random.integer(0, 9), radius: 3...7, random: &random)
+                }
+            }
+        }
+    }
+
+    // MARK: Water
+
+    private mutating func addWater(random: inout TileRandom) {
+        let n = Float(size)
+        let kind = random.uniform(0, 1)
+        if kind < 0.35 {
+            // A meandering river crossing the whole tile.
+            let angle = random.uniform(0, .pi)
+            let direction = MapPoint(cos(angle), sin(angle)), normal = MapPoint(-direction.y, direction.x)
+            let through = MapPoint(n / 2, n / 2) + normal * random.uniform(-0.3, 0.3) * n
+            let amplitude = random.uniform(10, 60) * scale, frequency = random.uniform(0.004, 0.012) / scale
+            let phase = random.uniform(0, 6.3)
+            let points = stride(from: -0.8 * n, through: 0.8 * n, by: 6 * scale).map { (t: Float) -> MapPoint in
+                let sideways: Float = amplitude * sin(frequency * t + phase)
+                return through + direction * t + normal * sideways
+            }
+            let halfWidth = random.uniform(12, 38) * scale
+            stroke(points, halfWidth: halfWidth + 7 * scale, paint: .clearBuildings)
+            stroke(points, halfWidth: halfWidth, paint: .paint(.water))
+        } else if kind < 0.55 {
+            // A lake with a wobbly shore.
+            let center = MapPoint(random.uniform(0.1, 0.9) * n, random.uniform(0.1, 0.9) * n)
+            let radius = random.uniform(40, 120) * scale
+            let harmonics = (2...5).map { k in (Float(k), random.uniform(0, 0.12), random.uniform(0, 6.3)) }
+            let reach = Int(radius * 1.5 + 8 * scale)
+            for (margin, paint) in [(7 * scale, Paint.clearBuildings), (0, Paint.paint(.water))] {
+                fillShape(paint: paint, x0: Int(center.x) - reach, y0: Int(center.y) - reach,
+                          x1: Int(center.x) + reach, y1: Int(center.y) + reach) { point in
+                    let offset = point - center
+                    var r = radius
+                    for (k, a, p) in harmonics { r += radius * a * sin(k * atan2(offset.y, offset.x) + p) }
+                    return (offset * offset).sum() < (r + margin) * (r + margin)
+                }
+            }
+        } else if kind < 0.67 {
+            // A coastline: everything beyond a wavy line is sea.
+            let angle = random.uniform(0, 2 * .pi)
+            let normal = MapPoint(cos(angle), sin(angle)), along = MapPoint(-normal.y, normal.x)
+            let through = MapPoint(n / 2, n / 2) + normal * random.uniform(0.15, 0.4) * n
+            let waves = (0..<3).map { _ in (random.uniform(0.005, 0.03) / scale, random.uniform(3, 15) * scale, random.uniform(0, 6.3)) }
+            for (margin, paint) in [(7 * scale, Paint.clearBuildings), (0, Paint.paint(.water))] {
+                fillShape(paint: paint) { point in
+                    let offset = point - through
+                    var distance = (offset * normal).sum()
+                    let t = (offset * along).sum()
+                    for (f, a, p) in waves { distance += a * sin(f * t + p) }
+                    return distance > -margin
+                }
+            }
+        }
+    }
+
+    // MARK: Major roads
+
+    /// A quadratic Bézier from `a` to `b` whose middle is pushed sideways by `bend`, as a polyline.
+    private func curve(from a: MapPoint, to b: MapPoint, bend: Float, random: inout TileRandom) -> [MapPoint] {
+        let direction = b - a
+        let normal = MapPoint(-direction.y, direction.x) / (direction * direction).sum().squareRoot()
+        let control = (a + b) / 2 + normal * bend
+        let steps = 48
+        return (0...steps).map { step in
+            let t = Float(step) / Float(steps)
+            return a * (1 - t) * (1 - t) + control * 2 * t * (1 - t) + b * t * t
+        }
+    }
+
+    private mutating func addMajorRoad(_ points: [MapPoint], random: inout TileRandom) {
+        let halfWidth = random.uniform(8, 13) * scale
+        stroke(points, halfWidth: halfWidth + 5 * scale, paint: .clearBuildings)
+        stroke(points, halfWidth: halfWidth, paint: .paint(.majorRoad), dashPeriod: 22 * scale)
+        let lanes = [halfWidth * 0.5, -halfWidth * 0.5]
+        let treeLine = random.chance(0.5)
+        for (a, b) in zip(points, points.dropFirst()) {
+            addCars(a, b, lanes: lanes, density: 0.02, random: &random)
+            if treeLine { addStreetTrees(a, b, offset: halfWidth + 3 * scale, random: &random) }
+        }
+    }
+
+    /// Drops objects that ended up under water, roofs or major roads once everything is drawn.
+    private mutating func removeHiddenObjects() {
+        func label(at point: MapPoint) -> TileClass? {
+            let x = Int(point.x), y = Int(point.y)
+            guard x >= 0, y >= 0, x < size, y < size else { return nil }
+            return TileClass(rawValue: labels[y * size + x])
+        }
+        trees.removeAll { tree in
+            guard let below = label(at: tree.center) else { return false }
+            return below == .water || below == .building || below == .majorRoad
+        }
+        cars.removeAll { car in
+            guard let below = label(at: car.center) else { return true }
+            return below != .minorRoad && below != .majorRoad
+        }
     }
 }

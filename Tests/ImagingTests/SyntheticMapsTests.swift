@@ -1,78 +1,118 @@
 import DeepLearning
-import Foundation
-import Imaging
+@testable import Imaging
 import XCTest
 
 final class SyntheticMapsTests: XCTestCase {
-    private let maps = SyntheticMaps(seed: 7, tileSize: 128)
+    /// Small enough for a debug build, large enough that streets are a few pixels wide.
+    let size = 144
 
-    func testTilesAreDeterministicPerSeedAndIndex() {
-        let a = maps.tile(3), b = SyntheticMaps(seed: 7, tileSize: 128).tile(3)
-        XCTAssertEqual(a.satellite.scalars, b.satellite.scalars)
-        XCTAssertEqual(a.map.scalars, b.map.scalars)
-        XCTAssertNotEqual(maps.tile(4).map.scalars, a.map.scalars)
-        XCTAssertNotEqual(SyntheticMaps(seed: 8, tileSize: 128).tile(3).map.scalars, a.map.scalars)
+    /// The map class of each pixel: the nearest palette colour (casings count as their road,
+    /// outlines as buildings; blurred edge pixels fall to whichever side they are closer to).
+    static func mapClasses(_ map: Tensor) -> [TileClass] {
+        let palette: [(SIMD3<Float>, TileClass)] = [
+            (MapPalette.land, .land), (MapPalette.park, .park), (MapPalette.water, .water),
+            (MapPalette.minorRoad, .minorRoad), (MapPalette.minorCasing, .minorRoad),
+            (MapPalette.majorRoad, .majorRoad), (MapPalette.majorCasing, .majorRoad),
+            (MapPalette.building, .building), (MapPalette.buildingOutline, .building),
+        ]
+        let values = map.scalars
+        return (0..<(values.count / 3)).map { i in
+            let color = SIMD3(values[3 * i], values[3 * i + 1], values[3 * i + 2])
+            return palette.min { a, b in
+                ((a.0 - color) * (a.0 - color)).sum() < ((b.0 - color) * (b.0 - color)).sum()
+            }!.1
+        }
     }
 
-    func testShapesRangeAndSideBySideLayout() {
+    func testSameSeedAndIndexGiveIdenticalTilesAndOthersDiffer() {
+        let maps = SyntheticMaps(seed: 7, tileSize: size)
+        let first = maps.tile(3), again = SyntheticMaps(seed: 7, tileSize: size).tile(3)
+        XCTAssertEqual(first.satellite.scalars, again.satellite.scalars)
+        XCTAssertEqual(first.map.scalars, again.map.scalars)
+
+        let otherIndex = maps.tile(4), otherSeed = SyntheticMaps(seed: 8, tileSize: size).tile(3)
+        XCTAssertGreaterThan(first.map.maxAbsoluteDifference(to: otherIndex.map), 50)
+        XCTAssertGreaterThan(first.satellite.maxAbsoluteDifference(to: otherIndex.satellite), 50)
+        XCTAssertGreaterThan(first.map.maxAbsoluteDifference(to: otherSeed.map), 50)
+    }
+
+    func testTilesHaveDatasetShapesAndPixelRange() {
+        let maps = SyntheticMaps(seed: 1, tileSize: size)
         let (satellite, map) = maps.tile(0)
-        XCTAssertEqual(satellite.shape, [128, 128, 3])
-        XCTAssertEqual(map.shape, [128, 128, 3])
-        XCTAssertTrue(satellite.scalars.allSatisfy { $0 >= 0 && $0 <= 255 })
-        let pair = maps.pairImage(0)
-        XCTAssertEqual(pair.shape, [128, 256, 3])
-        XCTAssertEqual(pair.slice(axis: 1, 0..<128).scalars, satellite.scalars)
-        XCTAssertEqual(pair.slice(axis: 1, 128..<256).scalars, map.scalars)
+        XCTAssertEqual(satellite.shape, [size, size, 3])
+        XCTAssertEqual(map.shape, [size, size, 3])
+        for image in [satellite, map] {
+            XCTAssertTrue(image.isFinite)
+            XCTAssertGreaterThanOrEqual(image.scalars.min()!, 0)
+            XCTAssertLessThanOrEqual(image.scalars.max()!, 255)
+        }
+        // Not flat: a photo spans a good part of the range.
+        XCTAssertGreaterThan(satellite.scalars.max()! - satellite.scalars.min()!, 100)
     }
 
-    /// Counts of the map's palette colours over several tiles.
-    private func classShares(tiles: Int) -> [String: Double] {
-        // Fill and casing colours of each class.
-        let palette: [String: [[Float]]] = [
-            "land": [[242, 239, 233]], "park": [[200, 230, 201]], "water": [[170, 218, 255]],
-            "building": [[232, 230, 227], [212, 210, 207]], "minorRoad": [[255, 255, 255], [215, 215, 215]],
-            "majorRoad": [[248, 211, 139], [230, 175, 90]]]
-        var counts: [String: Int] = [:]
-        var total = 0
+    func testPairImagePutsSatelliteLeftAndMapRight() {
+        let maps = SyntheticMaps(seed: 2, tileSize: size)
+        let (satellite, map) = maps.tile(5)
+        let pair = maps.pairImage(5)
+        XCTAssertEqual(pair.shape, [size, 2 * size, 3])
+        XCTAssertEqual(pair.slice(axis: 1, 0..<size).scalars, satellite.scalars)
+        XCTAssertEqual(pair.slice(axis: 1, size..<(2 * size)).scalars, map.scalars)
+    }
+
+    func testMapsShowRoadsBuildingsParksAndWaterInPlausibleProportions() {
+        let maps = SyntheticMaps(seed: 11, tileSize: size)
+        var counts = [TileClass: Int]()
+        var tilesWith = [TileClass: Int]()
+        let tiles = 12
         for index in 0..<tiles {
-            let pixels = maps.tile(index).map.scalars
-            for p in stride(from: 0, to: pixels.count, by: 3) {
-                total += 1
-                for (name, colors) in palette where colors.contains(Array(pixels[p..<(p + 3)])) { counts[name, default: 0] += 1 }
+            let classes = Self.mapClasses(maps.tile(index).map)
+            var tileCounts = [TileClass: Int]()
+            for cls in classes { tileCounts[cls, default: 0] += 1 }
+            for (cls, count) in tileCounts {
+                counts[cls, default: 0] += count
+                if Float(count) > 0.01 * Float(classes.count) { tilesWith[cls, default: 0] += 1 }
             }
         }
-        return counts.mapValues { Double($0) / Double(total) }
+        let total = Float(tiles * size * size)
+        func fraction(_ classes: TileClass...) -> Float { Float(classes.map { counts[$0, default: 0] }.reduce(0, +)) / total }
+        XCTAssertTrue((0.08...0.35).contains(fraction(.minorRoad, .majorRoad)), "roads \(fraction(.minorRoad, .majorRoad))")
+        XCTAssertTrue((0.05...0.40).contains(fraction(.building)), "buildings \(fraction(.building))")
+        XCTAssertTrue((0.02...0.25).contains(fraction(.park)), "parks \(fraction(.park))")
+        XCTAssertTrue((0.02...0.30).contains(fraction(.water)), "water \(fraction(.water))")
+        XCTAssertGreaterThan(fraction(.land), 0.15)
+        // Every tile has streets and buildings; water and parks show up in some, not all.
+        XCTAssertEqual(tilesWith[.minorRoad], tiles)
+        XCTAssertEqual(tilesWith[.building], tiles)
+        XCTAssertTrue((2..<tiles).contains(tilesWith[.water, default: 0]), "tiles with water \(tilesWith[.water, default: 0])")
+        XCTAssertGreaterThanOrEqual(tilesWith[.majorRoad, default: 0], tiles / 2)
+        XCTAssertGreaterThanOrEqual(tilesWith[.park, default: 0], 2)
     }
 
-    func testMapsContainEveryKindOfGroundInPlausibleProportions() {
-        let shares = classShares(tiles: 12)
-        let roads = (shares["minorRoad"] ?? 0) + (shares["majorRoad"] ?? 0)
-        XCTAssertTrue((0.08...0.4).contains(roads), "roads \(roads)")
-        XCTAssertGreaterThan(shares["building"] ?? 0, 0.05)
-        XCTAssertGreaterThan(shares["park"] ?? 0, 0.01)
-        XCTAssertGreaterThan(shares["water"] ?? 0, 0.001)
-    }
-
-    func testTheMapIsNotAPerPixelFunctionOfTheSatellite() {
-        // Tree crowns hide roads and land alike: near-identical satellite colours map to
-        // different map colours, so the translation needs context.
-        var seen: [[Int]: Set<[Float]>] = [:]
-        for index in 0..<4 {
+    /// The best any per-pixel colour lookup can do is to give each satellite colour its most
+    /// frequent map class. Canopies over streets, grey roofs against asphalt, shadows and
+    /// per-tile lighting must keep that well below perfect, so the translation needs context.
+    func testMapIsNotAPerPixelFunctionOfTheSatellite() {
+        let maps = SyntheticMaps(seed: 5, tileSize: size)
+        let binsPerChannel = 16
+        var histogram = [[Int]](repeating: [Int](repeating: 0, count: 6), count: binsPerChannel * binsPerChannel * binsPerChannel)
+        var pixels = 0
+        for index in 0..<6 {
             let (satellite, map) = maps.tile(index)
-            let s = satellite.scalars, m = map.scalars
-            for p in stride(from: 0, to: s.count, by: 3) {
-                let key = [Int(s[p] / 16), Int(s[p + 1] / 16), Int(s[p + 2] / 16)]
-                seen[key, default: []].insert(Array(m[p..<(p + 3)]))
+            let classes = Self.mapClasses(map)
+            let photo = satellite.scalars
+            for (i, cls) in classes.enumerated() {
+                let bin = (0..<3).reduce(0) { key, c in key * binsPerChannel + min(Int(photo[3 * i + c]) * binsPerChannel / 256, binsPerChannel - 1) }
+                histogram[bin][Int(cls.rawValue)] += 1
+                pixels += 1
             }
         }
-        let ambiguous = seen.values.filter { $0.count > 1 }.count
-        XCTAssertGreaterThan(ambiguous, seen.count / 4, "\(ambiguous) of \(seen.count) colour bins map to several classes")
-    }
-
-    /// Writes a full-size example pair for the docs when SYNTHETIC_EXAMPLE_PATH is set.
-    func testWritesAnExampleWhenAsked() throws {
-        guard let path = ProcessInfo.processInfo.environment["SYNTHETIC_EXAMPLE_PATH"] else { return }
-        let maps = SyntheticMaps(seed: 1)
-        try saveImage(concatenate([maps.pairImage(0), maps.pairImage(1)], axis: 0), to: URL(fileURLWithPath: path))
+        let bestLookupAccuracy = Float(histogram.map { $0.max()! }.reduce(0, +)) / Float(pixels)
+        XCTAssertLessThan(bestLookupAccuracy, 0.8, "a per-pixel colour lookup would get \(bestLookupAccuracy)")
+        // And concretely: some satellite colour occurs as both a road and a non-road pixel.
+        let shared = histogram.contains { bin in
+            let road = bin[Int(TileClass.minorRoad.rawValue)] + bin[Int(TileClass.majorRoad.rawValue)]
+            return road >= 5 && bin.reduce(0, +) - road >= 5
+        }
+        XCTAssertTrue(shared)
     }
 }
