@@ -55,15 +55,17 @@ func timed(warmup: Int, runs: Int, _ body: () throws -> Void) rethrows -> (min: 
     return (times[0], times[times.count / 2])
 }
 
-/// Peak resident set size of this process (VmHWM), in bytes.
-func peakRSS() -> Int {
+/// A memory figure of this process from /proc/self/status (`VmHWM` = peak RSS, `VmRSS` = current), in bytes.
+func processMemory(_ key: String) -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
-        return kb * 1024
+    for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
+        return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
     }
     return 0
 }
+
+/// Peak resident set size of this process, in bytes.
+func peakRSS() -> Int { processMemory("VmHWM") }
 
 func sgemmGFLOPS(size n: Int = 2048) -> Double {
     OpenBLASSetup.configure()
@@ -185,14 +187,8 @@ func profileStep(runs: Int) {
     print(String(format: "  %-28@ %.3fs", "sum of medians", total))
 }
 
-/// Current resident set size (VmRSS), in bytes.
-func currentRSS() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
-    }
-    return 0
-}
+/// Current resident set size, in bytes.
+func currentRSS() -> Int { processMemory("VmRSS") }
 
 /// A long run of a small model: RSS must stay flat (no growth from the tape, caches or data).
 if arguments.soak > 0 {

@@ -134,17 +134,17 @@ func addBias(_ bias: UnsafePointer<Float>, to destination: UnsafeMutablePointer<
 }
 
 /// Σ over all leading axes of a tensor whose last axis has `channels` elements: the bias gradient.
+/// Uses the blocked, parallel per-channel reduction that normalisation uses.
 func channelSums(_ gradient: Tensor, channels: Int) -> Tensor {
-    let result = Tensor(shape: [channels], repeating: 0)
     let rows = channels == 0 ? 0 : gradient.count / channels
-    let source = gradient.storage.pointer, sums = result.storage.pointer
-    withExtendedLifetime(gradient) {
-        for row in 0..<rows {
+    let source = gradient.storage.pointer
+    let sums = withExtendedLifetime(gradient) {
+        channelSums(rows: rows, channels: channels) { row, accumulator in
             let values = source + row * channels
-            for c in 0..<channels { sums[c] += values[c] }
+            for c in 0..<channels { accumulator[c] += values[c] }
         }
     }
-    return result
+    return Tensor(shape: [channels], scalars: sums)
 }
 
 /// Checks ranks and channel counts; `role` names the op in messages.
