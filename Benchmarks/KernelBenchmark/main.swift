@@ -1,7 +1,7 @@
 // kernel-benchmark: how close do the convolution passes of a pix2pix training step come to
 // OpenBLAS's own sgemm speed on this machine?
 //
-//   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS]
+//   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise]
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -91,6 +91,47 @@ let shapes: [Shape] = [
     Shape(name: "D 512 s1", transposed: false, size: 16, inChannels: 512, outChannels: 512, stride: 1),
     Shape(name: "D 1 s1", transposed: false, size: 16, inChannels: 512, outChannels: 1, stride: 1),
 ]
+
+// --elementwise: the memory-bound ops around the convolutions instead, on one pix2pix-sized
+// activation ([1, 128, 128, 64], 4 MB), as GB/s of the bytes each must move and as a share of
+// a plain memcpy's rate.
+if arguments.contains("--elementwise") {
+    var g = SeededGenerator(seed: 5)
+    let shape = [1, 128, 128, 64]
+    let x = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &g)
+    let other = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &g)
+    let seed = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &g)
+    let bytes = Double(x.count * 4)
+    let source = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
+    let target = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
+    source.initialize(repeating: 1, count: x.count)
+    let copy = fastest { target.update(from: source, count: x.count) }
+    let memcpyRate = 2 * bytes / copy / 1e9
+    print(String(format: "memcpy 4 MB: %.1f GB/s (read + write)", memcpyRate))
+    let parameter = Parameter(x)
+    let gamma = Parameter(Tensor.ones([64])), beta = Parameter(Tensor.zeros([64]))
+    // (name, buffers of 4 MB moved, body)
+    let cases: [(String, Double, () -> Void)] = [
+        ("leakyReLU forward", 2, { _ = withoutGradient { leakyReLU(x) } }),
+        ("leakyReLU fwd+bwd", 2 + 3, { leakyReLU(parameter.value).backward(seed: seed); parameter.zeroGradient() }),
+        ("tanh forward", 2, { _ = withoutGradient { tanh(x) } }),
+        ("relu fwd+bwd", 2 + 3, { relu(parameter.value).backward(seed: seed); parameter.zeroGradient() }),
+        ("batchNorm forward", 3, { _ = withoutGradient { batchNormalized(x, gamma: gamma.value, beta: beta.value) } }),
+        ("batchNorm fwd+bwd", 3 + 4, {
+            batchNormalized(parameter.value, gamma: gamma.value, beta: beta.value).output.backward(seed: seed)
+            parameter.zeroGradient(); gamma.zeroGradient(); beta.zeroGradient()
+        }),
+        ("x + y forward", 3, { _ = withoutGradient { x + other } }),
+        ("concat forward", 4, { _ = withoutGradient { concatenate([x, other]) } }),
+        ("isFinite", 1, { _ = x.isFinite }),
+    ]
+    for (name, buffers, body) in cases {
+        let seconds = fastest(body)
+        let rate = buffers * bytes / seconds / 1e9
+        print(String(format: "%-20@ %7.3f ms  %6.1f GB/s  %4.0f%% of memcpy", name as NSString, seconds * 1e3, rate, 100 * rate / memcpyRate))
+    }
+    exit(0)
+}
 
 // The library corrects OpenBLAS's kernel choice on its first GEMM; make that happen before the
 // raw cblas_sgemm reference below, so both sides use the same kernels.

@@ -10,13 +10,13 @@
 // --compare-torch also runs ../shared/bench/torch_pix2pix.py (or $PEER_SCRIPT) with
 // $PEER_PYTHON (default /root/peers-venv/bin/python) in the same invocation and prints ratios.
 import COpenBLAS
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import Foundation
 import Pix2Pix
 
 struct Arguments {
     var steps = 10, warmup = 3, size = 256
-    var json = false, compareTorch = false, profile = false
+    var json = false, compareTorch = false, profile = false, profileOps = false
     var soak = 0
 
     init() {
@@ -29,9 +29,10 @@ struct Arguments {
             case "--json": json = true
             case "--compare-torch": compareTorch = true
             case "--profile": profile = true
+            case "--profile-ops": profileOps = true
             case "--soak": soak = Int(it.next() ?? "") ?? 1000
             case "--help", "-h":
-                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch]")
+                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch] [--profile] [--profile-ops] [--soak N]")
                 exit(0)
             default:
                 FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
@@ -213,6 +214,41 @@ if arguments.soak > 0 {
 
 if arguments.profile {
     profileStep(runs: arguments.steps)
+    exit(0)
+}
+
+/// Per-op time of whole training steps (forward and pullback per recorded op, plus the
+/// trainer's gradient checks and optimizer updates), averaged over the steps.
+if arguments.profileOps {
+    for _ in 0..<arguments.warmup { _ = try trainer.step(source: source, target: target) }
+    var wall = 0.0
+    OpProfiler.start()
+    for _ in 0..<arguments.steps {
+        OpProfiler.mark()
+        wall += try seconds { _ = try trainer.step(source: source, target: target) }
+    }
+    let entries = OpProfiler.stop()
+    let n = Double(arguments.steps)
+    print("op (recorded by)".padding(toLength: 52, withPad: " ", startingAt: 0) + "  calls   forward  backward     total")
+    var accounted = 0.0
+    for e in entries {
+        accounted += e.forward + e.backward
+        print(String(format: "%@ %6d %8.1fms %8.1fms %8.1fms", e.op.padding(toLength: 52, withPad: " ", startingAt: 0), e.calls / arguments.steps,
+                     e.forward / n * 1e3, e.backward / n * 1e3, (e.forward + e.backward) / n * 1e3))
+    }
+    print(String(format: "accounted %.1f ms of %.1f ms per step", accounted / n * 1e3, wall / n * 1e3))
+    // The generator's forward pass alone (recorded, so every op is timed).
+    OpProfiler.start()
+    wall = 0
+    for _ in 0..<arguments.steps {
+        OpProfiler.mark()
+        wall += seconds { _ = generator(source) }
+    }
+    print("\ngenerator forward (recording):")
+    for e in OpProfiler.stop() {
+        print(String(format: "%@ %6d %8.1fms", e.op.padding(toLength: 52, withPad: " ", startingAt: 0), e.calls / arguments.steps, e.forward / n * 1e3))
+    }
+    print(String(format: "wall %.1f ms", wall / n * 1e3))
     exit(0)
 }
 

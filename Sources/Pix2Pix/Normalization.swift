@@ -10,7 +10,7 @@ public enum NormalizationKind: String, Codable, Sendable, CaseIterable {
     case none
 
     /// A fresh normalisation layer for `channels` channels, or `nil` for `.none`.
-    func make(_ channels: Int) -> Layer? {
+    func make(_ channels: Int) -> (any NormalizationLayer)? {
         switch self {
         case .batch: return BatchNorm(channels)
         case .instance: return InstanceNorm(channels)

@@ -44,7 +44,7 @@ public final class PatchDiscriminator: Module {
         /// The convolution.
         public let conv: Conv2D
         /// Normalisation, absent in the first stage.
-        public let norm: Layer?
+        public let norm: (any NormalizationLayer)?
 
         init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int, norm: NormalizationKind) {
             conv = Conv2D(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
@@ -54,8 +54,8 @@ public final class PatchDiscriminator: Module {
 
         /// Applies the stage.
         public func callAsFunction(_ x: Tensor) -> Tensor {
-            let y = conv(x)
-            return leakyReLU(norm?(y) ?? y, slope: 0.2)
+            let y = conv(x), activation = Activation.leakyReLU(slope: 0.2)
+            return norm?(y, activation: activation) ?? activation(y)
         }
     }
 

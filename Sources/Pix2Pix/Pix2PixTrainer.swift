@@ -1,4 +1,4 @@
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import Foundation
 
 /// Trains a pix2pix generator against a conditional discriminator (Isola et al. 2017).
@@ -148,8 +148,8 @@ public final class Pix2PixTrainer {
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
         try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
         discriminatorLoss.backward()
-        try checkGradients(discriminatorParameters, network: "discriminator")
-        discriminatorOptimizer.update()
+        try OpProfiler.measure("check D gradients") { try checkGradients(discriminatorParameters, network: "discriminator") }
+        OpProfiler.measure("D optimizer update") { discriminatorOptimizer.update() }
 
         // Generator: fool the (frozen) discriminator and stay close to the target in L1.
         for (_, p) in discriminatorParameters { p.requiresGradient = false }
@@ -159,8 +159,8 @@ public final class Pix2PixTrainer {
         let generatorLoss = adversarial + l1 * options.l1Weight
         try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar])
         generatorLoss.backward()
-        try checkGradients(generatorParameters, network: "generator")
-        generatorOptimizer.update()
+        try OpProfiler.measure("check G gradients") { try checkGradients(generatorParameters, network: "generator") }
+        OpProfiler.measure("G optimizer update") { generatorOptimizer.update() }
 
         completedSteps += 1
         return Losses(discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
@@ -175,7 +175,7 @@ public final class Pix2PixTrainer {
 
     private func checkGradients(_ parameters: [(name: String, parameter: Parameter)], network: String) throws {
         for (name, parameter) in parameters {
-            if let gradient = parameter.gradient, !gradient.isFinite {
+            if !parameter.gradientIsFinite {
                 for (_, p) in parameters { p.zeroGradient() }
                 throw NonFiniteTrainingError(step: completedSteps + 1, quantity: "gradient of \(network).\(name)", value: .nan)
             }

@@ -5,7 +5,7 @@ public final class UNetDown: Layer {
     /// The 4×4 stride-2 'same' convolution.
     public let conv: Conv2D
     /// Batch or instance normalisation, absent in the first block.
-    public let norm: Layer?
+    public let norm: (any NormalizationLayer)?
 
     /// Creates a block mapping `inChannels` to `outChannels` at half the resolution.
     public init(_ inChannels: Int, _ outChannels: Int, norm: NormalizationKind) {
@@ -16,8 +16,9 @@ public final class UNetDown: Layer {
 
     /// `[N, H, W, in]` → `[N, H/2, W/2, out]`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = conv(x)
-        return leakyReLU(norm?(y) ?? y, slope: 0.2)
+        let y = conv(x), activation = Activation.leakyReLU(slope: 0.2)
+        // Normalisation and activation in one fused pass.
+        return norm?(y, activation: activation) ?? activation(y)
     }
 }
 
@@ -27,7 +28,7 @@ public final class UNetUp: Module {
     /// The 4×4 stride-2 'same' transposed convolution.
     public let deconv: Conv2DTranspose
     /// Batch or instance normalisation.
-    public let norm: Layer?
+    public let norm: (any NormalizationLayer)?
     /// Dropout(0.5) in the three innermost 512-channel blocks.
     public let dropout: Dropout?
 
@@ -44,7 +45,8 @@ public final class UNetUp: Module {
         var y = deconv(x)
         if let norm { y = norm(y) }
         if let dropout { y = dropout(y) }
-        return relu(concatenate([y, skip], axis: -1))
+        // ReLU applied while concatenating (one pass instead of two).
+        return concatenate([y, skip], axis: -1, activation: .relu)
     }
 }
 

@@ -1,4 +1,4 @@
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import XCTest
 
 final class AutodiffTests: XCTestCase {
@@ -38,5 +38,37 @@ final class AutodiffTests: XCTestCase {
         (frozen.value * trained.value).sum().backward()
         XCTAssertNil(frozen.gradient)
         XCTAssertEqual(trained.gradient?.scalars, [1, 2])
+    }
+
+    func testGradientFinitenessIsTrackedThroughAccumulation() {
+        let x = Parameter(Tensor([1, 2]))
+        XCTAssertTrue(x.gradientIsFinite, "no gradient yet")
+        (x.value * 3).sum().backward()
+        XCTAssertTrue(x.gradientIsFinite)
+        (x.value * Tensor([.infinity, 1])).sum().backward()   // accumulates ∞ into the first entry
+        XCTAssertFalse(x.gradientIsFinite)
+        x.zeroGradient()
+        XCTAssertTrue(x.gradientIsFinite)
+        (x.value.log() * Tensor([0, 1])).sum().backward()   // finite
+        XCTAssertTrue(x.gradientIsFinite)
+        x.zeroGradient()
+        (x.value * Tensor([.nan, 1])).sum().backward()
+        XCTAssertFalse(x.gradientIsFinite)
+        XCTAssertEqual(x.gradientIsFinite, x.gradient!.isFinite)
+    }
+
+    func testOpProfilerChargesForwardAndBackwardToTheRecordingOp() {
+        let x = Parameter(Tensor.ones([64, 64]))
+        OpProfiler.start()
+        let y = matmul(x.value, x.value).relu().sum()
+        y.backward()
+        let entries = OpProfiler.stop()
+        let matmulEntry = entries.first { $0.op.hasPrefix("matmul") }
+        XCTAssertEqual(matmulEntry?.calls, 1)
+        XCTAssertGreaterThan(matmulEntry?.backward ?? 0, 0)
+        XCTAssertEqual(entries.first { $0.op.hasPrefix("relu") }?.calls, 1)
+        // Off again: nothing more is recorded.
+        _ = matmul(x.value, x.value)
+        XCTAssertEqual(OpProfiler.stop().first { $0.op.hasPrefix("matmul") }?.calls, 1)
     }
 }

@@ -18,6 +18,63 @@ final class NormalizationTests: XCTestCase {
                        at: [randomTensor([2, 3, 3, 2], seed: 9), randomTensor([2], seed: 10), randomTensor([2], seed: 11)])
     }
 
+    func testGradientsThroughTheVectorKernels() {
+        // 35 channels: two 16-wide vector blocks and a 3-channel scalar tail per row.
+        checkGradients(of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
+                       at: [randomTensor([2, 2, 3, 35], seed: 31), randomTensor([35], seed: 32), randomTensor([35], seed: 33)])
+        checkGradients(of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
+                       at: [randomTensor([2, 2, 2, 35], seed: 34), randomTensor([35], seed: 35), randomTensor([35], seed: 36)])
+    }
+
+    /// `activation(norm(x))` computed as separate ops and fused: values and all gradients agree.
+    private func assertFusedMatchesSeparate(_ activation: Activation, channels: Int, instance: Bool = false,
+                                            running: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
+        let x = Parameter(randomTensor([2, 5, 3, channels], seed: 40) * 2)
+        let gamma = Parameter(randomTensor([channels], seed: 41, lower: 0.5, upper: 1.5))
+        let beta = Parameter(randomTensor([channels], seed: 42))
+        let seed = randomTensor([2, 5, 3, channels], seed: 43)
+        let mean = randomTensor([channels], seed: 44), variance = randomTensor([channels], seed: 45, lower: 0.5, upper: 2)
+        func run(_ fused: Bool) -> [Tensor] {
+            for p in [x, gamma, beta] { p.zeroGradient() }
+            let applied: Activation = fused ? activation : .identity
+            var y: Tensor
+            if instance {
+                y = instanceNormalized(x.value, gamma: gamma.value, beta: beta.value, activation: applied)
+            } else if running {
+                y = batchNormalized(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, activation: applied)
+            } else {
+                y = batchNormalized(x.value, gamma: gamma.value, beta: beta.value, activation: applied).output
+            }
+            if !fused { y = activation(y) }
+            y.backward(seed: seed)
+            return [y.detached(), x.gradient!, gamma.gradient!, beta.gradient!]
+        }
+        let separate = run(false), fused = run(true)
+        for (name, (a, b)) in zip(["output", "∂x", "∂γ", "∂β"], zip(separate, fused)) {
+            XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 2e-5, "\(activation) \(name), \(channels) channels", file: file, line: line)
+        }
+    }
+
+    func testFusedActivationEqualsSeparateOps() {
+        for activation: Activation in [.identity, .relu, .leakyReLU(slope: 0.2), .tanh, .leakyReLU(slope: -0.1)] {
+            for channels in [3, 16, 35] {
+                assertFusedMatchesSeparate(activation, channels: channels)
+                assertFusedMatchesSeparate(activation, channels: channels, instance: true)
+                assertFusedMatchesSeparate(activation, channels: channels, running: true)
+            }
+        }
+    }
+
+    func testNormalizationLayersFuseTheActivation() {
+        let x = randomTensor([2, 4, 4, 20], seed: 50)
+        let batch = BatchNorm(20), instance = InstanceNorm(20)
+        let activation = Activation.leakyReLU(slope: 0.2)
+        XCTAssertLessThan(batch(x, activation: activation).maxAbsoluteDifference(to: leakyReLU(batch(x), slope: 0.2)), 1e-6)
+        XCTAssertLessThan(instance(x, activation: .relu).maxAbsoluteDifference(to: relu(instance(x))), 1e-6)
+        batch.isTraining = false
+        XCTAssertLessThan(batch(x, activation: .tanh).maxAbsoluteDifference(to: tanh(batch(x))), 1e-6)
+    }
+
     func testBatchNormOutputHasZeroMeanUnitVariancePerChannel() {
         let x = randomTensor([4, 5, 5, 3], seed: 12) * 3 + 7
         let y = batchNormalized(x, gamma: nil, beta: nil, epsilon: 0).output

@@ -133,6 +133,30 @@ final class ShapeOpTests: XCTestCase {
         checkGradients(of: { concatenate($0) }, at: [a, randomTensor([2, 3, 3], seed: 28), randomTensor([2, 3, 1], seed: 29)])
     }
 
+    func testConcatenateWithActivationEqualsActivationOfConcatenate() {
+        var generator = SeededGenerator(seed: 60)
+        // 19 + 16 channels: vector blocks and scalar tails; axis 0 and the channel axis.
+        let a = Parameter(Tensor.randomUniform([2, 3, 3, 19], lowerBound: -1, upperBound: 1, generator: &generator))
+        let b = Parameter(Tensor.randomUniform([2, 3, 3, 16], lowerBound: -1, upperBound: 1, generator: &generator))
+        for activation: Activation in [.relu, .leakyReLU(slope: 0.2), .tanh, .leakyReLU(slope: -1), .identity] {
+            for (axis, second) in [(-1, b), (0, a)] {
+                let seed = Tensor.randomUniform(concatenate([a.value, second.value], axis: axis).shape, lowerBound: -1, upperBound: 1,
+                                                generator: &generator)
+                func run(_ fused: Bool) -> (Tensor, Tensor, Tensor) {
+                    a.zeroGradient(); b.zeroGradient()
+                    let y = fused ? concatenate([a.value, second.value], axis: axis, activation: activation)
+                                  : activation(concatenate([a.value, second.value], axis: axis))
+                    y.backward(seed: seed)
+                    return (y.detached(), a.gradient!, (second === a ? a : b).gradient!)
+                }
+                let separate = run(false), fused = run(true)
+                XCTAssertEqual(fused.0.scalars, separate.0.scalars, "\(activation) axis \(axis)")
+                XCTAssertEqual(fused.1.scalars, separate.1.scalars, "\(activation) axis \(axis)")
+                XCTAssertEqual(fused.2.scalars, separate.2.scalars, "\(activation) axis \(axis)")
+            }
+        }
+    }
+
     func testConcatenateWithAConstantGivesGradientOnlyToTheParameter() {
         let p = Parameter(Tensor([1, 2]))
         let y = concatenate([Tensor([9, 9, 9]), p.value], axis: 0)

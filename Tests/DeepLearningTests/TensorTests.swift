@@ -145,6 +145,17 @@ final class TensorTests: XCTestCase {
         XCTAssertTrue(a.isFinite)
         XCTAssertFalse(Tensor([1, .nan]).isFinite)
         XCTAssertFalse(Tensor([.infinity]).isFinite)
+        // The vector scan: every position class (first, SIMD body, later chunk, scalar tail).
+        let count = 200_003
+        XCTAssertTrue(Tensor(shape: [count], repeating: .greatestFiniteMagnitude).isFinite)
+        XCTAssertTrue(Tensor(shape: [count], repeating: -.leastNonzeroMagnitude).isFinite)
+        for position in [0, 17, 65_535, 65_536, 150_000, count - 1] {
+            for bad: Float in [.nan, .infinity, -.infinity, -.nan] {
+                var scalars = [Float](repeating: 1, count: count)
+                scalars[position] = bad
+                XCTAssertFalse(Tensor(shape: [count], scalars: scalars).isFinite, "\(bad) at \(position)")
+            }
+        }
         XCTAssertTrue(Tensor([1, .nan]).maxAbsoluteDifference(to: Tensor([1, 1])).isNaN)
     }
 }

@@ -73,6 +73,54 @@ final class UnaryTests: XCTestCase {
         checkGradients(of: { $0[0].clamped(to: -0.5, 0.5) }, at: [y])
     }
 
+    func testVectorKernelsMatchScalarDefinitionsOnLargeTensors() {
+        // 70,001 elements: the SIMD body, the scalar tail and the multi-threaded split all run.
+        var generator = SeededGenerator(seed: 21)
+        let x = Parameter(Tensor.randomUniform([70_001], lowerBound: -2, upperBound: 2, generator: &generator))
+        let seed = Tensor.randomUniform([70_001], lowerBound: -1, upperBound: 1, generator: &generator)
+        let xs = x.value.scalars, gs = seed.scalars
+        for slope: Float in [0.2, 0.01] {
+            x.zeroGradient()
+            let y = x.value.leakyReLU(slope: slope)
+            XCTAssertEqual(y.scalars, xs.map { $0 > 0 ? $0 : slope * $0 })
+            y.backward(seed: seed)
+            XCTAssertEqual(x.gradient?.scalars, zip(xs, gs).map { $0 > 0 ? $1 : slope * $1 })
+        }
+        x.zeroGradient()
+        let r = x.value.relu()
+        XCTAssertEqual(r.scalars, xs.map { Swift.max($0, 0) })
+        r.backward(seed: seed)
+        XCTAssertEqual(x.gradient?.scalars, zip(xs, gs).map { $0 > 0 ? $1 : 0 })
+        // A non-positive slope cannot be recovered from the output; the scalar path handles it.
+        x.zeroGradient()
+        x.value.leakyReLU(slope: -0.5).backward(seed: seed)
+        XCTAssertEqual(x.gradient?.scalars, zip(xs, gs).map { $0 > 0 ? $1 : -0.5 * $1 })
+    }
+
+    func testTanhMatchesTheLibmFunctionToAFewUlp() {
+        // A dense grid over [-12, 12] plus the special values.
+        var scalars = stride(from: Float(-12), through: 12, by: 0.000_37).map { $0 }
+        scalars += [0, -0, 1e-8, -1e-8, 3.9e-4, 4.1e-4, .infinity, -.infinity, 1e30, -1e30]
+        let y = Tensor(scalars).tanh().scalars
+        var worst: (error: Float, x: Float) = (0, 0)
+        for (x, value) in zip(scalars, y) {
+            let exact = Foundation.tanhf(x)
+            let error = Swift.abs(value - exact) / Swift.max(Swift.abs(exact), 1e-30)
+            if error > worst.error { worst = (error, x) }
+        }
+        // Eigen's interpolant: within 3·ε of libm everywhere (measured 2.5·ε near ±6).
+        XCTAssertLessThan(worst.error, 3 * Float.ulpOfOne, "worst relative error at x = \(worst.x)")
+        XCTAssertTrue(Tensor([.nan, 1]).tanh().scalars[0].isNaN)
+        XCTAssertEqual(Tensor([-0.0]).tanh().scalars[0].sign, .minus)
+    }
+
+    func testGradientsOfVectorKernelsAcrossBodyAndTail() {
+        let x = awayFromZero([37], seed: 12)
+        checkGradients(of: { $0[0].relu() }, at: [x])
+        checkGradients(of: { $0[0].leakyReLU(slope: 0.2) }, at: [x])
+        checkGradients(of: { $0[0].tanh() }, at: [x])
+    }
+
     func testGradientsAtKinksFollowPyTorch() {
         // PyTorch: d|x|/dx = 0, d relu/dx = 0 at 0; leakyReLU takes the negative slope at 0.
         let x = Parameter(Tensor([0, 0, 0]))

@@ -7,7 +7,11 @@
 public final class Parameter {
     private var storedValue: Tensor
     /// ∂loss/∂value summed over the `backward()` calls since the last `zeroGradient()`.
-    public private(set) var gradient: Tensor?
+    public private(set) var gradient: Tensor? {
+        didSet { gradientFiniteness = nil }
+    }
+    /// Whether `gradient` is finite, when known (checked while it is still in cache).
+    private var gradientFiniteness: Bool?
     /// `false` freezes the parameter: its value enters graphs as a constant.
     public var requiresGradient: Bool
     private lazy var leaf = GradNode(parameter: self)
@@ -43,6 +47,18 @@ public final class Parameter {
     /// Forgets the accumulated gradient.
     public func zeroGradient() { gradient = nil }
 
+    /// Whether the accumulated gradient has no NaN or infinity (`true` when there is none).
+    ///
+    /// O(1) after `backward()`: each gradient is scanned as it is accumulated, while it is
+    /// still in cache, which is several times cheaper than a separate pass over all parameters.
+    public var gradientIsFinite: Bool {
+        guard let gradient else { return true }
+        if let gradientFiniteness { return gradientFiniteness }
+        let finite = gradient.isFinite
+        gradientFiniteness = finite
+        return finite
+    }
+
     func accumulateGradient(_ incoming: Tensor) {
         precondition(incoming.shape == storedValue.shape,
                      "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))")
@@ -51,5 +67,6 @@ public final class Parameter {
         } else {
             gradient!.addInPlace(incoming)
         }
+        gradientFiniteness = gradient!.isFinite
     }
 }

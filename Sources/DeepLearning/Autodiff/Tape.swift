@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Computes the gradients of an op's inputs from the gradient of its output.
 ///
 /// - Parameters:
@@ -13,18 +15,22 @@ final class GradNode {
     /// The nodes of the op's inputs; `nil` where that input does not require a gradient.
     private(set) var inputs: [GradNode?]
     private(set) var pullback: Pullback?
+    /// The function that recorded this op (for `OpProfiler`).
+    let op: StaticString
     /// Set for leaves: the parameter whose gradient this node accumulates.
     weak var parameter: Parameter?
     /// The gradient flowing into this node during one `backward` pass.
     var pendingGradient: Tensor?
 
-    init(inputs: [GradNode?], pullback: @escaping Pullback) {
+    init(inputs: [GradNode?], op: StaticString, pullback: @escaping Pullback) {
         self.inputs = inputs
+        self.op = op
         self.pullback = pullback
     }
 
     init(parameter: Parameter) {
         inputs = []
+        op = "parameter"
         self.parameter = parameter
     }
 
@@ -46,8 +52,11 @@ extension Tensor {
     /// - Parameters:
     ///   - output: the op's result, computed without any autodiff bookkeeping.
     ///   - inputs: the op's tensor inputs, in the order the pullback returns gradients.
+    ///   - op: the op's name for profiles; defaults to the calling function.
     ///   - pullback: maps ∂loss/∂output to ∂loss/∂input for each needed input.
-    public static func recording(_ output: Tensor, inputs: [Tensor], pullback: @escaping Pullback) -> Tensor {
+    public static func recording(_ output: Tensor, inputs: [Tensor], op: StaticString = #function,
+                                 pullback: @escaping Pullback) -> Tensor {
+        if OpProfiler.isEnabled { OpProfiler.recordForward("\(op)") }
         guard GradientMode.isRecording else { return output }
         var anyNeeded = false
         let nodes: [GradNode?] = inputs.map { input in
@@ -56,7 +65,7 @@ extension Tensor {
         }
         guard anyNeeded else { return output }
         var result = output
-        result.node = GradNode(inputs: nodes, pullback: pullback)
+        result.node = GradNode(inputs: nodes, op: op, pullback: pullback)
         return result
     }
 
@@ -87,11 +96,14 @@ extension Tensor {
                 guard let gradient = current.pendingGradient else { continue }
                 current.pendingGradient = nil
                 if let parameter = current.parameter {
+                    let started = OpProfiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
                     parameter.accumulateGradient(gradient)
+                    if OpProfiler.isEnabled { OpProfiler.recordBackward("parameter gradient", since: started) }
                     continue
                 }
                 guard let pullback = current.pullback else { continue }
                 let inputs = current.inputs
+                let started = OpProfiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
                 let inputGradients = pullback(gradient, inputs.map { $0 != nil })
                 precondition(inputGradients.count == inputs.count, "pullback returned \(inputGradients.count) gradients for \(inputs.count) inputs")
                 for (input, inputGradient) in zip(inputs, inputGradients) {
@@ -103,6 +115,7 @@ extension Tensor {
                     }
                 }
                 current.release()
+                if OpProfiler.isEnabled { OpProfiler.recordBackward("\(current.op)", since: started) }
             }
         }
     }

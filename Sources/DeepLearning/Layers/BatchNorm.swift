@@ -1,3 +1,13 @@
+/// A normalisation layer that can also apply an activation in its own pass over the data.
+///
+/// `norm(x, activation: a)` gives the same values and gradients as `a(norm(x))` and saves a
+/// read and a write of the activations each way (the conv → norm → activation blocks of
+/// pix2pix use it). `BatchNorm` and `InstanceNorm` conform.
+public protocol NormalizationLayer: Layer {
+    /// Normalises `input` and applies `activation`.
+    func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor
+}
+
 /// Batch normalisation over the channel axis (Keras `BatchNormalization(axis=-1)`).
 ///
 /// In training it normalises with the batch's mean and biased variance over all axes but the
@@ -9,7 +19,7 @@
 /// reproduces the pix2pix/seed behaviour (`BatchNormalization()(x, training=True)` at test time).
 ///
 /// Input `[N, H, W, C]` (any rank, channels last); output has the same shape.
-public final class BatchNorm: Layer, TrainingModeDependent {
+public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
     /// Scale γ, `[C]`, initialised to ones.
     public let gamma: Parameter
     /// Offset β, `[C]`, initialised to zeros.
@@ -40,15 +50,20 @@ public final class BatchNorm: Layer, TrainingModeDependent {
     }
 
     /// Normalises `input` (`[…, C]`).
-    public func callAsFunction(_ input: Tensor) -> Tensor {
+    public func callAsFunction(_ input: Tensor) -> Tensor { self(input, activation: .identity) }
+
+    /// Normalises `input` (`[…, C]`) and applies `activation` in the same pass: the same values
+    /// and gradients as `activation(self(input))`, with one pass less over the data each way.
+    public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
         let channels = gamma.shape[0]
         precondition(input.shape.last == channels,
                      "BatchNorm(\(channels)): input \(describeShape(input.shape)) does not end in \(channels) channels")
         guard isTraining || forceBatchStatistics else {
             return batchNormalized(input, mean: runningMean.value, variance: runningVariance.value,
-                                   gamma: gamma.value, beta: beta.value, epsilon: epsilon)
+                                   gamma: gamma.value, beta: beta.value, epsilon: epsilon, activation: activation)
         }
-        let (output, mean, variance) = batchNormalized(input, gamma: gamma.value, beta: beta.value, epsilon: epsilon)
+        let (output, mean, variance) = batchNormalized(input, gamma: gamma.value, beta: beta.value, epsilon: epsilon,
+                                                       activation: activation)
         if isTraining {
             let n = Float(input.count / channels)
             let correction = n > 1 ? n / (n - 1) : 1
@@ -65,7 +80,7 @@ public final class BatchNorm: Layer, TrainingModeDependent {
 /// inference behave the same.
 ///
 /// Input `[N, H, W, C]`; output has the same shape.
-public final class InstanceNorm: Layer {
+public final class InstanceNorm: NormalizationLayer {
     /// Scale γ `[C]` (ones), or `nil` without `affine`.
     public let gamma: Parameter?
     /// Offset β `[C]` (zeros), or `nil` without `affine`.
@@ -81,7 +96,10 @@ public final class InstanceNorm: Layer {
     }
 
     /// Normalises `input` (`[N, …, C]`).
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        instanceNormalized(input, gamma: gamma?.value, beta: beta?.value, epsilon: epsilon)
+    public func callAsFunction(_ input: Tensor) -> Tensor { self(input, activation: .identity) }
+
+    /// Normalises `input` and applies `activation` in the same pass (= `activation(self(input))`).
+    public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
+        instanceNormalized(input, gamma: gamma?.value, beta: beta?.value, epsilon: epsilon, activation: activation)
     }
 }

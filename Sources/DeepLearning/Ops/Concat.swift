@@ -6,6 +6,25 @@ extension Tensor {
     ///
     /// - Throws: `ShapeError` naming every shape when they do not fit together.
     public static func concatenating(_ tensors: [Tensor], alongAxis axis: Int) throws -> Tensor {
+        try concatenating(tensors, alongAxis: axis, activation: .identity)
+    }
+
+    /// Joins tensors along `axis` and applies `activation` while copying: the same values and
+    /// gradients as `activation(concatenate(tensors))` without a separate pass (the U-Net
+    /// decoder's concat → ReLU).
+    ///
+    /// - Throws: `ShapeError` naming every shape when they do not fit together.
+    public static func concatenating(_ tensors: [Tensor], alongAxis axis: Int, activation: Activation) throws -> Tensor {
+        switch activation {
+        case .identity: return try concatenating(tensors, alongAxis: axis, IdentityActivation())
+        case .relu: return try concatenating(tensors, alongAxis: axis, ReLUActivation())
+        case .leakyReLU(let slope) where slope > 0: return try concatenating(tensors, alongAxis: axis, LeakyReLUActivation(slope: slope))
+        case .tanh: return try concatenating(tensors, alongAxis: axis, TanhActivation())
+        case .leakyReLU: return activation(try concatenating(tensors, alongAxis: axis, IdentityActivation()))
+        }
+    }
+
+    private static func concatenating<A: PointwiseActivation>(_ tensors: [Tensor], alongAxis axis: Int, _ activation: A) throws -> Tensor {
         guard let first = tensors.first else { throw ShapeError("concatenate: no tensors given") }
         let axis = normalizeAxis(axis, rank: first.rank)
         for t in tensors {
@@ -25,33 +44,64 @@ extension Tensor {
         let result = Tensor(uninitializedShape: outputShape)
         let outputBlock = outputShape[axis] * inner
         let output = result.storage.pointer
-        parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(outputBlock, 1))) { range in
-            for o in range {
-                var offset = o * outputBlock
-                for t in tensors {
-                    let block = t.shape[axis] * inner
-                    (output + offset).update(from: t.storage.pointer + o * block, count: block)
-                    offset += block
+        let isIdentity = A.self == IdentityActivation.self
+        withExtendedLifetime(tensors) {
+            parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(outputBlock, 1))) { range in
+                for o in range {
+                    var offset = o * outputBlock
+                    for t in tensors {
+                        let block = t.shape[axis] * inner, source = t.storage.pointer + o * block, target = output + offset
+                        if isIdentity {
+                            target.update(from: source, count: block)
+                        } else {
+                            var i = 0
+                            while i + 16 <= block {
+                                storeVector(activation(loadVector(source + i)), target + i)
+                                i += 16
+                            }
+                            while i < block {
+                                target[i] = activation(source[i])
+                                i += 1
+                            }
+                        }
+                        offset += block
+                    }
                 }
             }
         }
-        return recording(result, inputs: tensors) { gradient, needed in
+        let saved = isIdentity ? nil : result.detached()
+        return recording(result, inputs: tensors, op: "concatenating(_:alongAxis:)") { gradient, needed in
+            // Slice ∂y back into the pieces, through the activation's derivative at the output.
             var start = 0
             return sizes.enumerated().map { index, size in
                 defer { start += size }
-                return needed[index] ? gradient.slice(axis: axis, start..<(start + size)) : nil
+                guard needed[index] else { return nil }
+                guard let saved else { return gradient.slice(axis: axis, start..<(start + size)) }
+                let piece = Tensor(uninitializedShape: tensors[index].shape)
+                let block = size * inner, offset = start * inner
+                withExtendedLifetime((gradient, saved)) {
+                    let g = gradient.storage.pointer, y = saved.storage.pointer, target = piece.storage.pointer
+                    parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(block, 1))) { range in
+                        for o in range {
+                            activationGradient(activation, gradient: g + o * outputBlock + offset, output: y + o * outputBlock + offset,
+                                               target + o * block, count: block)
+                        }
+                    }
+                }
+                return piece
             }
         }
     }
 }
 
-/// Joins tensors along `axis` (default: the last, i.e. channels in NHWC).
+/// Joins tensors along `axis` (default: the last, i.e. channels in NHWC), then applies
+/// `activation` in the same pass (default none).
 ///
 /// - Precondition: shapes agree off `axis`; use `Tensor.concatenating(_:alongAxis:)` to get
 ///   a thrown `ShapeError` instead.
-public func concatenate(_ tensors: [Tensor], axis: Int = -1) -> Tensor {
+public func concatenate(_ tensors: [Tensor], axis: Int = -1, activation: Activation = .identity) -> Tensor {
     do {
-        return try Tensor.concatenating(tensors, alongAxis: axis)
+        return try Tensor.concatenating(tensors, alongAxis: axis, activation: activation)
     } catch {
         preconditionFailure("\(error)")
     }

@@ -45,17 +45,26 @@ func convolutionForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float
     }
 }
 
-/// dx = col2im(dy·Wᵀ), overwriting `inputGradient` ([N, H, W, Cin]).
+/// dx = col2im(dy·Wᵀ) (+ `bias` on every pixel), overwriting `inputGradient` ([N, H, W, Cin]).
+///
+/// `bias` ([Cin]) serves the transposed convolution, whose forward pass this is: starting the
+/// accumulation from the bias saves a separate pass over the output.
 func convolutionInputGradient(outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                              inputGradient: UnsafeMutablePointer<Float>, geometry g: ConvGeometry) {
+                              inputGradient: UnsafeMutablePointer<Float>, geometry g: ConvGeometry,
+                              bias: UnsafePointer<Float>? = nil) {
     let cout = g.outputChannels, patch = g.patchSize, wo = g.outputWidth
-    let inputCount = g.batch * g.inputHeight * g.inputWidth * g.inputChannels
+    let pixels = g.batch * g.inputHeight * g.inputWidth
     if g.isPointwise && cout > 0 {
+        fillRows(inputGradient, rows: pixels, with: bias, channels: patch)
         product(transposeA: false, transposeB: true, m: g.rows, n: patch, k: cout,
-                a: outputGradient, lda: cout, b: kernel, ldb: cout, c: inputGradient, ldc: patch)
+                a: outputGradient, lda: cout, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: inputGradient, ldc: patch)
         return
     }
-    inputGradient.update(repeating: 0, count: inputCount)
+    if let bias {
+        fillRows(inputGradient, rows: pixels, with: bias, channels: g.inputChannels)
+    } else {
+        inputGradient.update(repeating: 0, count: pixels * g.inputChannels)
+    }
     guard g.rows > 0, cout > 0, patch > 0 else { return }
     ScratchPool.shared.withBuffer(g.linesPerChunk * wo * patch) { columns in
         g.forEachChunk { firstLine, lineCount in
@@ -117,18 +126,12 @@ func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
 }
 
 /// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none).
-@inline(__always)
 func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int) {
     guard let bias else { return }
-    for row in 0..<rows { (destination + row * channels).update(from: bias, count: channels) }
-}
-
-/// Adds `bias` ([C]) to every row of `rows`×`channels`.
-func addBias(_ bias: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, rows: Int, channels: Int) {
     parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
         for row in range {
             let target = destination + row * channels
-            for c in 0..<channels { target[c] += bias[c] }
+            for c in 0..<channels { target[c] = bias[c] }
         }
     }
 }

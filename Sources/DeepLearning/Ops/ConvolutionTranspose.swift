@@ -43,10 +43,8 @@ public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil
                  "conv2DTranspose: internal size mismatch for input \(describeShape(input.shape)), kernel \(describeShape(kernel.shape))")
     let output = Tensor(uninitializedShape: [batch, outputHeight, outputWidth, outputChannels])
     withExtendedLifetime((input, kernel, bias)) {
-        transposedForward(input: input.storage.pointer, kernel: kernel.storage.pointer, output: output.storage.pointer, geometry: geometry)
-        if let bias {
-            addBias(bias.storage.pointer, to: output.storage.pointer, rows: batch * outputHeight * outputWidth, channels: outputChannels)
-        }
+        transposedForward(input: input.storage.pointer, kernel: kernel.storage.pointer, output: output.storage.pointer,
+                          geometry: geometry, bias: bias.map { UnsafePointer($0.storage.pointer) })
     }
     let (inputValue, kernelValue) = (input.detached(), kernel.detached())
     return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel]) { gradient, needed in
@@ -74,9 +72,9 @@ public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil
     }
 }
 
-/// The forward pass of a transposed convolution: `output = col2im(input·Wᵀ)` in `geometry`
+/// The forward pass of a transposed convolution: `output = col2im(input·Wᵀ) (+ bias)` in `geometry`
 /// (the geometry of the convolution from `output` to `input`).
 func transposedForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                       geometry: ConvGeometry) {
-    convolutionInputGradient(outputGradient: input, kernel: kernel, inputGradient: output, geometry: geometry)
+                       geometry: ConvGeometry, bias: UnsafePointer<Float>? = nil) {
+    convolutionInputGradient(outputGradient: input, kernel: kernel, inputGradient: output, geometry: geometry, bias: bias)
 }

@@ -64,20 +64,43 @@ func channelSums(rows: Int, channels: Int,
     return total
 }
 
-/// y = γ·(x − μ)/√(σ² + ε) + β over a [groups, rows, channels] view, with the given (or
-/// computed) statistics, and its pullback.
+/// y = γ·(x − μ)/√(σ² + ε) + β over a [groups, rows, channels] view, then `activation`, with
+/// the given (or computed) statistics, and its pullback. Activations that the fused kernels
+/// cannot express (leaky ReLU with a non-positive slope) are applied as a separate op.
 ///
 /// - Parameters:
 ///   - shape: the full input shape (for the output and error messages).
 ///   - statistics: per (group, channel) mean and variance; when `nil` they are computed from
 ///     `input` (training) and the pullback includes their dependence on `input`.
 func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
-               statistics fixed: NormalizationStatistics? = nil) -> (output: Tensor, statistics: NormalizationStatistics) {
+               statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity)
+    -> (output: Tensor, statistics: NormalizationStatistics) {
+    switch activation {
+    case .identity:
+        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, IdentityActivation())
+    case .relu:
+        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, ReLUActivation())
+    case .leakyReLU(let slope) where slope > 0:
+        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed,
+                         LeakyReLUActivation(slope: slope))
+    case .tanh:
+        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, TanhActivation())
+    case .leakyReLU:
+        let (output, statistics) = normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon,
+                                             statistics: fixed, IdentityActivation())
+        return (activation(output), statistics)
+    }
+}
+
+/// The fused kernels behind `normalize(_:…activation:)`, specialised per activation.
+private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
+                                               statistics fixed: NormalizationStatistics?, _ activation: A)
+    -> (output: Tensor, statistics: NormalizationStatistics) {
     let channels = input.shape[input.rank - 1]
     let rows = input.count / Swift.max(groups * channels, 1)
     let statistics = fixed ?? normalizationStatistics(input.storage.pointer, groups: groups, rows: rows, channels: channels)
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
-    // Per (group, channel): y = x·scale + shift.
+    // Per (group, channel): y = activation(x·scale + shift).
     var scale = [Float](repeating: 0, count: groups * channels), shift = scale
     let g = gamma?.scalars, b = beta?.scalars
     for i in 0..<(groups * channels) {
@@ -86,66 +109,46 @@ func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsi
         shift[i] = (b?[c] ?? 0) - statistics.mean[i] * scale[i]
     }
     let output = Tensor(uninitializedShape: input.shape)
-    applyAffine(input.storage.pointer, output.storage.pointer, groups: groups, rows: rows, channels: channels,
-                scale: scale, shift: shift)
+    withExtendedLifetime(input) {
+        rowAffine(activation, input.storage.pointer, output.storage.pointer, groups: groups, rows: rows, channels: channels,
+                  scale: scale, shift: shift)
+    }
     let usesBatchStatistics = fixed == nil
     let inputValue = input.detached()
+    // The pullback recovers the activation's derivative from its output.
+    let savedOutput: Tensor? = A.self == IdentityActivation.self ? nil : output.detached()
     var inputs = [input]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
     let hasGamma = gamma != nil, hasBeta = beta != nil
     let recorded = Tensor.recording(output, inputs: inputs) { outputGradient, needed in
         let dy = outputGradient.storage.pointer, x = inputValue.storage.pointer
-        // Σ ∂y and Σ ∂y·x̂ per (group, channel): the only reductions the pullback needs.
-        var sumDy = [Float](repeating: 0, count: groups * channels), sumDyXhat = sumDy
-        for group in 0..<groups {
-            let offset = group * rows * channels
-            let mu = Array(statistics.mean[(group * channels)..<((group + 1) * channels)])
-            let inv = Array(inverseDeviation[(group * channels)..<((group + 1) * channels)])
-            let sums = channelSums(rows: rows, channels: channels) { r, acc in
-                let d = dy + offset + r * channels
-                for c in 0..<channels { acc[c] += d[c] }
-            }
-            let products = mu.withUnsafeBufferPointer { mu in
-                inv.withUnsafeBufferPointer { inv in
-                    channelSums(rows: rows, channels: channels) { r, acc in
-                        let d = dy + offset + r * channels, xr = x + offset + r * channels
-                        for c in 0..<channels { acc[c] += d[c] * (xr[c] - mu[c]) * inv[c] }
-                    }
-                }
-            }
-            for c in 0..<channels {
-                sumDy[group * channels + c] = sums[c]
-                sumDyXhat[group * channels + c] = products[c]
-            }
+        let y = UnsafePointer(savedOutput?.storage.pointer ?? dy)
+        // Σ ∂z and Σ ∂z·x̂ per (group, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
+        let (sumDz, sumDzXhat) = withExtendedLifetime((outputGradient, inputValue, savedOutput)) {
+            gradientSums(activation, dy: dy, y: y, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
+                         groups: groups, rows: rows, channels: channels)
         }
         var gradients: [Tensor?] = []
         if needed[0] {
-            // ∂x = a·∂y + b·x + c per (group, channel), folded into one affine pass.
+            // ∂x = a·∂z + bx·x + c per (group, channel), folded into one affine pass.
             var a = [Float](repeating: 0, count: groups * channels), bx = a, c0 = a
             let n = Float(Swift.max(rows, 1))
             for i in 0..<(groups * channels) {
                 let gammaC = g?[i % channels] ?? 1
                 a[i] = gammaC * inverseDeviation[i]
                 if usesBatchStatistics {
-                    let meanDy = sumDy[i] / n, meanDyXhat = sumDyXhat[i] / n
-                    // x̂ = (x − μ)·inv  ⇒  −a·x̂·meanDyXhat = bx·x + const
-                    bx[i] = -a[i] * meanDyXhat * inverseDeviation[i]
-                    c0[i] = -a[i] * meanDy + a[i] * meanDyXhat * inverseDeviation[i] * statistics.mean[i]
+                    let meanDz = sumDz[i] / n, meanDzXhat = sumDzXhat[i] / n
+                    // x̂ = (x − μ)·inv  ⇒  −a·x̂·meanDzXhat = bx·x + const
+                    bx[i] = -a[i] * meanDzXhat * inverseDeviation[i]
+                    c0[i] = -a[i] * meanDz + a[i] * meanDzXhat * inverseDeviation[i] * statistics.mean[i]
                 }
             }
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
-            let out = inputGradient.storage.pointer
-            a.withUnsafeBufferPointer { a in bx.withUnsafeBufferPointer { bx in c0.withUnsafeBufferPointer { c0 in
-                parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
-                    for r in range {
-                        let k = (r / rows) * channels, o = r * channels
-                        for c in 0..<channels {
-                            out[o + c] = a[k + c] * dy[o + c] + bx[k + c] * x[o + c] + c0[k + c]
-                        }
-                    }
-                }
-            } } }
+            withExtendedLifetime((outputGradient, inputValue, savedOutput)) {
+                rowAffineGradient(activation, dy: dy, y: y, x: x, inputGradient.storage.pointer,
+                                  groups: groups, rows: rows, channels: channels, a: a, b: usesBatchStatistics ? bx : nil, c: c0)
+            }
             gradients.append(inputGradient)
         } else {
             gradients.append(nil)
@@ -154,7 +157,7 @@ func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsi
         if hasGamma {
             if needed[index] {
                 var dGamma = [Float](repeating: 0, count: channels)
-                for i in 0..<(groups * channels) { dGamma[i % channels] += sumDyXhat[i] }
+                for i in 0..<(groups * channels) { dGamma[i % channels] += sumDzXhat[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dGamma))
             } else { gradients.append(nil) }
             index += 1
@@ -162,7 +165,7 @@ func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsi
         if hasBeta {
             if needed[index] {
                 var dBeta = [Float](repeating: 0, count: channels)
-                for i in 0..<(groups * channels) { dBeta[i % channels] += sumDy[i] }
+                for i in 0..<(groups * channels) { dBeta[i % channels] += sumDz[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dBeta))
             } else { gradients.append(nil) }
         }
@@ -171,19 +174,111 @@ func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsi
     return (recorded, statistics)
 }
 
-/// out = x·scale + shift with per-(group, channel) coefficients.
-private func applyAffine(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, groups: Int, rows: Int,
-                         channels: Int, scale: [Float], shift: [Float]) {
-    scale.withUnsafeBufferPointer { scale in
-        shift.withUnsafeBufferPointer { shift in
+/// out = activation(x·scale + shift) with per-(group, channel) coefficients.
+private func rowAffine<A: PointwiseActivation>(_ activation: A, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                               groups: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]) {
+    scale.withUnsafeBufferPointer { a in
+        shift.withUnsafeBufferPointer { c in
+            let a = a.baseAddress!, c = c.baseAddress!
             parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
                 for r in range {
                     let k = (r / rows) * channels, o = r * channels
-                    for c in 0..<channels { out[o + c] = x[o + c] * scale[k + c] + shift[k + c] }
+                    var j = 0
+                    while j + 16 <= channels {
+                        let v = loadVector(x + o + j) * loadVector(a + k + j) + loadVector(c + k + j)
+                        storeVector(activation(v), out + o + j)
+                        j += 16
+                    }
+                    while j < channels {
+                        out[o + j] = activation(x[o + j] * a[k + j] + c[k + j])
+                        j += 1
+                    }
                 }
             }
         }
     }
+}
+
+/// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(group, channel) coefficients
+/// (`b` nil: no x term, as with fixed statistics).
+private func rowAffineGradient<A: PointwiseActivation>(_ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                                       x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                                       groups: Int, rows: Int, channels: Int, a: [Float], b: [Float]?, c: [Float]) {
+    let bValues = b ?? [Float](repeating: 0, count: a.count)
+    a.withUnsafeBufferPointer { a in
+        bValues.withUnsafeBufferPointer { b in
+            c.withUnsafeBufferPointer { c in
+                let a = a.baseAddress!, b = b.baseAddress!, c = c.baseAddress!
+                parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
+                    for r in range {
+                        let k = (r / rows) * channels, o = r * channels
+                        var j = 0
+                        while j + 16 <= channels {
+                            let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
+                            let v = loadVector(a + k + j) * dz + loadVector(b + k + j) * loadVector(x + o + j) + loadVector(c + k + j)
+                            storeVector(v, out + o + j)
+                            j += 16
+                        }
+                        while j < channels {
+                            let dz = activation.backward(dy[o + j], output: y[o + j])
+                            out[o + j] = a[k + j] * dz + b[k + j] * x[o + j] + c[k + j]
+                            j += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Σ ∂z and Σ ∂z·(x − μ)·inv per (group, channel), with ∂z = activation′(y)·∂y: both sums in
+/// one blocked, parallel pass (each block of rows has its own partial sums).
+private func gradientSums<A: PointwiseActivation>(_ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                                  x: UnsafePointer<Float>, mean: [Float], inverseDeviation: [Float],
+                                                  groups: Int, rows: Int, channels: Int) -> (sumDz: [Float], sumDzXhat: [Float]) {
+    let block = 1024
+    let blocksPerGroup = Swift.max((rows + block - 1) / block, 1)
+    let blocks = groups * blocksPerGroup
+    // Per block: channels partial Σ∂z, then channels partial Σ∂z·(x − μ).
+    var partials = [Float](repeating: 0, count: blocks * 2 * channels)
+    partials.withUnsafeMutableBufferPointer { buffer in
+        mean.withUnsafeBufferPointer { mean in
+            let base = buffer.baseAddress!, mean = mean.baseAddress!
+            parallelChunks(blocks, grain: Swift.max(1, 16_384 / Swift.max(channels * block, 1))) { range in
+                for blockIndex in range {
+                    let group = blockIndex / blocksPerGroup, first = (blockIndex % blocksPerGroup) * block
+                    let sumDz = base + blockIndex * 2 * channels, sumDzX = sumDz + channels
+                    let mu = mean + group * channels
+                    for r in first..<Swift.min(rows, first + block) {
+                        let o = (group * rows + r) * channels
+                        var j = 0
+                        while j + 16 <= channels {
+                            let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
+                            storeVector(loadVector(sumDz + j) + dz, sumDz + j)
+                            storeVector(loadVector(sumDzX + j) + dz * (loadVector(x + o + j) - loadVector(mu + j)), sumDzX + j)
+                            j += 16
+                        }
+                        while j < channels {
+                            let dz = activation.backward(dy[o + j], output: y[o + j])
+                            sumDz[j] += dz
+                            sumDzX[j] += dz * (x[o + j] - mu[j])
+                            j += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+    var sumDz = [Float](repeating: 0, count: groups * channels), sumDzXhat = sumDz
+    for blockIndex in 0..<blocks {
+        let group = blockIndex / blocksPerGroup
+        for c in 0..<channels {
+            sumDz[group * channels + c] += partials[blockIndex * 2 * channels + c]
+            sumDzXhat[group * channels + c] += partials[(blockIndex * 2 + 1) * channels + c]
+        }
+    }
+    for i in 0..<(groups * channels) { sumDzXhat[i] *= inverseDeviation[i] }
+    return (sumDz, sumDzXhat)
 }
 
 /// Batch normalisation with batch statistics over all axes but the last (channels).
@@ -193,22 +288,24 @@ private func applyAffine(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<
 ///   - gamma: `[C]` scale, or `nil` for 1.
 ///   - beta: `[C]` offset, or `nil` for 0.
 ///   - epsilon: added to the variance (Keras's 1e-3).
-/// - Returns: the normalised tensor and the batch mean and biased variance `[C]`.
-public func batchNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-3)
-    -> (output: Tensor, mean: Tensor, variance: Tensor) {
+///   - activation: applied to the normalised values in the same pass (default none); equal to
+///     `activation(output)` but without a separate op.
+/// - Returns: the normalised (and activated) tensor and the batch mean and biased variance `[C]`.
+public func batchNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-3,
+                            activation: Activation = .identity) -> (output: Tensor, mean: Tensor, variance: Tensor) {
     let channels = input.shape.last ?? 1
-    let (output, statistics) = normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon)
+    let (output, statistics) = normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, activation: activation)
     return (output, Tensor(shape: [channels], scalars: statistics.mean), Tensor(shape: [channels], scalars: statistics.variance))
 }
 
-/// Batch normalisation with given (running) statistics: `γ·(x − mean)/√(variance + ε) + β`.
+/// Batch normalisation with given (running) statistics: `activation(γ·(x − mean)/√(variance + ε) + β)`.
 public func batchNormalized(_ input: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?,
-                            epsilon: Float = 1e-3) -> Tensor {
+                            epsilon: Float = 1e-3, activation: Activation = .identity) -> Tensor {
     let channels = input.shape.last ?? 1
     precondition(mean.shape == [channels] && variance.shape == [channels],
                  "batchNormalized: statistics \(describeShape(mean.shape)), \(describeShape(variance.shape)) for \(channels) channels")
     let statistics = NormalizationStatistics(mean: mean.scalars, variance: variance.scalars)
-    return normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, statistics: statistics).output
+    return normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, statistics: statistics, activation: activation).output
 }
 
 /// Instance normalisation: statistics per sample and channel over the spatial axes.
@@ -218,7 +315,9 @@ public func batchNormalized(_ input: Tensor, mean: Tensor, variance: Tensor, gam
 ///   - gamma: `[C]` scale, or `nil` for 1.
 ///   - beta: `[C]` offset, or `nil` for 0.
 ///   - epsilon: added to the variance (PyTorch's 1e-5).
-public func instanceNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+///   - activation: applied in the same pass (default none).
+public func instanceNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5,
+                               activation: Activation = .identity) -> Tensor {
     precondition(input.rank >= 2, "instanceNormalized: needs [N, …, C], got \(describeShape(input.shape))")
-    return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon).output
+    return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon, activation: activation).output
 }

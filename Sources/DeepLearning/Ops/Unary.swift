@@ -6,12 +6,12 @@ import Foundation
 extension Tensor {
     /// A unary op whose derivative is a function of the input `x` and output `y`.
     @inline(__always)
-    private func unary(_ forward: (Float) -> Float,
+    private func unary(_ forward: (Float) -> Float, op: StaticString = #function,
                        derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         let output = mapElements(forward)
         guard GradientMode.isRecording && node != nil else { return output }
         let input = detached()
-        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+        return Tensor.recording(output, inputs: [self], op: op) { gradient, _ in
             [Tensor.zipElements(gradient, input, output) { g, x, y in g * derivative(x, y) }]
         }
     }
@@ -29,14 +29,16 @@ extension Tensor {
         unary({ Swift.abs($0) }, derivative: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) })
     }
     /// Hyperbolic tangent elementwise.
-    public func tanh() -> Tensor { unary({ Foundation.tanhf($0) }, derivative: { _, y in 1 - y * y }) }
+    public func tanh() -> Tensor { activated(TanhActivation()) }
     /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise, stable for large |x|.
     public func sigmoid() -> Tensor { unary(stableSigmoid, derivative: { _, y in y * (1 - y) }) }
     /// max(x, 0) elementwise; derivative 0 at 0.
-    public func relu() -> Tensor { unary({ Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    public func relu() -> Tensor { activated(ReLUActivation()) }
     /// x for x > 0, `slope`·x otherwise (Keras's default slope is 0.3, pix2pix uses 0.2).
     public func leakyReLU(slope: Float = 0.2) -> Tensor {
-        unary({ $0 > 0 ? $0 : slope * $0 }, derivative: { x, _ in x > 0 ? 1 : slope })
+        // The vector kernel recovers the derivative from the output, which needs slope > 0.
+        if slope > 0 { return activated(LeakyReLUActivation(slope: slope)) }
+        return unary({ $0 > 0 ? $0 : slope * $0 }, derivative: { x, _ in x > 0 ? 1 : slope })
     }
     /// xᵖ elementwise for a constant exponent.
     public func pow(_ exponent: Float) -> Tensor {

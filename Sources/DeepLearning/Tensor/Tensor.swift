@@ -179,9 +179,7 @@ extension Tensor {
 
     /// Whether every element is finite (no NaN, no ±infinity).
     public var isFinite: Bool {
-        let p = storage.pointer
-        for i in 0..<count where !p[i].isFinite { return false }
-        return true
+        withExtendedLifetime(self) { allFinite(storage.pointer, count: count) }
     }
 }
 
