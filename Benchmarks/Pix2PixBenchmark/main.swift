@@ -30,9 +30,10 @@ struct Arguments {
             case "--compare-torch": compareTorch = true
             case "--profile": profile = true
             case "--profile-ops": profileOps = true
+            case "--detailed": break
             case "--soak": soak = Int(it.next() ?? "") ?? 1000
             case "--help", "-h":
-                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch] [--profile] [--profile-ops] [--soak N]")
+                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch] [--profile] [--profile-ops [--detailed]] [--soak N]")
                 exit(0)
             default:
                 FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
@@ -222,6 +223,7 @@ if arguments.profile {
 if arguments.profileOps {
     for _ in 0..<arguments.warmup { _ = try trainer.step(source: source, target: target) }
     var wall = 0.0
+    OpProfiler.detailed = CommandLine.arguments.contains("--detailed")
     OpProfiler.start()
     for _ in 0..<arguments.steps {
         OpProfiler.mark()
@@ -229,11 +231,11 @@ if arguments.profileOps {
     }
     let entries = OpProfiler.stop()
     let n = Double(arguments.steps)
-    print("op (recorded by)".padding(toLength: 52, withPad: " ", startingAt: 0) + "  calls   forward  backward     total")
+    print("op (recorded by)".padding(toLength: 60, withPad: " ", startingAt: 0) + "  calls   forward  backward     total")
     var accounted = 0.0
     for e in entries {
         accounted += e.forward + e.backward
-        print(String(format: "%@ %6d %8.1fms %8.1fms %8.1fms", e.op.padding(toLength: 52, withPad: " ", startingAt: 0), e.calls / arguments.steps,
+        print(String(format: "%@ %6d %8.1fms %8.1fms %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0), e.calls / arguments.steps,
                      e.forward / n * 1e3, e.backward / n * 1e3, (e.forward + e.backward) / n * 1e3))
     }
     print(String(format: "accounted %.1f ms of %.1f ms per step", accounted / n * 1e3, wall / n * 1e3))
@@ -246,7 +248,7 @@ if arguments.profileOps {
     }
     print("\ngenerator forward (recording):")
     for e in OpProfiler.stop() {
-        print(String(format: "%@ %6d %8.1fms", e.op.padding(toLength: 52, withPad: " ", startingAt: 0), e.calls / arguments.steps, e.forward / n * 1e3))
+        print(String(format: "%@ %6d %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0), e.calls / arguments.steps, e.forward / n * 1e3))
     }
     print(String(format: "wall %.1f ms", wall / n * 1e3))
     exit(0)
@@ -269,6 +271,7 @@ if arguments.json {
         "peak_rss_bytes": rss,
         "sgemm_gflops": sgemm,
         "openblas_core": OpenBLASSetup.coreName,
+        "openblas_thread_timeout": OpenBLASSetup.activeThreadTimeout,
         "generator_forward_gflops": flops.generator / forward.min / 1e9,
         "train_step_gflops": stepFLOPs / step.min / 1e9,
         "steps": arguments.steps,
@@ -283,7 +286,8 @@ if arguments.json {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
-    print(String(format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@)", sgemm, OpenBLASSetup.coreName))
+    print(String(format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@, thread timeout 2^%d cycles)", sgemm, OpenBLASSetup.coreName,
+                 OpenBLASSetup.activeThreadTimeout))
     print(String(format: "generator forward  min %.3fs  median %.3fs  (%.1f GFLOP, %.1f GFLOP/s)",
                  forward.min, forward.median, flops.generator / 1e9, flops.generator / forward.min / 1e9))
     print(String(format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",

@@ -14,3 +14,10 @@ int openblas_get_num_threads(void);
 char *openblas_get_corename(void);
 void gotoblas_dynamic_init(void);
 void gotoblas_dynamic_quit(void);
+
+// OpenBLAS's worker threads spin for 2^OPENBLAS_THREAD_TIMEOUT cycles (default 2^28, about a
+// tenth of a second) after each BLAS call before they sleep; see OpenBLASSetup.swift. These
+// re-read the environment and stop the workers (they restart on the next threaded call).
+void openblas_read_env(void);
+int openblas_thread_timeout(void);
+int blas_thread_shutdown_(void);

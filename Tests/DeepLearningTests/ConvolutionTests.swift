@@ -200,6 +200,16 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(kernel.gradient?.shape, [3, 3, 2, 2])
     }
 
+    func testOnePixelLayersUseTheOuterProductPathCorrectly() {
+        // The U-Net bottleneck (2×2 → 1×1) and first decoder block (1×1 → 2×2): the kernel
+        // gradient has one row of patches (k = 1), written directly instead of through sgemm.
+        let x = randomTensor([1, 2, 2, 3], seed: 21), w = randomTensor([4, 4, 3, 5], seed: 22), b = randomTensor([5], seed: 23)
+        checkGradients(of: { conv2D($0[0], kernel: $0[1], bias: $0[2], stride: 2, padding: .same) }, at: [x, w, b])
+        let z = randomTensor([1, 1, 1, 5], seed: 24)
+        checkGradients(of: { conv2DTranspose($0[0], kernel: $0[1], bias: $0[2], stride: 2, padding: .same) },
+                       at: [z, randomTensor([4, 4, 3, 5], seed: 25), randomTensor([3], seed: 26)])
+    }
+
     func testLayersHaveKerasShapedParametersAndApply() {
         RandomState.seed(3)
         let conv = Conv2D(3, 8, kernelSize: 4, stride: 2)
@@ -225,5 +235,23 @@ final class ConvolutionTests: XCTestCase {
         let forced = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
         try XCTSkipIf(forced != nil && !["skylakex", "haswell"].contains(forced!.lowercased()), "OPENBLAS_CORETYPE=\(forced!)")
         XCTAssertFalse(["prescott", "core2", "nehalem", "unknown"].contains(OpenBLASSetup.coreName.lowercased()), OpenBLASSetup.coreName)
+    }
+
+    /// OpenBLAS's workers must not spin for 2^28 cycles after each call (they would hold a core
+    /// the library's own passes need), unless the user asked for it.
+    func testOpenBLASWorkersSpinOnlyBriefly() {
+        _ = matmul(Tensor.ones([64, 64]), Tensor.ones([64, 64]))
+        if let forced = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"], let value = Int(forced), value >= 4 {
+            XCTAssertEqual(OpenBLASSetup.activeThreadTimeout, Swift.min(value, 30))
+        } else {
+            XCTAssertEqual(OpenBLASSetup.activeThreadTimeout, OpenBLASSetup.threadTimeout)
+        }
+        // BLAS still works (and is threaded) after the workers were restarted.
+        let a = randomTensor([300, 200], seed: 30), b = randomTensor([200, 100], seed: 31)
+        let product = matmul(a, b)
+        let (pa, pb) = (a.scalars, b.scalars)
+        var expected = [Float](repeating: 0, count: 300 * 100)
+        for i in 0..<300 { for k in 0..<200 { for j in 0..<100 { expected[i * 100 + j] += pa[i * 200 + k] * pb[k * 100 + j] } } }
+        assertClose(product, Tensor(shape: [300, 100], scalars: expected), tolerance: 1e-3)
     }
 }

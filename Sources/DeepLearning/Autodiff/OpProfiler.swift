@@ -22,6 +22,8 @@ import Dispatch
     }
 
     nonisolated(unsafe) static var isEnabled = false
+    /// Whether ops that give details (convolutions: their shapes) are reported per detail.
+    nonisolated(unsafe) public static var detailed = false
     nonisolated(unsafe) private static var last: UInt64 = 0
     nonisolated(unsafe) private static var table: [String: Entry] = [:]
 

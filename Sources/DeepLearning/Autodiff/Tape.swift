@@ -17,6 +17,10 @@ final class GradNode {
     private(set) var pullback: Pullback?
     /// The function that recorded this op (for `OpProfiler`).
     let op: StaticString
+    /// Shapes or settings that `OpProfiler.detailed` reports per op (set only while profiling).
+    var detail: String?
+    /// The profile key: the op, with its detail when profiling in detail.
+    var profileName: String { detail.map { "\(op) \($0)" } ?? "\(op)" }
     /// Set for leaves: the parameter whose gradient this node accumulates.
     weak var parameter: Parameter?
     /// The gradient flowing into this node during one `backward` pass.
@@ -56,7 +60,14 @@ extension Tensor {
     ///   - pullback: maps ∂loss/∂output to ∂loss/∂input for each needed input.
     public static func recording(_ output: Tensor, inputs: [Tensor], op: StaticString = #function,
                                  pullback: @escaping Pullback) -> Tensor {
-        if OpProfiler.isEnabled { OpProfiler.recordForward("\(op)") }
+        recording(output, inputs: inputs, op: op, detail: nil, pullback: pullback)
+    }
+
+    /// `recording(_:inputs:op:pullback:)` with a detail (e.g. shapes) for detailed profiles.
+    static func recording(_ output: Tensor, inputs: [Tensor], op: StaticString = #function, detail: @autoclosure () -> String?,
+                          pullback: @escaping Pullback) -> Tensor {
+        let detail = OpProfiler.isEnabled && OpProfiler.detailed ? detail() : nil
+        if OpProfiler.isEnabled { OpProfiler.recordForward(detail.map { "\(op) \($0)" } ?? "\(op)") }
         guard GradientMode.isRecording else { return output }
         var anyNeeded = false
         let nodes: [GradNode?] = inputs.map { input in
@@ -66,6 +77,7 @@ extension Tensor {
         guard anyNeeded else { return output }
         var result = output
         result.node = GradNode(inputs: nodes, op: op, pullback: pullback)
+        result.node!.detail = detail
         return result
     }
 
@@ -115,7 +127,7 @@ extension Tensor {
                     }
                 }
                 current.release()
-                if OpProfiler.isEnabled { OpProfiler.recordBackward("\(current.op)", since: started) }
+                if OpProfiler.isEnabled { OpProfiler.recordBackward(current.profileName, since: started) }
             }
         }
     }

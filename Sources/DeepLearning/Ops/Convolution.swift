@@ -80,19 +80,23 @@ func convolutionInputGradient(outputGradient: UnsafePointer<Float>, kernel: Unsa
 func convolutionKernelGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                kernelGradient: UnsafeMutablePointer<Float>, geometry g: ConvGeometry) {
     let cout = g.outputChannels, patch = g.patchSize, wo = g.outputWidth
-    kernelGradient.update(repeating: 0, count: patch * cout)
-    guard g.rows > 0, cout > 0, patch > 0 else { return }
+    guard g.rows > 0, cout > 0, patch > 0 else {
+        kernelGradient.update(repeating: 0, count: patch * cout)
+        return
+    }
     if g.isPointwise {
         product(transposeA: true, transposeB: false, m: patch, n: cout, k: g.rows,
                 a: input, lda: patch, b: outputGradient, ldb: cout, c: kernelGradient, ldc: cout)
         return
     }
+    // The first chunk overwrites (β = 0), later ones accumulate: no separate zeroing pass,
+    // and a single-chunk layer writes its (up to 33 MB) gradient exactly once.
     ScratchPool.shared.withBuffer(g.linesPerChunk * wo * patch) { columns in
         g.forEachChunk { firstLine, lineCount in
             g.im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
             product(transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
                     a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
-                    beta: 1, c: kernelGradient, ldc: cout)
+                    beta: firstLine == 0 ? 0 : 1, c: kernelGradient, ldc: cout)
         }
     }
 }
@@ -118,8 +122,19 @@ func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     } else if k == 1 && m > 1 && n > 1 {
         // An outer product (the kernel gradient of a layer with one output pixel): sger
         // streams C once, where sgemm with k = 1 ran at a fifth of memory speed.
+        let strideA = transposeA ? 1 : lda, strideB = transposeB ? ldb : 1
+        if beta == 0 && strideB == 1 {
+            // Overwriting: write each row a[row]·b once (sger would need C zeroed first).
+            parallelChunks(m, grain: Swift.max(1, 65_536 / n)) { rows in
+                for row in rows {
+                    let scale = a[row * strideA], target = c + row * ldc
+                    for j in 0..<n { target[j] = scale * b[j] }
+                }
+            }
+            return
+        }
         if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
-        cblas_sger(CblasRowMajor, Int32(m), Int32(n), 1, a, Int32(transposeA ? 1 : lda), b, Int32(transposeB ? ldb : 1), c, Int32(ldc))
+        cblas_sger(CblasRowMajor, Int32(m), Int32(n), 1, a, Int32(strideA), b, Int32(strideB), c, Int32(ldc))
     } else {
         sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
@@ -188,7 +203,8 @@ public func conv2D(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride:
                            output: output.storage.pointer, geometry: geometry)
     }
     let (inputValue, kernelValue) = (input.detached(), kernel.detached())
-    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel]) { gradient, needed in
+    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel],
+                            detail: "\(describeShape(input.shape)) → \(describeShape(output.shape))") { gradient, needed in
         var gradients: [Tensor?] = [nil, nil]
         if needed[0] {
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)

@@ -47,7 +47,8 @@ public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil
                           geometry: geometry, bias: bias.map { UnsafePointer($0.storage.pointer) })
     }
     let (inputValue, kernelValue) = (input.detached(), kernel.detached())
-    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel]) { gradient, needed in
+    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel],
+                            detail: "\(describeShape(input.shape)) → \(describeShape(output.shape))") { gradient, needed in
         var gradients: [Tensor?] = [nil, nil]
         if needed[0] {
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)

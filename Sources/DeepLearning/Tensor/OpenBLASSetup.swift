@@ -14,7 +14,25 @@ import Foundation
 ///
 /// Nothing is changed when `OPENBLAS_CORETYPE` is already set (your choice wins) or when
 /// `DEEPLEARNING_KEEP_OPENBLAS_CORE=1`.
+///
+/// It also shortens how long OpenBLAS's worker threads busy-wait after each BLAS call. By
+/// default they spin for 2^28 cycles (about 0.1 s) before sleeping, so during the library's own
+/// multi-threaded passes between two GEMMs (normalisation, activations, im2col, Adam) a
+/// spinning BLAS thread holds one of the cores those passes want; on a 2-core machine that
+/// made every non-GEMM pass of a training step run on about one core. Setup sets
+/// `OPENBLAS_THREAD_TIMEOUT` to `threadTimeout` (2^`threadTimeout` cycles) and restarts the
+/// workers, unless `OPENBLAS_THREAD_TIMEOUT` is already set (your choice wins).
 public enum OpenBLASSetup {
+    /// log₂ of the cycles OpenBLAS's workers spin before sleeping, applied by setup when
+    /// `OPENBLAS_THREAD_TIMEOUT` is not set. OpenBLAS accepts 4…30; its own default is 28.
+    public static let threadTimeout = 14
+
+    /// The spin timeout OpenBLAS's workers use (log₂ cycles) after setup.
+    public static var activeThreadTimeout: Int {
+        _ = configured
+        return Int(openblas_thread_timeout())
+    }
+
     /// The OpenBLAS core in use after setup (e.g. "SkylakeX", "Haswell").
     public static var coreName: String {
         _ = configured
@@ -25,6 +43,16 @@ public enum OpenBLASSetup {
     public static func configure() { _ = configured }
 
     private static let configured: Void = {
+        selectKernels()
+        let environment = ProcessInfo.processInfo.environment
+        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", String(threadTimeout), 1)
+            openblas_read_env()
+            _ = blas_thread_shutdown_()
+        }
+    }()
+
+    private static func selectKernels() {
         let environment = ProcessInfo.processInfo.environment
         guard environment["OPENBLAS_CORETYPE"] == nil, environment["DEEPLEARNING_KEEP_OPENBLAS_CORE"] != "1" else { return }
         let current = String(cString: openblas_get_corename()).lowercased()
@@ -46,5 +74,5 @@ public enum OpenBLASSetup {
         setenv("OPENBLAS_CORETYPE", target, 1)
         gotoblas_dynamic_quit()
         gotoblas_dynamic_init()
-    }()
+    }
 }
