@@ -17,7 +17,7 @@ import Pix2Pix
 struct Arguments {
     var steps = 10, warmup = 3, size = 256
     var json = false, compareTorch = false, profile = false, profileOps = false
-    var soak = 0
+    var soak = 0, rounds = 1
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -32,8 +32,9 @@ struct Arguments {
             case "--profile-ops": profileOps = true
             case "--detailed": break
             case "--soak": soak = Int(it.next() ?? "") ?? 1000
+            case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
             case "--help", "-h":
-                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch] [--profile] [--profile-ops [--detailed]] [--soak N]")
+                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]")
                 exit(0)
             default:
                 FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
@@ -113,6 +114,10 @@ struct PeerResult: Decodable {
     let version: String
     let generator_forward_s: Times
     let train_step_s: Times
+    /// Peak RSS of the peer process (from the kernel's accounting of the finished child).
+    var peakRSS: Int? = nil
+
+    enum CodingKeys: String, CodingKey { case version, generator_forward_s, train_step_s }
 }
 
 func runTorchPeer(steps: Int) -> PeerResult? {
@@ -133,7 +138,11 @@ func runTorchPeer(steps: Int) -> PeerResult? {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    return try? JSONDecoder().decode(PeerResult.self, from: Data(lastLine.utf8))
+    var result = try? JSONDecoder().decode(PeerResult.self, from: Data(lastLine.utf8))
+    // ru_maxrss of children: the largest finished child so far, in KiB (the peer is our only child).
+    var usage = rusage()
+    if getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage) == 0 { result?.peakRSS = usage.ru_maxrss * 1024 }
+    return result
 }
 
 let arguments = Arguments()
@@ -254,14 +263,36 @@ if arguments.profileOps {
     exit(0)
 }
 
-let forward = timed(warmup: arguments.warmup, runs: arguments.steps) {
-    _ = withoutGradient { generator(source) }
+/// One measurement of ours, then (with --compare-torch) of the peer right after it.
+struct Round {
+    var forward: (min: Double, median: Double)
+    var step: (min: Double, median: Double)
+    var peer: PeerResult?
 }
-let step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
-    try trainer.step(source: source, target: target)
+var rounds: [Round] = []
+for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
+    let forward = timed(warmup: arguments.warmup, runs: arguments.steps) {
+        _ = withoutGradient { generator(source) }
+    }
+    let step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
+        try trainer.step(source: source, target: target)
+    }
+    rounds.append(Round(forward: forward, step: step, peer: arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil))
 }
+func median(_ values: [Double]) -> Double { let v = values.sorted(); return v.isEmpty ? .nan : v[v.count / 2] }
+// With several rounds: the median over rounds of each round's figures, and of the ratios.
+let forward = (min: rounds.map(\.forward.min).min()!, median: median(rounds.map(\.forward.median)))
+let step = (min: rounds.map(\.step.min).min()!, median: median(rounds.map(\.step.median)))
 let rss = peakRSS()
-let peer = arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil
+let peerRounds = rounds.compactMap { round in round.peer.map { (round, $0) } }
+let peer: PeerResult? = peerRounds.isEmpty ? nil : PeerResult(
+    version: peerRounds[0].1.version,
+    generator_forward_s: .init(min: peerRounds.map(\.1.generator_forward_s.min).min()!,
+                               median: median(peerRounds.map(\.1.generator_forward_s.median))),
+    train_step_s: .init(min: peerRounds.map(\.1.train_step_s.min).min()!, median: median(peerRounds.map(\.1.train_step_s.median))),
+    peakRSS: peerRounds.compactMap(\.1.peakRSS).max())
+let forwardRatios = peerRounds.map { $0.1.generator_forward_s.median / $0.0.forward.median }
+let stepRatios = peerRounds.map { $0.1.train_step_s.median / $0.0.step.median }
 
 if arguments.json {
     var object: [String: Any] = [
@@ -280,8 +311,9 @@ if arguments.json {
         object["peer"] = ["version": peer.version,
                           "generator_forward_s": ["min": peer.generator_forward_s.min, "median": peer.generator_forward_s.median],
                           "train_step_s": ["min": peer.train_step_s.min, "median": peer.train_step_s.median]]
-        object["speedup_vs_peer_median"] = ["generator_forward": peer.generator_forward_s.median / forward.median,
-                                            "train_step": peer.train_step_s.median / step.median]
+        object["speedup_vs_peer_median"] = ["generator_forward": median(forwardRatios), "train_step": median(stepRatios)]
+        object["speedup_vs_peer_per_round"] = ["generator_forward": forwardRatios, "train_step": stepRatios]
+        if let peerRSS = peer.peakRSS { object["peer_peak_rss_bytes"] = peerRSS }
     }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
@@ -294,10 +326,13 @@ if arguments.json {
                  step.min, step.median, stepFLOPs / 1e9, stepFLOPs / step.min / 1e9))
     print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
     if let peer {
-        print("peer: pytorch \(peer.version)")
-        print(String(format: "  generator forward median %.3fs → ours is %.2f× faster",
-                     peer.generator_forward_s.median, peer.generator_forward_s.median / forward.median))
-        print(String(format: "  training step     median %.3fs → ours is %.2f× faster",
-                     peer.train_step_s.median, peer.train_step_s.median / step.median))
+        print("peer: pytorch \(peer.version)" + (rounds.count > 1 ? " (\(rounds.count) alternating rounds; medians over rounds)" : ""))
+        print(String(format: "  generator forward median %.3fs → ours is %.2f× faster", peer.generator_forward_s.median, median(forwardRatios))
+              + (rounds.count > 1 ? "  (per round: " + forwardRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")" : ""))
+        print(String(format: "  training step     median %.3fs → ours is %.2f× faster", peer.train_step_s.median, median(stepRatios))
+              + (rounds.count > 1 ? "  (per round: " + stepRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")" : ""))
+        if let peerRSS = peer.peakRSS {
+            print(String(format: "  peak RSS %.2f GB (ours %.2f GB)", Double(peerRSS) / 1e9, Double(rss) / 1e9))
+        }
     }
 }

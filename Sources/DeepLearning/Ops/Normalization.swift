@@ -121,7 +121,7 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
     let hasGamma = gamma != nil, hasBeta = beta != nil
-    let recorded = Tensor.recording(output, inputs: inputs) { outputGradient, needed in
+    let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) { outputGradient, needed in
         let dy = outputGradient.storage.pointer, x = inputValue.storage.pointer
         let y = UnsafePointer(savedOutput?.storage.pointer ?? dy)
         // Σ ∂z and Σ ∂z·x̂ per (group, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
