@@ -43,8 +43,8 @@ import Dispatch
     /// Restarts the forward clock (e.g. after work that is not an op).
     public static func mark() { last = DispatchTime.now().uptimeNanoseconds }
 
-    /// Runs `body` and, when profiling, charges its time to `name` (as backward-side work when
-    /// `backward`, e.g. optimizer updates).
+    /// Runs `body` and, when profiling, charges its time to `name` in the backward column
+    /// (for work outside the tape, such as optimizer updates and gradient checks).
     @inline(__always)
     public static func measure<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
         guard isEnabled else { return try body() }
