@@ -174,8 +174,12 @@ func profileStep(runs: Int) {
     for _ in 0..<(runs + 2) {
         let fake = phase("1 G forward") { generator(source) }
         let dLoss = phase("2 D forward ×2 + loss") {
-            let real = binaryCrossEntropy(logits: discriminator(source: source, target: target), Tensor(shape: [1, 16, 16, 1], repeating: 1))
-            let fakeLoss = binaryCrossEntropy(logits: discriminator(source: source, target: fake.detached()), Tensor(shape: [1, 16, 16, 1], repeating: 0))
+            // As the trainer: real and fake pairs as two independent sub-batches of one pass.
+            let logits = BatchNorm.independentSubBatches(2) {
+                discriminator(source: concatenate([source, source], axis: 0), target: concatenate([target, fake.detached()], axis: 0))
+            }
+            let real = binaryCrossEntropy(logits: logits.slice(axis: 0, 0..<1), Tensor(shape: [1, 16, 16, 1], repeating: 1))
+            let fakeLoss = binaryCrossEntropy(logits: logits.slice(axis: 0, 1..<2), Tensor(shape: [1, 16, 16, 1], repeating: 0))
             return (real + fakeLoss) * 0.5
         }
         phase("3 D backward") { dLoss.backward() }

@@ -142,9 +142,15 @@ public final class Pix2PixTrainer {
         for module in modeDependentModules { module.isTraining = true }
         let fake = generator(source)
 
-        // Discriminator: real pairs → 1, generated pairs (cut off from G) → 0.
-        let realLoss = ganLoss(discriminator(source: source, target: target), real: true)
-        let fakeLoss = ganLoss(discriminator(source: source, target: fake.detached()), real: false)
+        // Discriminator: real pairs → 1, generated pairs (cut off from G) → 0. Both go through D
+        // in one pass as two independent sub-batches (batch-norm statistics per sub-batch): the
+        // same values as two separate passes, with GEMMs twice as tall.
+        let n = source.shape[0]
+        let logits = BatchNorm.independentSubBatches(2) {
+            discriminator(source: concatenate([source, source], axis: 0), target: concatenate([target, fake.detached()], axis: 0))
+        }
+        let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
+        let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
         try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
         discriminatorLoss.backward()

@@ -75,6 +75,32 @@ final class NormalizationTests: XCTestCase {
         XCTAssertLessThan(batch(x, activation: .tanh).maxAbsoluteDifference(to: tanh(batch(x))), 1e-6)
     }
 
+    func testIndependentSubBatchesEqualSeparateCalls() {
+        let x = Parameter(randomTensor([4, 3, 2, 20], seed: 70) * 3 + 1)
+        let seed = randomTensor([4, 3, 2, 20], seed: 71)
+        let norm = BatchNorm(20, momentum: 0.9)
+        func gradients() -> [Tensor] { [x.gradient!, norm.gamma.gradient!, norm.beta.gradient!] }
+        func reset() { for p in [x, norm.gamma, norm.beta] { p.zeroGradient() } }
+
+        let halves = [x.value.slice(axis: 0, 0..<2), x.value.slice(axis: 0, 2..<4)]
+        let separate = concatenate(halves.map { norm($0, activation: .relu) }, axis: 0)
+        separate.backward(seed: seed)
+        let (separateGradients, separateMean, separateVariance) = (gradients(), norm.runningMean.value, norm.runningVariance.value)
+
+        reset()
+        norm.runningMean.value = .zeros([20])
+        norm.runningVariance.value = .ones([20])
+        let together = BatchNorm.independentSubBatches(2) { norm(x.value, activation: .relu) }
+        together.backward(seed: seed)
+        XCTAssertLessThan(together.maxAbsoluteDifference(to: separate), 1e-5)
+        for (a, b) in zip(gradients(), separateGradients) { XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 1e-4) }
+        XCTAssertLessThan(norm.runningMean.value.maxAbsoluteDifference(to: separateMean), 1e-6)
+        XCTAssertLessThan(norm.runningVariance.value.maxAbsoluteDifference(to: separateVariance), 1e-5)
+        // Outside the closure the whole batch is one again.
+        let whole = norm(x.value)
+        XCTAssertGreaterThan(whole.maxAbsoluteDifference(to: BatchNorm.independentSubBatches(2) { norm(x.value) }), 1e-3)
+    }
+
     func testBatchNormOutputHasZeroMeanUnitVariancePerChannel() {
         let x = randomTensor([4, 5, 5, 3], seed: 12) * 3 + 7
         let y = batchNormalized(x, gamma: nil, beta: nil, epsilon: 0).output

@@ -37,6 +37,39 @@ final class Pix2PixTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.completedSteps, 100)
     }
 
+    /// The trainer scores real and generated pairs in one pass of two independent sub-batches;
+    /// that must equal two separate passes: logits, every D gradient, and the running statistics.
+    func testDiscriminatorSubBatchesEqualSeparatePasses() {
+        for batchSize in [1, 2] {
+            RandomState.seed(5)
+            let d = PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8))
+            var generator = SeededGenerator(seed: 6)
+            let shape = [batchSize, 16, 16, 3]
+            let source = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
+            let target = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
+            let fake = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
+            let checkpoint = d.namedBuffers.map { $0.buffer.value }
+            func state() -> [Tensor] { d.namedParameters.map { $0.parameter.gradient! } + d.namedBuffers.map { $0.buffer.value } }
+
+            let real = d(source: source, target: target), generated = d(source: source, target: fake)
+            ((real * real).mean() + generated.mean()).backward()
+            let separate = state()
+            for p in d.parameters { p.zeroGradient() }
+            for (buffer, value) in zip(d.namedBuffers.map(\.buffer), checkpoint) { buffer.value = value }
+
+            let logits = BatchNorm.independentSubBatches(2) {
+                d(source: concatenate([source, source], axis: 0), target: concatenate([target, fake], axis: 0))
+            }
+            let (realPart, fakePart) = (logits.slice(axis: 0, 0..<batchSize), logits.slice(axis: 0, batchSize..<(2 * batchSize)))
+            ((realPart * realPart).mean() + fakePart.mean()).backward()
+            XCTAssertLessThan(realPart.maxAbsoluteDifference(to: real), 1e-5, "real logits, batch \(batchSize)")
+            XCTAssertLessThan(fakePart.maxAbsoluteDifference(to: generated), 1e-5, "fake logits, batch \(batchSize)")
+            for (index, (a, b)) in zip(state(), separate).enumerated() {
+                XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 1e-5, "gradient or buffer \(index), batch \(batchSize)")
+            }
+        }
+    }
+
     func testResumingFromACheckpointEqualsTrainingStraight() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pix2pix-resume-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

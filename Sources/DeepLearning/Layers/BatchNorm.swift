@@ -54,6 +54,9 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
 
     /// Normalises `input` (`[…, C]`) and applies `activation` in the same pass: the same values
     /// and gradients as `activation(self(input))`, with one pass less over the data each way.
+    ///
+    /// Inside `BatchNorm.independentSubBatches(_:_:)` the batch statistics (and the running
+    /// statistics updates) are those of each sub-batch separately.
     public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
         let channels = gamma.shape[0]
         precondition(input.shape.last == channels,
@@ -62,16 +65,44 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
             return batchNormalized(input, mean: runningMean.value, variance: runningVariance.value,
                                    gamma: gamma.value, beta: beta.value, epsilon: epsilon, activation: activation)
         }
-        let (output, mean, variance) = batchNormalized(input, gamma: gamma.value, beta: beta.value, epsilon: epsilon,
-                                                       activation: activation)
+        let groups = BatchNorm.subBatches
+        precondition(input.rank >= 1 && input.shape[0] % groups == 0,
+                     "BatchNorm(\(channels)): batch of \(describeShape(input.shape)) does not split into \(groups) equal sub-batches")
+        let (output, statistics) = normalize(input, gamma: gamma.value, beta: beta.value, groups: groups, epsilon: epsilon,
+                                             activation: activation)
         if isTraining {
-            let n = Float(input.count / channels)
+            // One update per sub-batch, in order: as if each had gone through on its own.
+            let n = Float(input.count / channels / groups)
             let correction = n > 1 ? n / (n - 1) : 1
             let m = momentum
-            runningMean.value = Tensor.zipElements(runningMean.value, mean) { m * $0 + (1 - m) * $1 }
-            runningVariance.value = Tensor.zipElements(runningVariance.value, variance) { m * $0 + (1 - m) * $1 * correction }
+            var mean = runningMean.value.scalars, variance = runningVariance.value.scalars
+            for group in 0..<groups {
+                for c in 0..<channels {
+                    mean[c] = m * mean[c] + (1 - m) * statistics.mean[group * channels + c]
+                    variance[c] = m * variance[c] + (1 - m) * statistics.variance[group * channels + c] * correction
+                }
+            }
+            runningMean.value = Tensor(shape: [channels], scalars: mean)
+            runningVariance.value = Tensor(shape: [channels], scalars: variance)
         }
         return output
+    }
+
+    nonisolated(unsafe) private static var subBatches = 1
+
+    /// Runs `body` with every `BatchNorm` in training mode treating its batch as `count` equal,
+    /// independent sub-batches along the first axis: statistics per sub-batch, and the running
+    /// statistics updated once per sub-batch in order — the same results as running each
+    /// sub-batch through the network on its own, in one pass with `count`-times larger GEMMs.
+    ///
+    /// The pix2pix trainer scores the real and the generated pairs this way. Like the tape's
+    /// recording switch, the setting is process-wide: use it from one thread at a time.
+    public static func independentSubBatches<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        precondition(count >= 1, "BatchNorm.independentSubBatches: count \(count) must be positive")
+        let saved = subBatches
+        subBatches = count
+        defer { subBatches = saved }
+        return try body()
     }
 }
 
