@@ -210,6 +210,60 @@ final class ConvolutionTests: XCTestCase {
                        at: [z, randomTensor([4, 4, 3, 5], seed: 25), randomTensor([3], seed: 26)])
     }
 
+    func testMaximumMagnitudeScan() {
+        var values = [Float](repeating: 0, count: 70_003)
+        for i in values.indices {
+            let sign: Float = i % 2 == 0 ? 1 : -1
+            values[i] = sign * Float(i % 1000) * 1e-3
+        }
+        values[70_001] = -3.5
+        XCTAssertEqual(values.withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: $0.count) }, 3.5)
+        values[17] = -7
+        XCTAssertEqual(values.withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: $0.count) }, 7)
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            for position in [3, 40_000, 70_002] {
+                var copy = values
+                copy[position] = bad
+                XCTAssertNil(copy.withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: $0.count) }, "\(bad) at \(position)")
+            }
+        }
+        XCTAssertEqual([Float(-0.0)].withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: 1) }, 0)
+    }
+
+    /// A kernel much larger than its activations (the U-Net's bottom): the kernel gradient is
+    /// proved finite from the activations; anything the bound cannot cover is scanned.
+    func testKernelGradientFinitenessIsProvedOrScanned() {
+        let kernel = Parameter(randomTensor([4, 4, 64, 64], seed: 50))
+        func backward(input: Tensor, seed: Float) -> Tensor? {
+            kernel.zeroGradient()
+            conv2D(input, kernel: kernel.value, stride: 2, padding: .same).backward(seed: Tensor(shape: [1, 1, 1, 64], repeating: seed))
+            return kernel.gradient
+        }
+        let x = randomTensor([1, 2, 2, 64], seed: 51)
+        XCTAssertEqual(backward(input: x, seed: 1)?.storage.knownFinite, true)
+        XCTAssertTrue(kernel.gradientIsFinite)
+        // Too large for the bound: scanned, and really infinite.
+        XCTAssertEqual(backward(input: x * 1e30, seed: 1e30)?.storage.knownFinite, false)
+        XCTAssertFalse(kernel.gradientIsFinite)
+        // Large but finite (|g| ≈ 1e37): beyond the bound's margin, so scanned — and finite.
+        XCTAssertEqual(backward(input: x * 1e18, seed: 1e19)?.storage.knownFinite, false)
+        XCTAssertTrue(kernel.gradientIsFinite)
+        XCTAssertTrue(kernel.gradient!.isFinite)
+        // NaN in the activations: no proof, the scan sees the NaN.
+        var poisoned = x.scalars
+        poisoned[5] = .nan
+        _ = backward(input: Tensor(shape: x.shape, scalars: poisoned), seed: 1)
+        XCTAssertFalse(kernel.gradientIsFinite)
+        // In-place changes forget the proof.
+        var proved = backward(input: x, seed: 1)!
+        XCTAssertTrue(proved.storage.knownFinite)
+        proved.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        XCTAssertFalse(proved.storage.knownFinite)
+        var summed = backward(input: x, seed: 1)!
+        summed.addInPlace(summed)
+        XCTAssertFalse(summed.storage.knownFinite)
+    }
+
     func testLayersHaveKerasShapedParametersAndApply() {
         RandomState.seed(3)
         let conv = Conv2D(3, 8, kernelSize: 4, stride: 2)

@@ -50,7 +50,8 @@ public final class Parameter {
     /// Whether the accumulated gradient has no NaN or infinity (`true` when there is none).
     ///
     /// O(1) after `backward()`: each gradient is scanned as it is accumulated, while it is
-    /// still in cache, which is several times cheaper than a separate pass over all parameters.
+    /// still in cache, which is several times cheaper than a separate pass over all parameters
+    /// (or not at all when the op that produced it proved it finite).
     public var gradientIsFinite: Bool {
         guard let gradient else { return true }
         if let gradientFiniteness { return gradientFiniteness }
@@ -64,9 +65,12 @@ public final class Parameter {
                      "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))")
         if gradient == nil {
             gradient = incoming.detached()
+            // An op may have proved its result finite (a convolution's kernel gradient from
+            // bounds on its inputs): no need to read tens of megabytes again.
+            gradientFiniteness = incoming.storage.knownFinite || gradient!.isFinite
         } else {
             gradient!.addInPlace(incoming)
+            gradientFiniteness = gradient!.isFinite
         }
-        gradientFiniteness = gradient!.isFinite
     }
 }

@@ -220,6 +220,11 @@ public func conv2D(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride:
                 convolutionKernelGradient(input: inputValue.storage.pointer, outputGradient: gradient.storage.pointer,
                                           kernelGradient: kernelGradient.storage.pointer, geometry: geometry)
             }
+            // Layers whose kernel dwarfs their activations (the U-Net's bottom): prove the
+            // gradient finite from the activations instead of scanning it later.
+            if 4 * (inputValue.count + gradient.count) < kernelGradient.count {
+                kernelGradient.storage.knownFinite = kernelGradientIsProvablyFinite(inputValue, gradient, rows: geometry.rows)
+            }
             gradients[1] = kernelGradient
         }
         if needed.count == 3 {

@@ -78,6 +78,7 @@ extension Tensor {
     mutating func addInPlace(_ other: Tensor) {
         precondition(shape == other.shape, "addInPlace: \(describeShape(shape)) vs \(describeShape(other.shape))")
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        storage.knownFinite = false
         let target = storage.pointer, source = other.storage.pointer
         parallelChunks(count) { range in
             for i in range { target[i] += source[i] }

@@ -8,6 +8,9 @@ import Foundation
 final class TensorStorage {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    /// Set by an op that has proved its freshly written result finite without scanning it (see
+    /// `kernelGradientIsProvablyFinite`); cleared by every in-place mutation of the tensor.
+    var knownFinite = false
     /// Bytes actually reserved (a pool size class for large buffers).
     private let capacity: Int
 

@@ -120,6 +120,7 @@ public struct Tensor {
         _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        storage.knownFinite = false
         node = nil
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
