@@ -101,6 +101,21 @@ func convolutionKernelGradient(input: UnsafePointer<Float>, outputGradient: Unsa
     }
 }
 
+/// The kernel gradient as a new tensor of `shape`. For layers whose kernel dwarfs their
+/// activations (the U-Net's bottom) the result is also proved finite from the activations
+/// (`kernelGradientIsProvablyFinite`), which spares the NaN check a scan of tens of megabytes.
+func convolutionKernelGradient(input: Tensor, outputGradient: Tensor, shape: [Int], geometry: ConvGeometry) -> Tensor {
+    let kernelGradient = Tensor(uninitializedShape: shape)
+    withExtendedLifetime((input, outputGradient)) {
+        convolutionKernelGradient(input: input.storage.pointer, outputGradient: outputGradient.storage.pointer,
+                                  kernelGradient: kernelGradient.storage.pointer, geometry: geometry)
+    }
+    if 4 * (input.count + outputGradient.count) < kernelGradient.count {
+        kernelGradient.storage.knownFinite = kernelGradientIsProvablyFinite(input, outputGradient, rows: geometry.rows)
+    }
+    return kernelGradient
+}
+
 /// `sgemm`, except that single-row and single-column products go to `sgemv` and rank-1 ones
 /// to `sger`: OpenBLAS's sgemm packs the whole weight matrix even for one row, which made the
 /// 1×1 layers of the U-Net bottleneck (16 MB kernels, one output pixel) 2.5–5× slower.
@@ -215,17 +230,7 @@ public func conv2D(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride:
             gradients[0] = inputGradient
         }
         if needed[1] {
-            let kernelGradient = Tensor(uninitializedShape: kernelValue.shape)
-            withExtendedLifetime((gradient, inputValue)) {
-                convolutionKernelGradient(input: inputValue.storage.pointer, outputGradient: gradient.storage.pointer,
-                                          kernelGradient: kernelGradient.storage.pointer, geometry: geometry)
-            }
-            // Layers whose kernel dwarfs their activations (the U-Net's bottom): prove the
-            // gradient finite from the activations instead of scanning it later.
-            if 4 * (inputValue.count + gradient.count) < kernelGradient.count {
-                kernelGradient.storage.knownFinite = kernelGradientIsProvablyFinite(inputValue, gradient, rows: geometry.rows)
-            }
-            gradients[1] = kernelGradient
+            gradients[1] = convolutionKernelGradient(input: inputValue, outputGradient: gradient, shape: kernelValue.shape, geometry: geometry)
         }
         if needed.count == 3 {
             gradients.append(needed[2] ? channelSums(gradient, channels: geometry.outputChannels) : nil)

@@ -59,17 +59,8 @@ public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil
             gradients[0] = inputGradient
         }
         if needed[1] {
-            let kernelGradient = Tensor(uninitializedShape: kernelValue.shape)
-            withExtendedLifetime((gradient, inputValue)) {
-                convolutionKernelGradient(input: gradient.storage.pointer, outputGradient: inputValue.storage.pointer,
-                                          kernelGradient: kernelGradient.storage.pointer, geometry: geometry)
-            }
-            // Layers whose kernel dwarfs their activations (the U-Net's bottom): prove the
-            // gradient finite from the activations instead of scanning it later.
-            if 4 * (inputValue.count + gradient.count) < kernelGradient.count {
-                kernelGradient.storage.knownFinite = kernelGradientIsProvablyFinite(gradient, inputValue, rows: geometry.rows)
-            }
-            gradients[1] = kernelGradient
+            // The roles of the underlying convolution: our output gradient is its input.
+            gradients[1] = convolutionKernelGradient(input: gradient, outputGradient: inputValue, shape: kernelValue.shape, geometry: geometry)
         }
         if needed.count == 3 {
             gradients.append(needed[2] ? channelSums(gradient, channels: outputChannels) : nil)
