@@ -147,7 +147,7 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
             withExtendedLifetime((outputGradient, inputValue, savedOutput)) {
                 rowAffineGradient(activation, dy: dy, y: y, x: x, inputGradient.storage.pointer,
-                                  groups: groups, rows: rows, channels: channels, a: a, b: usesBatchStatistics ? bx : nil, c: c0)
+                                  groups: groups, rows: rows, channels: channels, a: a, b: bx, c: c0)
             }
             gradients.append(inputGradient)
         } else {
@@ -200,13 +200,12 @@ private func rowAffine<A: PointwiseActivation>(_ activation: A, _ x: UnsafePoint
 }
 
 /// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(group, channel) coefficients
-/// (`b` nil: no x term, as with fixed statistics).
+/// (b and c are zero with fixed statistics).
 private func rowAffineGradient<A: PointwiseActivation>(_ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
                                                        x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                                       groups: Int, rows: Int, channels: Int, a: [Float], b: [Float]?, c: [Float]) {
-    let bValues = b ?? [Float](repeating: 0, count: a.count)
+                                                       groups: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]) {
     a.withUnsafeBufferPointer { a in
-        bValues.withUnsafeBufferPointer { b in
+        b.withUnsafeBufferPointer { b in
             c.withUnsafeBufferPointer { c in
                 let a = a.baseAddress!, b = b.baseAddress!, c = c.baseAddress!
                 parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
