@@ -3,7 +3,7 @@
 // A CPU deep-learning library for Linux over OpenBLAS/LAPACKE, with reverse-mode
 // autodiff, and the pix2pix conditional GAN built on top of it.
 // Module stack (each imports only those below it):
-//   Maps (Examples/Maps) -> Pix2Pix -> Imaging -> DeepLearning -> COpenBLAS
+//   Maps (Examples/Maps) -> Pix2Pix -> Imaging -> DeepLearning -> COpenBLAS, CKernels
 // No unsafeFlags anywhere: this package must stay importable by other packages.
 import PackageDescription
 
@@ -28,9 +28,11 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(name: "CDeflate", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Vectorised C kernels for the thin products OpenBLAS streams slowly (SkinnyProduct.swift).
+        .target(name: "CKernels"),
         .target(
             name: "DeepLearning",
-            dependencies: ["COpenBLAS", "CDeflate", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["COpenBLAS", "CDeflate", "CKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
         .target(

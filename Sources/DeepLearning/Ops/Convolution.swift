@@ -116,14 +116,20 @@ func convolutionKernelGradient(input: Tensor, outputGradient: Tensor, shape: [In
     return kernelGradient
 }
 
-/// `sgemm`, except that single-row and single-column products go to `sgemv` and rank-1 ones
-/// to `sger`: OpenBLAS's sgemm packs the whole weight matrix even for one row, which made the
-/// 1×1 layers of the U-Net bottleneck (16 MB kernels, one output pixel) 2.5–5× slower.
+/// `sgemm`, except that thin products with a large weight matrix go to `SkinnyProduct`'s
+/// streaming kernels, and (where those do not apply) single-row and single-column products to
+/// `sgemv` and rank-1 ones to `sger`: OpenBLAS's sgemm packs the whole weight matrix even for
+/// one row, which made the 1×1 layers of the U-Net bottleneck (16 MB kernels, one output
+/// pixel) 2.5–5× slower.
 @inline(__always)
 func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     OpenBLASSetup.configure()
+    if SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+        return
+    }
     if m == 1 && k > 1 {
         // c[0, :] = a-row · op(B); the row of op(A) has stride lda when A is stored transposed.
         let strideA = transposeA ? lda : 1

@@ -1,0 +1,41 @@
+// Vectorised C kernels for the products OpenBLAS handles badly: "skinny" matrix products with
+// at most a few dozen rows on one side and a large (weight) matrix on the other. They are
+// memory-bound (each weight is used a handful of times), and OpenBLAS 0.3.21 packs the large
+// operand before using it, reading it at 5–13 GB/s where the machine streams 30 GB/s.
+// See Sources/DeepLearning/Ops/SkinnyProduct.swift for when the library uses them.
+//
+// All matrices are row-major with explicit leading dimensions. The `level` argument selects
+// the instruction set: 2 = AVX-512F, 1 = AVX2 + FMA; callers take it from
+// `dl_skinny_level()` (or pass a lower level, e.g. to test the AVX2 code on an AVX-512 CPU).
+// Calling a level the CPU lacks is undefined behaviour.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+
+/// The widest path the running CPU supports: 2 (AVX-512F), 1 (AVX2 + FMA), or 0 (neither:
+/// these kernels are unavailable and callers must use BLAS).
+int dl_skinny_level(void);
+
+/// The vector width in floats of `level` (16 or 8); N, K and the like must be multiples of it
+/// where the functions below say so.
+int dl_skinny_lanes(int level);
+
+/// Partial product over rows k0..<k1 of B: P[m, :] = Σ_{k0≤k<k1} A[m, k]·B[k, :] for m < M,
+/// overwriting P (stride ldp). N must be a multiple of the lane count. `apack` is scratch of
+/// (k1 − k0)·M floats. Callers split K between threads and add the partial products.
+void dl_skinny_nn_partial(int level, int M, int n0, int n1, int k0, int k1, const float *A, int lda,
+                          const float *B, int ldb, float *P, int ldp, float *apack);
+
+/// C[m, n] = β·C[m, n] + Σ_k A[m, k]·B[n, k] for m < M and n0 ≤ n < n1 (B used transposed).
+/// K must be a multiple of the lane count. With β = 0, C is not read.
+void dl_skinny_nt(int level, int M, int n0, int n1, int K, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+
+/// C[m, :] = Σ_k A[k, m]·B[k, :] for m0 ≤ m < m1 (A used transposed, K small), overwriting C.
+/// N must be a multiple of the lane count. Rows of C are written with streaming stores when C
+/// and ldc are aligned to the vector size.
+void dl_skinny_tn(int level, int m0, int m1, int N, int K, const float *A, int lda,
+                  const float *B, int ldb, float *C, int ldc);
+
+#endif

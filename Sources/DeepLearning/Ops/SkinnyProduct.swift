@@ -1,0 +1,97 @@
+// Matrix products with a thin side (at most `SkinnyProduct.rowLimit` rows, or that many terms
+// in the sum) and a large weight matrix on the other: the convolutions at the bottom of a
+// U-Net, where a 16–33 MB kernel meets 1–16 pixels. They are memory-bound: each weight is read
+// from DRAM and used a handful of times. OpenBLAS 0.3.21 packs the large operand before using
+// it and so read it at 5–13 GB/s; the C kernels in `CKernels` stream it once, at 25–40 GB/s
+// (Docs/Performance.md has the measurements). This is the one place the library does a
+// product itself instead of calling BLAS (DESIGN.md §4; the reason is written in
+// Docs/Architecture.md).
+
+import CKernels
+import Dispatch
+import Foundation
+
+/// Runs eligible thin matrix products on the vectorised C kernels of `CKernels`.
+@_spi(Benchmarks) public enum SkinnyProduct {
+    /// The most rows (NN, NT) or summed terms (TN) a product may have to run here. Past 16
+    /// the products turn compute-bound and OpenBLAS's blocked kernels win.
+    public static let rowLimit = 16
+
+    /// The fewest floats the large operand must have: smaller products stay on OpenBLAS,
+    /// which handles them from cache well enough. Tests lower it to reach every code path.
+    nonisolated(unsafe) public static var minimumLargeOperand = 1 << 18
+
+    /// The instruction-set level in use: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = disabled (every
+    /// product goes to OpenBLAS). Defaults to the best the CPU has, or 0 when the environment
+    /// sets `DEEPLEARNING_SKINNY_KERNELS=0`. Set it lower to compare or test paths.
+    nonisolated(unsafe) public static var level: Int = {
+        if ProcessInfo.processInfo.environment["DEEPLEARNING_SKINNY_KERNELS"] == "0" { return 0 }
+        return Int(dl_skinny_level())
+    }()
+
+    /// The best level this CPU supports.
+    public static var supportedLevel: Int { Int(dl_skinny_level()) }
+
+    /// Computes `c = op(a)·op(b) + β·c` (row-major, as `cblas_sgemm` with α = 1) when the
+    /// product is thin enough and the shapes fit the kernels; returns `false` without touching
+    /// `c` otherwise, for the caller to use BLAS.
+    static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        let level = self.level
+        guard level > 0, m > 0, n > 0, k > 0, Swift.max(m, n, k) < Int(Int32.max) else { return false }
+        let lanes = Int(dl_skinny_lanes(Int32(level)))
+        switch (transposeA, transposeB) {
+        case (false, false) where m <= rowLimit && n % lanes == 0 && k * n >= minimumLargeOperand:
+            productNN(level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        case (false, true) where m <= rowLimit && k % lanes == 0 && k * n >= minimumLargeOperand:
+            // Whole groups of four B rows per thread; the kernel finishes any remainder itself.
+            let groups = (n + 3) / 4
+            parallelChunks(groups, grain: 1) { range in
+                let n0 = range.lowerBound * 4, n1 = Swift.min(n, range.upperBound * 4)
+                dl_skinny_nt(Int32(level), Int32(m), Int32(n0), Int32(n1), Int32(k), a, Int32(lda), b, Int32(ldb),
+                             beta, c, Int32(ldc))
+            }
+        case (true, false) where k <= rowLimit && beta == 0 && n % lanes == 0 && m * n >= minimumLargeOperand:
+            // Pairs of C rows per thread (the kernel's unit).
+            parallelChunks((m + 1) / 2, grain: 1) { range in
+                let m0 = range.lowerBound * 2, m1 = Swift.min(m, range.upperBound * 2)
+                dl_skinny_tn(Int32(level), Int32(m0), Int32(m1), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
+                             c, Int32(ldc))
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// NN: each thread takes a contiguous run of B's rows (one sequential stream) into its own
+    /// partial product; the partials are then added into `c`.
+    private static func productNN(level: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                  b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let parts = Swift.max(1, Swift.min(Parallelism.threads, k / 64))
+        // Padded rows: partial rows a power of two apart would share cache sets.
+        let partialStride = n + 16, longestRun = (k + parts - 1) / parts
+        let partialSize = m * partialStride, packSize = longestRun * m
+        ScratchPool.shared.withBuffer(parts * (partialSize + packSize)) { scratch in
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let k0 = part * k / parts, k1 = (part + 1) * k / parts
+                let partial = scratch + part * (partialSize + packSize)
+                dl_skinny_nn_partial(Int32(level), Int32(m), 0, Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b, Int32(ldb),
+                                     partial, Int32(partialStride), partial + partialSize)
+            }
+            for row in 0..<m {
+                let target = c + row * ldc
+                if beta == 0 {
+                    for j in 0..<n { target[j] = 0 }
+                } else if beta != 1 {
+                    for j in 0..<n { target[j] *= beta }
+                }
+                for part in 0..<parts {
+                    let source = scratch + part * (partialSize + packSize) + row * partialStride
+                    for j in 0..<n { target[j] += source[j] }
+                }
+            }
+        }
+    }
+}
