@@ -1,7 +1,7 @@
 // kernel-benchmark: how close do the convolution passes of a pix2pix training step come to
 // OpenBLAS's own sgemm speed on this machine?
 //
-//   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise]
+//   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise] [--thin]
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -129,6 +129,57 @@ if arguments.contains("--elementwise") {
         let seconds = fastest(body)
         let rate = buffers * bytes / seconds / 1e9
         print(String(format: "%-20@ %7.3f ms  %6.1f GB/s  %4.0f%% of memcpy", name as NSString, seconds * 1e3, rate, 100 * rate / memcpyRate))
+    }
+    exit(0)
+}
+
+// --thin: the thin products of the U-Net's bottom on the library's streaming kernels
+// (`SkinnyProduct`) against OpenBLAS's sgemm, with the weights cold as in a training step:
+// each timed call takes the next of 24 weight matrices of 33.5 MB (800 MB, more than any
+// cache), alternating between the two implementations. Reported as the weight matrix's
+// GB/s (the bytes that must come from DRAM) and the ratio.
+if arguments.contains("--thin") {
+    _ = matmul(Tensor.ones([2, 2]), Tensor.ones([2, 2]))    // OpenBLAS kernel selection first
+    let rows = 16_384, columns = 512, weights = 24, bytes = Double(rows * columns * 4)
+    func filledBuffer(_ count: Int, seed: Int) -> UnsafeMutablePointer<Float> {
+        // 64-byte aligned, as tensors are (the TN kernel's streaming stores need it).
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        for i in 0..<count { buffer[i] = Float((i * 7 + seed) % 97) / 97 - 0.5 }
+        return buffer
+    }
+    let matrices = (0..<weights).map { filledBuffer(rows * columns, seed: $0) }
+    let thin = filledBuffer(32 * rows, seed: 99), result = filledBuffer(rows * columns, seed: 0)
+    print("thin products against a 16384×512 weight matrix (33.5 MB), cold; GB/s of the weight")
+    print("product    | ours ms   GB/s | OpenBLAS ms   GB/s | ratio")
+    // The weight is B for NN (k = 16384) and NT (n = 16384), and the result C for TN.
+    for (kind, small) in [("NN", 1), ("NN", 4), ("NN", 16), ("NT", 1), ("NT", 4), ("NT", 16), ("TN", 1), ("TN", 4), ("TN", 16)] {
+        let transposeA = kind == "TN", transposeB = kind == "NT"
+        let m = kind == "TN" ? rows : small, n = kind == "NT" ? rows : columns
+        let k = kind == "NN" ? rows : kind == "NT" ? columns : small
+        let lda = kind == "NT" ? columns : rows, ldb = columns, ldc = kind == "NT" ? rows : columns
+        var best = [Double.infinity, Double.infinity], next = 0
+        for implementation in [0, 1, 0, 1, 0, 1] {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<weights {
+                let weight = matrices[next % weights]
+                next += 1
+                let a = UnsafePointer(thin), b = UnsafePointer(kind == "TN" ? thin + 16 * rows : weight)
+                let c = kind == "TN" ? weight : result
+                if implementation == 0 {
+                    let handled = SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                                    a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+                    precondition(handled, "\(kind) \(small): declined by the kernels (DEEPLEARNING_SKINNY_KERNELS=0?)")
+                } else {
+                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(weights)
+            best[implementation] = min(best[implementation], seconds)
+        }
+        let label = "\(kind) \(kind == "TN" ? "k" : "m") = \(small)"
+        print(label.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " | %7.3f %6.1f | %11.3f %6.1f | %5.2f×",
+                     best[0] * 1e3, bytes / best[0] / 1e9, best[1] * 1e3, bytes / best[1] / 1e9, best[1] / best[0]))
     }
     exit(0)
 }

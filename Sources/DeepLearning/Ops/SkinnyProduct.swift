@@ -35,7 +35,7 @@ import Foundation
     /// Computes `c = op(a)·op(b) + β·c` (row-major, as `cblas_sgemm` with α = 1) when the
     /// product is thin enough and the shapes fit the kernels; returns `false` without touching
     /// `c` otherwise, for the caller to use BLAS.
-    static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    public static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         let level = self.level
