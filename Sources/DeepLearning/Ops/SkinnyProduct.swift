@@ -82,14 +82,15 @@ import Foundation
             }
             for row in 0..<m {
                 let target = c + row * ldc
-                if beta == 0 {
-                    for j in 0..<n { target[j] = 0 }
-                } else if beta != 1 {
-                    for j in 0..<n { target[j] *= beta }
-                }
                 for part in 0..<parts {
                     let source = scratch + part * (partialSize + packSize) + row * partialStride
-                    for j in 0..<n { target[j] += source[j] }
+                    if part > 0 || beta == 1 {
+                        for j in 0..<n { target[j] += source[j] }
+                    } else if beta == 0 {
+                        for j in 0..<n { target[j] = source[j] }    // C is not read (β = 0, as in BLAS)
+                    } else {
+                        for j in 0..<n { target[j] = beta * target[j] + source[j] }
+                    }
                 }
             }
         }
