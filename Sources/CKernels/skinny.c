@@ -43,11 +43,11 @@ int dl_skinny_level(void) {
 
 int dl_skinny_lanes(int level) { return level >= 2 ? 16 : 8; }
 
-void dl_skinny_nn_partial(int level, int M, int n0, int n1, int k0, int k1, const float *A, int lda,
+void dl_skinny_nn_partial(int level, int M, int N, int k0, int k1, const float *A, int lda,
                           const float *B, int ldb, float *P, int ldp, float *apack) {
 #ifdef DL_SKINNY_X86
-    if (level >= 2) dl_nn_partial_avx512(M, n0, n1, k0, k1, A, lda, B, ldb, P, ldp, apack);
-    else if (level == 1) dl_nn_partial_avx2(M, n0, n1, k0, k1, A, lda, B, ldb, P, ldp, apack);
+    if (level >= 2) dl_nn_partial_avx512(M, N, k0, k1, A, lda, B, ldb, P, ldp, apack);
+    else if (level == 1) dl_nn_partial_avx2(M, N, k0, k1, A, lda, B, ldb, P, ldp, apack);
 #endif
 }
 

@@ -41,10 +41,9 @@ INLINE V F(sum4)(V a, V b, V c, V d) {
 }
 #endif
 
-TARGET void F(nn_partial)(int M, int n0, int n1, int k0, int k1, const float *A, int lda, const float *B, int ldb,
+TARGET void F(nn_partial)(int M, int N, int k0, int k1, const float *A, int lda, const float *B, int ldb,
                           float *P, int ldp, float *apack) {
-    const int K = k1 - k0, N = n1 - n0;
-    B += n0;
+    const int K = k1 - k0;
     // A's block as [K][M]: the broadcasts of one k step are adjacent, and A's rows (often a
     // power-of-two stride apart) no longer fight for the same cache sets.
     for (int k = 0; k < K; k++)

@@ -24,7 +24,7 @@ int dl_skinny_lanes(int level);
 /// Partial product over rows k0..<k1 of B: P[m, :] = Σ_{k0≤k<k1} A[m, k]·B[k, :] for m < M,
 /// overwriting P (stride ldp). N must be a multiple of the lane count. `apack` is scratch of
 /// (k1 − k0)·M floats. Callers split K between threads and add the partial products.
-void dl_skinny_nn_partial(int level, int M, int n0, int n1, int k0, int k1, const float *A, int lda,
+void dl_skinny_nn_partial(int level, int M, int N, int k0, int k1, const float *A, int lda,
                           const float *B, int ldb, float *P, int ldp, float *apack);
 
 /// C[m, n] = β·C[m, n] + Σ_k A[m, k]·B[n, k] for m < M and n0 ≤ n < n1 (B used transposed).

@@ -77,7 +77,7 @@ import Foundation
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let k0 = part * k / parts, k1 = (part + 1) * k / parts
                 let partial = scratch + part * (partialSize + packSize)
-                dl_skinny_nn_partial(Int32(level), Int32(m), 0, Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b, Int32(ldb),
+                dl_skinny_nn_partial(Int32(level), Int32(m), Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b, Int32(ldb),
                                      partial, Int32(partialStride), partial + partialSize)
             }
             for row in 0..<m {
