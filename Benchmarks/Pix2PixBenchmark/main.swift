@@ -7,8 +7,9 @@
 //
 //   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--json] [--compare-torch]
 //
-// --compare-torch also runs ../shared/bench/torch_pix2pix.py (or $PEER_SCRIPT) with
-// $PEER_PYTHON (default /root/peers-venv/bin/python) in the same invocation and prints ratios.
+// --compare-torch also runs the PyTorch peer, Benchmarks/Peers/torch_pix2pix.py (or $PEER_SCRIPT),
+// in the same invocation and prints ratios. Its interpreter is $PEER_PYTHON, else the virtual
+// environment Benchmarks/Peers/install.sh creates, else python3.
 import COpenBLAS
 @_spi(Benchmarks) import DeepLearning
 import Foundation
@@ -122,9 +123,10 @@ struct PeerResult: Decodable {
 
 func runTorchPeer(steps: Int) -> PeerResult? {
     let env = ProcessInfo.processInfo.environment
-    let python = env["PEER_PYTHON"] ?? "/root/peers-venv/bin/python"
-    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    let script = env["PEER_SCRIPT"] ?? here.appendingPathComponent("../../../shared/bench/torch_pix2pix.py").standardized.path
+    let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers").standardized
+    let venvPython = peers.appendingPathComponent(".venv/bin/python").path
+    let python = env["PEER_PYTHON"] ?? (FileManager.default.fileExists(atPath: venvPython) ? venvPython : "/usr/bin/python3")
+    let script = env["PEER_SCRIPT"] ?? peers.appendingPathComponent("torch_pix2pix.py").path
     guard FileManager.default.fileExists(atPath: python), FileManager.default.fileExists(atPath: script) else {
         FileHandle.standardError.write("peer not run: \(python) or \(script) missing\n".data(using: .utf8)!)
         return nil
@@ -171,13 +173,15 @@ func profileStep(runs: Int) {
     }
     let dOptimizer = Adam(for: discriminator, learningRate: 2e-4, beta1: 0.5)
     let gOptimizer = Adam(for: generator, learningRate: 2e-4, beta1: 0.5)
+    let discriminatorNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
     for _ in 0..<(runs + 2) {
         let fake = phase("1 G forward") { generator(source) }
         let dLoss = phase("2 D forward ×2 + loss") {
             // As the trainer: real and fake pairs as two independent sub-batches of one pass.
-            let logits = BatchNorm.independentSubBatches(2) {
-                discriminator(source: concatenate([source, source], axis: 0), target: concatenate([target, fake.detached()], axis: 0))
-            }
+            for norm in discriminatorNorms { norm.independentSubBatches = 2 }
+            defer { for norm in discriminatorNorms { norm.independentSubBatches = 1 } }
+            let logits = discriminator(source: concatenate([source, source], axis: 0),
+                                       target: concatenate([target, fake.detached()], axis: 0))
             let real = binaryCrossEntropy(logits: logits.slice(axis: 0, 0..<1), Tensor(shape: [1, 16, 16, 1], repeating: 1))
             let fakeLoss = binaryCrossEntropy(logits: logits.slice(axis: 0, 1..<2), Tensor(shape: [1, 16, 16, 1], repeating: 0))
             return (real + fakeLoss) * 0.5
@@ -236,8 +240,7 @@ if arguments.profile {
 if arguments.profileOps {
     for _ in 0..<arguments.warmup { _ = try trainer.step(source: source, target: target) }
     var wall = 0.0
-    OpProfiler.detailed = CommandLine.arguments.contains("--detailed")
-    OpProfiler.start()
+    OpProfiler.start(detailed: CommandLine.arguments.contains("--detailed"))
     for _ in 0..<arguments.steps {
         OpProfiler.mark()
         wall += try seconds { _ = try trainer.step(source: source, target: target) }

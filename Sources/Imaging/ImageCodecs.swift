@@ -1,6 +1,7 @@
 import CImageCodecs
 import DeepLearning
 import Foundation
+import Synchronization
 
 /// An image file or buffer that cannot be read, decoded, encoded or used as asked.
 ///
@@ -55,8 +56,14 @@ public enum ImageFormat: Sendable, Equatable {
 public enum ImageLimits {
     /// The largest pixel count (width × height) `decodeImage` accepts; default 64 Mi
     /// pixels (768 MiB as Float RGB). Checked against the header before anything is
-    /// allocated, so a 100000×100000 "decompression bomb" fails fast.
-    nonisolated(unsafe) public static var maxPixels: Int = 64 << 20
+    /// allocated, so a 100000×100000 "decompression bomb" fails fast. A process-wide setting,
+    /// safe to change from any thread; it decides only which files are refused.
+    public static var maxPixels: Int {
+        get { maxPixelsStorage.load(ordering: .relaxed) }
+        set { maxPixelsStorage.store(newValue, ordering: .relaxed) }
+    }
+
+    private static let maxPixelsStorage = Atomic<Int>(64 << 20)
 }
 
 /// Reads and decodes the JPEG or PNG file at `url`.

@@ -66,7 +66,7 @@ public final class PatchDiscriminator: Module {
     /// The final 1-channel convolution producing patch logits.
     public let output: Conv2D
 
-    /// Builds the discriminator; weights are drawn from `RandomState.global`.
+    /// Builds the discriminator; weights are drawn from `RandomState`.
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
         let ndf = configuration.baseFilters

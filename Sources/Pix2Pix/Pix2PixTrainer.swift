@@ -1,4 +1,4 @@
-@_spi(Benchmarks) import DeepLearning
+import DeepLearning
 import Foundation
 
 /// Trains a pix2pix generator against a conditional discriminator (Isola et al. 2017).
@@ -96,6 +96,9 @@ public final class Pix2PixTrainer {
     private let generatorParameters: [(name: String, parameter: Parameter)]
     private let discriminatorParameters: [(name: String, parameter: Parameter)]
     private let modeDependentModules: [TrainingModeDependent]
+    /// The discriminator's batch-norm layers, switched to two independent sub-batches while it
+    /// scores real and generated pairs in one pass.
+    private let discriminatorBatchNorms: [BatchNorm]
 
     /// Creates a trainer with two fresh Adam optimizers.
     public init(generator: Layer, discriminator: PatchDiscriminator, options: Options = Options()) {
@@ -105,6 +108,7 @@ public final class Pix2PixTrainer {
         generatorParameters = generator.namedParameters
         discriminatorParameters = discriminator.namedParameters
         modeDependentModules = (generator.modules + discriminator.modules).compactMap { $0 as? TrainingModeDependent }
+        discriminatorBatchNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
         generatorOptimizer = Adam(for: generator, learningRate: options.learningRate,
                                   beta1: options.beta1, beta2: options.beta2)
         discriminatorOptimizer = Adam(for: discriminator, learningRate: options.learningRate,
@@ -146,16 +150,17 @@ public final class Pix2PixTrainer {
         // in one pass as two independent sub-batches (batch-norm statistics per sub-batch): the
         // same values as two separate passes, with GEMMs twice as tall.
         let n = source.shape[0]
-        let logits = BatchNorm.independentSubBatches(2) {
-            discriminator(source: concatenate([source, source], axis: 0), target: concatenate([target, fake.detached()], axis: 0))
-        }
+        for norm in discriminatorBatchNorms { norm.independentSubBatches = 2 }
+        let logits = discriminator(source: concatenate([source, source], axis: 0),
+                                   target: concatenate([target, fake.detached()], axis: 0))
+        for norm in discriminatorBatchNorms { norm.independentSubBatches = 1 }
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
         try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
         discriminatorLoss.backward()
-        try OpProfiler.measure("check D gradients") { try checkGradients(discriminatorParameters, network: "discriminator") }
-        OpProfiler.measure("D optimizer update") { discriminatorOptimizer.update() }
+        try checkGradients(discriminatorParameters, network: "discriminator")
+        discriminatorOptimizer.update()
 
         // Generator: fool the (frozen) discriminator and stay close to the target in L1.
         for (_, p) in discriminatorParameters { p.requiresGradient = false }
@@ -165,8 +170,8 @@ public final class Pix2PixTrainer {
         let generatorLoss = adversarial + l1 * options.l1Weight
         try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar])
         generatorLoss.backward()
-        try OpProfiler.measure("check G gradients") { try checkGradients(generatorParameters, network: "generator") }
-        OpProfiler.measure("G optimizer update") { generatorOptimizer.update() }
+        try checkGradients(generatorParameters, network: "generator")
+        generatorOptimizer.update()
 
         completedSteps += 1
         return Losses(discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,

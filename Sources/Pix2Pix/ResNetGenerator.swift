@@ -98,7 +98,7 @@ public final class ResNetGenerator: Layer {
     /// c7s1-3: the output convolution (then tanh).
     public let output: Conv2D
 
-    /// Builds the generator; weights are drawn from `RandomState.global`.
+    /// Builds the generator; weights are drawn from `RandomState`.
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
         let ngf = configuration.baseFilters, norm = configuration.norm

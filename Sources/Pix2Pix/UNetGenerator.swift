@@ -98,7 +98,7 @@ public final class UNetGenerator: Layer {
     /// The final 4×4 stride-2 transposed convolution to `outputChannels` (then tanh).
     public let output: Conv2DTranspose
 
-    /// Builds the generator; weights are drawn from `RandomState.global` (seed it first).
+    /// Builds the generator; weights are drawn from `RandomState` (seed it first).
     public init(_ configuration: Configuration = Configuration()) {
         precondition(configuration.depth >= 2, "UNetGenerator: depth \(configuration.depth) must be at least 2")
         self.configuration = configuration

@@ -69,6 +69,18 @@ final class AutodiffTests: XCTestCase {
         XCTAssertEqual(entries.first { $0.op.hasPrefix("relu") }?.calls, 1)
         // Off again: nothing more is recorded.
         _ = matmul(x.value, x.value)
-        XCTAssertEqual(OpProfiler.stop().first { $0.op.hasPrefix("matmul") }?.calls, 1)
+        XCTAssertTrue(OpProfiler.stop().isEmpty)
+    }
+
+    func testOpProfilerRecordsOnlyTheThreadThatStartedIt() {
+        let x = Parameter(Tensor.ones([8, 8]))
+        OpProfiler.start()
+        let other = Thread { _ = matmul(x.value, x.value).relu() }
+        other.start()
+        while !other.isFinished { usleep(1000) }
+        _ = matmul(x.value, x.value)
+        let entries = OpProfiler.stop()
+        XCTAssertEqual(entries.first { $0.op.hasPrefix("matmul") }?.calls, 1)
+        XCTAssertNil(entries.first { $0.op.hasPrefix("relu") })
     }
 }

@@ -16,7 +16,7 @@ final class ResNetGeneratorTests: XCTestCase {
     func testShapesAndRange() {
         RandomState.seed(1)
         let generator = ResNetGenerator(.init(blocks: 2, baseFilters: 4))
-        let y = generator(Tensor.randomUniform([2, 16, 20, 3], lowerBound: -1, upperBound: 1, generator: &RandomState.global))
+        let y = generator(RandomState.withGenerator { Tensor.randomUniform([2, 16, 20, 3], lowerBound: -1, upperBound: 1, generator: &$0) })
         XCTAssertEqual(y.shape, [2, 16, 20, 3])
         XCTAssertTrue(y.scalars.allSatisfy { $0 > -1 && $0 < 1 })
     }

@@ -1,5 +1,5 @@
 /// How a layer fills a new weight tensor. All random initializers are seeded: they draw from
-/// the generator passed to `make`, by default `RandomState.global`.
+/// the generator passed to `make`, by default `RandomState`.
 ///
 /// Fans follow Keras: for a kernel of shape `[k₁, …, in, out]` the receptive field is
 /// `k₁·…`, `fanIn = in·field`, `fanOut = out·field`; for a matrix `[in, out]` they are its sizes.
@@ -64,8 +64,8 @@ public enum Initializer: Sendable, Equatable {
         }
     }
 
-    /// A new tensor of `shape` drawn from the process-wide `RandomState.global`.
+    /// A new tensor of `shape` drawn from the process-wide default generator (`RandomState`).
     public func make(_ shape: [Int]) -> Tensor {
-        make(shape, generator: &RandomState.global)
+        RandomState.withGenerator { make(shape, generator: &$0) }
     }
 }

@@ -1,13 +1,3 @@
-/// A normalisation layer that can also apply an activation in its own pass over the data.
-///
-/// `norm(x, activation: a)` gives the same values and gradients as `a(norm(x))` and saves a
-/// read and a write of the activations each way (the conv → norm → activation blocks of
-/// pix2pix use it). `BatchNorm` and `InstanceNorm` conform.
-public protocol NormalizationLayer: Layer {
-    /// Normalises `input` and applies `activation`.
-    func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor
-}
-
 /// Batch normalisation over the channel axis (Keras `BatchNormalization(axis=-1)`).
 ///
 /// In training it normalises with the batch's mean and biased variance over all axes but the
@@ -37,6 +27,17 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
     /// Use batch statistics even in inference (the seed's `training=True`); running
     /// statistics are then left untouched.
     public var forceBatchStatistics: Bool
+    /// Treat a batch as this many equal, independent sub-batches along the first axis (default
+    /// 1): statistics per sub-batch, and in training the running statistics updated once per
+    /// sub-batch in order — the same results as running each sub-batch through on its own, in
+    /// one pass with larger GEMMs. The pix2pix trainer sets it to 2 on its discriminator's
+    /// layers to score the real and the generated pairs together.
+    public var independentSubBatches = 1 {
+        didSet {
+            precondition(independentSubBatches >= 1,
+                         "BatchNorm.independentSubBatches: \(independentSubBatches) must be at least 1")
+        }
+    }
 
     /// Creates a batch normalisation layer for `channels` channels.
     public init(_ channels: Int, momentum: Float = 0.99, epsilon: Float = 1e-3, forceBatchStatistics: Bool = false) {
@@ -55,8 +56,8 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
     /// Normalises `input` (`[…, C]`) and applies `activation` in the same pass: the same values
     /// and gradients as `activation(self(input))`, with one pass less over the data each way.
     ///
-    /// Inside `BatchNorm.independentSubBatches(_:_:)` the batch statistics (and the running
-    /// statistics updates) are those of each sub-batch separately.
+    /// With `independentSubBatches` > 1 the batch statistics (and the running statistics
+    /// updates) are those of each sub-batch separately.
     public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
         let channels = gamma.shape[0]
         precondition(input.shape.last == channels,
@@ -65,7 +66,7 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
             return batchNormalized(input, mean: runningMean.value, variance: runningVariance.value,
                                    gamma: gamma.value, beta: beta.value, epsilon: epsilon, activation: activation)
         }
-        let groups = BatchNorm.subBatches
+        let groups = independentSubBatches
         precondition(input.rank >= 1 && input.shape[0] % groups == 0,
                      "BatchNorm(\(channels)): batch of \(describeShape(input.shape)) does not split into \(groups) equal sub-batches")
         let (output, statistics) = normalize(input, gamma: gamma.value, beta: beta.value, groups: groups, epsilon: epsilon,
@@ -86,51 +87,5 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
             runningVariance.value = Tensor(shape: [channels], scalars: variance)
         }
         return output
-    }
-
-    nonisolated(unsafe) private static var subBatches = 1
-
-    /// Runs `body` with every `BatchNorm` in training mode treating its batch as `count` equal,
-    /// independent sub-batches along the first axis: statistics per sub-batch, and the running
-    /// statistics updated once per sub-batch in order — the same results as running each
-    /// sub-batch through the network on its own, in one pass with `count`-times larger GEMMs.
-    ///
-    /// The pix2pix trainer scores the real and the generated pairs this way. Like the tape's
-    /// recording switch, the setting is process-wide: use it from one thread at a time.
-    public static func independentSubBatches<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
-        precondition(count >= 1, "BatchNorm.independentSubBatches: count \(count) must be positive")
-        let saved = subBatches
-        subBatches = count
-        defer { subBatches = saved }
-        return try body()
-    }
-}
-
-/// Instance normalisation (Ulyanov et al.; pix2pix's `--norm instance`): each sample and
-/// channel is normalised over its spatial positions. No running statistics, so training and
-/// inference behave the same.
-///
-/// Input `[N, H, W, C]`; output has the same shape.
-public final class InstanceNorm: NormalizationLayer {
-    /// Scale γ `[C]` (ones), or `nil` without `affine`.
-    public let gamma: Parameter?
-    /// Offset β `[C]` (zeros), or `nil` without `affine`.
-    public let beta: Parameter?
-    /// Added to the variance (PyTorch's default 1e-5).
-    public var epsilon: Float
-
-    /// Creates an instance normalisation layer; `affine` adds learnable γ and β.
-    public init(_ channels: Int, epsilon: Float = 1e-5, affine: Bool = true) {
-        gamma = affine ? Parameter(.ones([channels])) : nil
-        beta = affine ? Parameter(.zeros([channels])) : nil
-        self.epsilon = epsilon
-    }
-
-    /// Normalises `input` (`[N, …, C]`).
-    public func callAsFunction(_ input: Tensor) -> Tensor { self(input, activation: .identity) }
-
-    /// Normalises `input` and applies `activation` in the same pass (= `activation(self(input))`).
-    public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
-        instanceNormalized(input, gamma: gamma?.value, beta: beta?.value, epsilon: epsilon, activation: activation)
     }
 }

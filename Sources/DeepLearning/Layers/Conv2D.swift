@@ -25,7 +25,7 @@ public final class Conv2D: Layer {
     ///   - kernelInitializer: default `.glorotUniform` (Keras's); pix2pix uses `.normal(standardDeviation: 0.02)`.
     ///   - biasInitializer: default `.zeros`.
     ///
-    /// Random initializers draw from `RandomState.global`, so `RandomState.seed(_:)` makes models reproducible.
+    /// Random initializers draw from `RandomState`, so `RandomState.seed(_:)` makes models reproducible.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,

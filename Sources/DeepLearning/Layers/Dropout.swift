@@ -13,12 +13,12 @@ public final class Dropout: Layer, TrainingModeDependent {
     /// The generator masks are drawn from; seed it for reproducible runs.
     public var generator: SeededGenerator
 
-    /// Creates a dropout layer. Without a `seed`, its generator is split off `RandomState.global`.
+    /// Creates a dropout layer. Without a `seed`, its generator is split off `RandomState`.
     public init(rate: Float, activeAtInference: Bool = false, seed: UInt64? = nil) {
         precondition(rate >= 0 && rate < 1, "Dropout: rate \(rate) must be in [0, 1)")
         self.rate = rate
         self.activeAtInference = activeAtInference
-        generator = SeededGenerator(seed: seed ?? RandomState.global.next())
+        generator = SeededGenerator(seed: seed ?? RandomState.withGenerator { $0.next() })
     }
 
     /// `input` with dropout applied when training or `activeAtInference`; any shape.

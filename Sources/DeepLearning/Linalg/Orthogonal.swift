@@ -20,14 +20,15 @@ func orthogonalMatrix(_ shape: [Int], gain: Float, generator: inout SeededGenera
     let gaussian = Tensor.randomNormal([Swift.max(rows, columns), Swift.min(rows, columns)], generator: &generator)
     var (q, r) = Linalg.qr(gaussian)
     let k = r.shape[0], width = q.shape[1]
-    let rPointer = r.storage.pointer
-    q.withUnsafeMutableBufferPointer { buffer in
-        for column in 0..<k where rPointer[column * r.shape[1] + column] < 0 {
-            for row in 0..<(buffer.count / width) { buffer[row * width + column] = -buffer[row * width + column] }
+    let rColumns = r.shape[1]
+    r.withPointer { rPointer in
+        q.withUnsafeMutableBufferPointer { buffer in
+            for column in 0..<k where rPointer[column * rColumns + column] < 0 {
+                for row in 0..<(buffer.count / width) { buffer[row * width + column] = -buffer[row * width + column] }
+            }
+            for i in buffer.indices { buffer[i] *= gain }
         }
-        for i in buffer.indices { buffer[i] *= gain }
     }
-    withExtendedLifetime(r) {}
     // q carries no graph, so transposing it records nothing; permuted() returns a contiguous copy.
     return (tall ? q : q.transposed()).withShape(shape)
 }

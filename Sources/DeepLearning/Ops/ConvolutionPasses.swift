@@ -1,5 +1,19 @@
-// Benchmark access to the three passes of a (transposed) convolution without the tape, so
-// `kernel-benchmark` can time each GEMM pass on its own. Behind an SPI: not part of the API.
+// The three GEMM passes of a 2-D convolution on raw pointers, and how a transposed convolution
+// reuses them.
+//
+// For a geometry with patch matrix P = im2col(x) of shape [N·Ho·Wo, kh·kw·Cin] and the kernel
+// viewed as W [kh·kw·Cin, Cout]:
+//   forward          y  = P·W (+ bias)
+//   input gradient   dx = col2im(dy·Wᵀ)
+//   kernel gradient  dW = Pᵀ·dy
+// Rows go through a bounded scratch buffer chunk by chunk (see Im2col.swift).
+//
+// A transposed convolution with kernel [k, k, Cout, Cin] is the adjoint of the convolution from
+// its output back to its input, whose kernel layout [k, k, in, out] is the same array. In that
+// convolution's geometry (its "input" is our output) the roles swap:
+//   forward          y  = col2im(x·Wᵀ)      the convolution's input-gradient pass
+//   input gradient   dx = im2col(dy)·W      the convolution's forward pass
+//   kernel gradient  dW = im2col(dy)ᵀ·x     the convolution's kernel-gradient pass, x and dy swapped
 
 /// One of the three passes of a convolution's training step.
 @_spi(Benchmarks) public enum ConvolutionPass: String, CaseIterable, Sendable {
@@ -11,78 +25,126 @@
     case kernelGradient
 }
 
-/// Preallocated operands for timing the passes of `conv2D` (or `conv2DTranspose` when
-/// `transposed`) with the given input and kernel shapes, no bias.
-@_spi(Benchmarks) public final class ConvolutionPassRunner {
-    private let geometry: ConvGeometry
-    private let transposed: Bool
-    private let input: Tensor, kernel: Tensor, output: Tensor
-    private let inputGradient: Tensor, kernelGradient: Tensor, outputGradient: Tensor
-
-    /// Floats of patch matrix processed per chunk, for every convolution in the process.
-    public static var scratchBudget: Int {
-        get { ConvGeometry.scratchBudget }
-        set { ConvGeometry.scratchBudget = max(1, newValue) }
+extension ConvGeometry {
+    /// y from x (+ `bias` per output channel): the forward pass of the convolution of this
+    /// geometry, or of the transposed convolution that is its adjoint.
+    func forward(transposed: Bool, input x: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
+                 bias: UnsafePointer<Float>?, output y: UnsafeMutablePointer<Float>) {
+        if transposed {
+            convolutionInputGradient(outputGradient: x, kernel: w, inputGradient: y, bias: bias)
+        } else {
+            convolutionForward(input: x, kernel: w, bias: bias, output: y)
+        }
     }
 
-    /// FLOPs of each pass: 2·N·Ho·Wo·k²·Cin·Cout of the underlying convolution.
-    public var flops: Double { geometry.flops }
-
-    /// - Parameters:
-    ///   - input: `[N, H, W, Cin]`.
-    ///   - kernel: `[k, k, Cin, Cout]`, or `[k, k, Cout, Cin]` when `transposed`.
-    public init(input: Tensor, kernel: Tensor, stride: Int, padding: Padding, transposed: Bool) {
-        let reference = transposed ? conv2DTranspose(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
-                                   : conv2D(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
-        let (small, large) = transposed ? (input.shape, reference.shape) : (reference.shape, input.shape)
-        geometry = ConvGeometry(batch: large[0], inputHeight: large[1], inputWidth: large[2], inputChannels: large[3],
-                                outputChannels: small[3], kernelSize: kernel.shape[0], stride: stride, padding: padding)
-        self.transposed = transposed
-        self.input = input.detached()
-        self.kernel = kernel.detached()
-        output = Tensor(shape: reference.shape, repeating: 0)
-        outputGradient = Tensor(shape: reference.shape, repeating: 0.5)
-        inputGradient = Tensor(shape: input.shape, repeating: 0)
-        kernelGradient = Tensor(shape: kernel.shape, repeating: 0)
+    /// ∂x from ∂y, overwriting `inputGradient`.
+    func inputGradient(transposed: Bool, outputGradient dy: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
+                       inputGradient dx: UnsafeMutablePointer<Float>) {
+        if transposed {
+            convolutionForward(input: dy, kernel: w, bias: nil, output: dx)
+        } else {
+            convolutionInputGradient(outputGradient: dy, kernel: w, inputGradient: dx)
+        }
     }
 
-    /// The whole patch matrix [N·Ho·Wo, k²·Cin], allocated on first use by `runMatrixProductOnly`.
-    private lazy var patches = Tensor(shape: [geometry.rows, geometry.patchSize], repeating: 0.25)
+    /// ∂kernel from x and ∂y, overwriting `kernelGradient`.
+    func kernelGradient(transposed: Bool, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                        kernelGradient dw: UnsafeMutablePointer<Float>) {
+        if transposed {
+            convolutionKernelGradient(input: dy, outputGradient: x, kernelGradient: dw)
+        } else {
+            convolutionKernelGradient(input: x, outputGradient: dy, kernelGradient: dw)
+        }
+    }
 
-    /// Runs only the sgemm call of `pass` on a ready patch matrix (no im2col/col2im): the
-    /// ceiling the full pass is measured against.
-    public func runMatrixProductOnly(_ pass: ConvolutionPass) {
-        withExtendedLifetime(self) {
-            let g = geometry, rows = g.rows, patch = g.patchSize, cout = g.outputChannels
-            let p = patches.storage.pointer, w = kernel.storage.pointer
-            // The [rows, Cout] side of the underlying convolution: its output (our input if transposed).
-            let small = transposed ? input.storage.pointer : output.storage.pointer
-            switch pass {
-            case .forward where !transposed, .inputGradient where transposed:
-                sgemm(transposeA: false, transposeB: false, m: rows, n: cout, k: patch, a: p, lda: patch, b: w, ldb: cout, c: small, ldc: cout)
-            case .forward, .inputGradient:
-                sgemm(transposeA: false, transposeB: true, m: rows, n: patch, k: cout, a: small, lda: cout, b: w, ldb: cout, c: p, ldc: patch)
-            case .kernelGradient:
-                sgemm(transposeA: true, transposeB: false, m: patch, n: cout, k: rows, a: p, lda: patch, b: small, ldb: cout,
-                      c: kernelGradient.storage.pointer, ldc: cout)
+    /// y[rows, Cout] = im2col(x)·W (+ bias).
+    private func convolutionForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                    output: UnsafeMutablePointer<Float>) {
+        let cout = outputChannels, patch = patchSize, wo = outputWidth
+        guard rows > 0, cout > 0 else { return }
+        guard patch > 0 else {
+            fillRows(output, rows: rows, with: bias, channels: cout)
+            return
+        }
+        if isPointwise {
+            fillRows(output, rows: rows, with: bias, channels: cout)
+            product(transposeA: false, transposeB: false, m: rows, n: cout, k: patch,
+                    a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
+            return
+        }
+        StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
+            forEachChunk { firstLine, lineCount in
+                let chunkRows = lineCount * wo, destination = output + firstLine * wo * cout
+                im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
+                fillRows(destination, rows: chunkRows, with: bias, channels: cout)
+                product(transposeA: false, transposeB: false, m: chunkRows, n: cout, k: patch,
+                        a: columns, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: destination, ldc: cout)
             }
         }
     }
 
-    /// Runs `pass` once, writing into the preallocated result.
-    public func run(_ pass: ConvolutionPass) {
-        withExtendedLifetime(self) {
-            let g = geometry
-            let (x, w, y) = (input.storage.pointer, kernel.storage.pointer, output.storage.pointer)
-            let (dx, dw, dy) = (inputGradient.storage.pointer, kernelGradient.storage.pointer, outputGradient.storage.pointer)
-            switch (pass, transposed) {
-            case (.forward, false): convolutionForward(input: x, kernel: w, bias: nil, output: y, geometry: g)
-            case (.inputGradient, false): convolutionInputGradient(outputGradient: dy, kernel: w, inputGradient: dx, geometry: g)
-            case (.kernelGradient, false): convolutionKernelGradient(input: x, outputGradient: dy, kernelGradient: dw, geometry: g)
-            case (.forward, true): transposedForward(input: x, kernel: w, output: y, geometry: g)
-            case (.inputGradient, true): convolutionForward(input: dy, kernel: w, bias: nil, output: dx, geometry: g)
-            case (.kernelGradient, true): convolutionKernelGradient(input: dy, outputGradient: x, kernelGradient: dw, geometry: g)
+    /// dx = col2im(dy·Wᵀ) (+ `bias` on every pixel), overwriting `inputGradient` ([N, H, W, Cin]).
+    ///
+    /// `bias` ([Cin]) serves the transposed convolution, whose forward pass this is: starting the
+    /// accumulation from the bias saves a separate pass over the output.
+    private func convolutionInputGradient(outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                                          inputGradient: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
+        let cout = outputChannels, patch = patchSize, wo = outputWidth
+        let pixels = batch * inputHeight * inputWidth
+        if isPointwise && cout > 0 {
+            fillRows(inputGradient, rows: pixels, with: bias, channels: patch)
+            product(transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
+                    a: outputGradient, lda: cout, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: inputGradient, ldc: patch)
+            return
+        }
+        if let bias {
+            fillRows(inputGradient, rows: pixels, with: bias, channels: inputChannels)
+        } else {
+            inputGradient.update(repeating: 0, count: pixels * inputChannels)
+        }
+        guard rows > 0, cout > 0, patch > 0 else { return }
+        StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
+            forEachChunk { firstLine, lineCount in
+                product(transposeA: false, transposeB: true, m: lineCount * wo, n: patch, k: cout,
+                        a: outputGradient + firstLine * wo * cout, lda: cout, b: kernel, ldb: cout, c: columns, ldc: patch)
+                col2imAdding(columns, firstLine: firstLine, lineCount: lineCount, into: inputGradient)
             }
+        }
+    }
+
+    /// dW[kh·kw·Cin, Cout] = im2col(x)ᵀ·dy, overwriting `kernelGradient`.
+    private func convolutionKernelGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                           kernelGradient: UnsafeMutablePointer<Float>) {
+        let cout = outputChannels, patch = patchSize, wo = outputWidth
+        guard rows > 0, cout > 0, patch > 0 else {
+            kernelGradient.update(repeating: 0, count: patch * cout)
+            return
+        }
+        if isPointwise {
+            product(transposeA: true, transposeB: false, m: patch, n: cout, k: rows,
+                    a: input, lda: patch, b: outputGradient, ldb: cout, c: kernelGradient, ldc: cout)
+            return
+        }
+        // The first chunk overwrites (β = 0), later ones accumulate: no separate zeroing pass,
+        // and a single-chunk layer writes its gradient exactly once.
+        StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
+            forEachChunk { firstLine, lineCount in
+                im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
+                product(transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
+                        a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
+                        beta: firstLine == 0 ? 0 : 1, c: kernelGradient, ldc: cout)
+            }
+        }
+    }
+}
+
+/// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none).
+private func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int) {
+    guard let bias else { return }
+    parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
+        for row in range {
+            let target = destination + row * channels
+            for c in 0..<channels { target[c] = bias[c] }
         }
     }
 }

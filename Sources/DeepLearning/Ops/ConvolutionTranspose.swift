@@ -1,11 +1,5 @@
-// Transposed 2-D convolution: the adjoint of `conv2D` with the same kernel, stride and padding.
-//
-// Its kernel layout [k, k, Cout, Cin] (Keras Conv2DTranspose) is exactly the [k, k, in, out]
-// layout of the convolution it inverts, whose "input" is our output and whose "output" is our
-// input. So, with that convolution's geometry:
-//   forward          y  = convolutionInputGradient(x)      (x·Wᵀ then col2im)
-//   input gradient   dx = convolutionForward(dy)           (im2col(dy)·W)
-//   kernel gradient  dW = convolutionKernelGradient(input: dy, outputGradient: x)
+// Transposed 2-D convolution: the adjoint of `conv2D` with the same kernel, stride and padding,
+// recorded through the convolution's passes in swapped roles (ConvolutionPasses.swift).
 
 /// The output size of a transposed convolution along one axis, as Keras computes it.
 func transposedOutputSize(_ size: Int, kernelSize: Int, stride: Int, padding: Padding) -> Int {
@@ -41,37 +35,6 @@ public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil
                                 kernelSize: kernelSize, stride: stride, padding: padding)
     precondition(geometry.outputHeight == height && geometry.outputWidth == width,
                  "conv2DTranspose: internal size mismatch for input \(describeShape(input.shape)), kernel \(describeShape(kernel.shape))")
-    let output = Tensor(uninitializedShape: [batch, outputHeight, outputWidth, outputChannels])
-    withExtendedLifetime((input, kernel, bias)) {
-        transposedForward(input: input.storage.pointer, kernel: kernel.storage.pointer, output: output.storage.pointer,
-                          geometry: geometry, bias: bias.map { UnsafePointer($0.storage.pointer) })
-    }
-    let (inputValue, kernelValue) = (input.detached(), kernel.detached())
-    return Tensor.recording(output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel],
-                            detail: "\(describeShape(input.shape)) → \(describeShape(output.shape))") { gradient, needed in
-        var gradients: [Tensor?] = [nil, nil]
-        if needed[0] {
-            let inputGradient = Tensor(uninitializedShape: inputValue.shape)
-            withExtendedLifetime((gradient, kernelValue)) {
-                convolutionForward(input: gradient.storage.pointer, kernel: kernelValue.storage.pointer, bias: nil,
-                                   output: inputGradient.storage.pointer, geometry: geometry)
-            }
-            gradients[0] = inputGradient
-        }
-        if needed[1] {
-            // The roles of the underlying convolution: our output gradient is its input.
-            gradients[1] = convolutionKernelGradient(input: gradient, outputGradient: inputValue, shape: kernelValue.shape, geometry: geometry)
-        }
-        if needed.count == 3 {
-            gradients.append(needed[2] ? channelSums(gradient, channels: outputChannels) : nil)
-        }
-        return gradients
-    }
-}
-
-/// The forward pass of a transposed convolution: `output = col2im(input·Wᵀ) (+ bias)` in `geometry`
-/// (the geometry of the convolution from `output` to `input`).
-func transposedForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                       geometry: ConvGeometry, bias: UnsafePointer<Float>? = nil) {
-    convolutionInputGradient(outputGradient: input, kernel: kernel, inputGradient: output, geometry: geometry, bias: bias)
+    return recordedConvolution(input, kernel: kernel, bias: bias, geometry: geometry, transposed: true,
+                               outputShape: [batch, outputHeight, outputWidth, outputChannels])
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 // The data movement around the convolution GEMMs, on raw pointers.
 //
 // With NHWC activations and Keras [kh, kw, in, out] kernels, the patch of one output pixel
@@ -9,7 +7,8 @@ import Foundation
 //
 // Patch matrices are never materialised for a whole batch: the 256×256×(4·4·64) one of the
 // pix2pix encoder would be 268 MB. Output rows are processed in chunks of whole image lines
-// through a pooled scratch buffer of at most `ConvGeometry.scratchBudget` floats.
+// through a pooled scratch buffer (`StoragePool.withScratchBuffer`) of at most
+// `ConvGeometry.scratchBudget` floats.
 
 /// The index arithmetic of one 2-D convolution (square kernel, equal strides), TensorFlow
 /// padding rules. Transposed convolutions use the geometry of the convolution they are the
@@ -22,9 +21,14 @@ struct ConvGeometry {
     /// Zero rows above / columns left of the input; the bottom/right get the rest.
     let padTop: Int, padLeft: Int
 
-    /// Floats scratch per chunk (16 MB): big enough for efficient GEMMs (hundreds of rows even
-    /// for K = 4·4·512), small enough to keep peak memory flat. Variable so tests can force chunking.
-    nonisolated(unsafe) static var scratchBudget = 1 << 22
+    /// Floats of patch matrix per chunk on the calling thread: big enough for efficient GEMMs
+    /// (hundreds of rows even for K = 4·4·512), small enough to keep peak memory flat. Per
+    /// thread so tests and benchmarks can force chunking without touching other threads; the
+    /// chunking changes the order of the kernel gradient's sums, and so its rounding.
+    static var scratchBudget: Int {
+        get { ThreadState.current.kernelSettings.scratchBudget }
+        set { ThreadState.current.kernelSettings.scratchBudget = Swift.max(1, newValue) }
+    }
 
     init(batch: Int, inputHeight: Int, inputWidth: Int, inputChannels: Int, outputChannels: Int,
          kernelSize: Int, stride: Int, padding: Padding) {
@@ -142,34 +146,5 @@ struct ConvGeometry {
                 }
             }
         }
-    }
-}
-
-/// Reusable scratch buffers for patch matrices, so a training step does not page-fault
-/// fresh 16 MB allocations for every convolution. Thread-safe; keeps at most a few buffers.
-final class ScratchPool: @unchecked Sendable {
-    static let shared = ScratchPool()
-    private let lock = NSLock()
-    private var available: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
-    private let maximumKept = 3
-
-    /// Runs `body` with a buffer of at least `count` floats (uninitialised).
-    func withBuffer<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        lock.lock()
-        let index = available.indices.filter { available[$0].capacity >= count }
-            .min { available[$0].capacity < available[$1].capacity }
-        let buffer = index.map { available.remove(at: $0) }
-        lock.unlock()
-        let (pointer, capacity) = buffer ?? (UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1)), Swift.max(count, 1))
-        defer {
-            lock.lock()
-            available.append((pointer, capacity))
-            if available.count > maximumKept {
-                let smallest = available.indices.min { available[$0].capacity < available[$1].capacity }!
-                available.remove(at: smallest).pointer.deallocate()
-            }
-            lock.unlock()
-        }
-        return body(pointer)
     }
 }

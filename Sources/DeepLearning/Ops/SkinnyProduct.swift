@@ -1,14 +1,12 @@
 // Matrix products with a thin side (at most `SkinnyProduct.rowLimit` rows, or that many terms
 // in the sum) and a large weight matrix on the other: the convolutions at the bottom of a
-// U-Net, where a 16–33 MB kernel meets 1–16 pixels. They are memory-bound: each weight is read
-// from DRAM and used a handful of times. OpenBLAS 0.3.21 packs the large operand before using
-// it and so read it at 5–13 GB/s; the C kernels in `CKernels` stream it once, at 25–40 GB/s
-// (Docs/Performance.md has the measurements). This is the one place the library does a
-// product itself instead of calling BLAS (DESIGN.md §4; the reason is written in
-// Docs/Architecture.md).
+// U-Net, where a kernel of tens of megabytes meets a handful of pixels. They are memory-bound:
+// each weight is read from DRAM and used a few times. OpenBLAS 0.3.21 packs the large operand
+// before using it; the C kernels in `CKernels` stream it once (Docs/Performance.md has the
+// measurements, Docs/Design.md why this is the one place the library multiplies matrices
+// itself). `product` (MatrixProduct.swift) offers every product here first.
 
 import CKernels
-import Dispatch
 import Foundation
 
 /// Runs eligible thin matrix products on the vectorised C kernels of `CKernels`.
@@ -19,12 +17,22 @@ import Foundation
 
     /// The fewest floats the large operand must have: smaller products stay on OpenBLAS,
     /// which handles them from cache well enough. Tests lower it to reach every code path.
-    nonisolated(unsafe) public static var minimumLargeOperand = 1 << 18
+    /// Per thread (default 2¹⁸).
+    public static var minimumLargeOperand: Int {
+        get { ThreadState.current.kernelSettings.thinProductMinimumLargeOperand }
+        set { ThreadState.current.kernelSettings.thinProductMinimumLargeOperand = newValue }
+    }
 
-    /// The instruction-set level in use: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = disabled (every
-    /// product goes to OpenBLAS). Defaults to the best the CPU has, or 0 when the environment
-    /// sets `DEEPLEARNING_SKINNY_KERNELS=0`. Set it lower to compare or test paths.
-    nonisolated(unsafe) public static var level: Int = {
+    /// The instruction-set level the calling thread uses: 2 = AVX-512F, 1 = AVX2 + FMA,
+    /// 0 = disabled (every product goes to OpenBLAS). Defaults to `defaultLevel`. Set it lower
+    /// to compare or test paths; per thread.
+    public static var level: Int {
+        get { ThreadState.current.kernelSettings.thinProductLevel }
+        set { ThreadState.current.kernelSettings.thinProductLevel = newValue }
+    }
+
+    /// The best level the CPU has, or 0 when the environment sets `DEEPLEARNING_SKINNY_KERNELS=0`.
+    public static let defaultLevel: Int = {
         if ProcessInfo.processInfo.environment["DEEPLEARNING_SKINNY_KERNELS"] == "0" { return 0 }
         return Int(dl_skinny_level())
     }()
@@ -38,7 +46,8 @@ import Foundation
     public static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        let level = self.level
+        let settings = ThreadState.current.kernelSettings
+        let level = settings.thinProductLevel, minimumLargeOperand = settings.thinProductMinimumLargeOperand
         guard level > 0, m > 0, n > 0, k > 0, Swift.max(m, n, k) < Int(Int32.max) else { return false }
         let lanes = Int(dl_skinny_lanes(Int32(level)))
         switch (transposeA, transposeB) {
@@ -65,20 +74,27 @@ import Foundation
         return true
     }
 
-    /// NN: each thread takes a contiguous run of B's rows (one sequential stream) into its own
-    /// partial product; the partials are then added into `c`.
+    /// Most runs of B's rows an NN product is split into. A fixed number, not the thread count,
+    /// so that the order of the partial sums, and so the result, is the same on every machine.
+    static let maximumPartsNN = 8
+
+    /// NN: each part takes a contiguous run of B's rows (one sequential stream) into its own
+    /// partial product; the partials are then added into `c` in order.
     private static func productNN(level: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let parts = Swift.max(1, Swift.min(Parallelism.threads, k / 64))
+        let parts = Swift.max(1, Swift.min(maximumPartsNN, k / 64))
         // Padded rows: partial rows a power of two apart would share cache sets.
         let partialStride = n + 16, longestRun = (k + parts - 1) / parts
         let partialSize = m * partialStride, packSize = longestRun * m
-        ScratchPool.shared.withBuffer(parts * (partialSize + packSize)) { scratch in
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let k0 = part * k / parts, k1 = (part + 1) * k / parts
-                let partial = scratch + part * (partialSize + packSize)
-                dl_skinny_nn_partial(Int32(level), Int32(m), Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b, Int32(ldb),
-                                     partial, Int32(partialStride), partial + partialSize)
+        StoragePool.withScratchBuffer(parts * (partialSize + packSize)) { scratch in
+            // Consecutive parts per thread: each thread still streams one contiguous run of B.
+            parallelChunks(parts, grain: 1) { range in
+                for part in range {
+                    let k0 = part * k / parts, k1 = (part + 1) * k / parts
+                    let partial = scratch + part * (partialSize + packSize)
+                    dl_skinny_nn_partial(Int32(level), Int32(m), Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b,
+                                         Int32(ldb), partial, Int32(partialStride), partial + partialSize)
+                }
             }
             for row in 0..<m {
                 let target = c + row * ldc

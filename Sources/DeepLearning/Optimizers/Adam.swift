@@ -37,6 +37,10 @@ public final class Adam: Optimizer {
     }
 
     public func update() {
+        OpProfiler.measure("Adam.update") { applyUpdate() }
+    }
+
+    private func applyUpdate() {
         step += 1
         let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
         // θ −= lr/c₁ · m / (√(v/c₂) + ε): fold the constants once per step.
@@ -46,37 +50,36 @@ public final class Adam: Optimizer {
         for (index, entry) in slots.parameters.enumerated() {
             guard let gradient = entry.parameter.gradient else { continue }
             let m = slots.pointer(slot: 0, parameter: index), v = slots.pointer(slot: 1, parameter: index)
-            let g = gradient.storage.pointer
-            entry.parameter.update { theta in
-                let w = theta.baseAddress!
-                parallelChunks(theta.count, grain: 65_536) { range in
-                    // 16 lanes at a time: the compiler cannot prove the four buffers do not
-                    // alias, so it would not vectorise the scalar loop on its own.
-                    var i = range.lowerBound
-                    typealias Lanes = SIMD16<Float>
-                    while i + 16 <= range.upperBound {
-                        var gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-                        var wi = UnsafeRawPointer(w + i).loadUnaligned(as: Lanes.self)
-                        if decay != 0 {
-                            if decoupled { wi -= (lr * decay) * wi } else { gi += decay * wi }
+            gradient.withPointer { g in
+                entry.parameter.update { theta in
+                    let w = theta.baseAddress!
+                    parallelChunks(theta.count, grain: 65_536) { range in
+                        // 16 lanes at a time: the compiler cannot prove the four buffers do not
+                        // alias, so it would not vectorise the scalar loop on its own.
+                        var i = range.lowerBound
+                        while i + 16 <= range.upperBound {
+                            var gi = loadVector(g + i), wi = loadVector(w + i)
+                            if decay != 0 {
+                                if decoupled { wi -= (lr * decay) * wi } else { gi += decay * wi }
+                            }
+                            let mi = b1 * loadVector(m + i) + (1 - b1) * gi
+                            let vi = b2 * loadVector(v + i) + (1 - b2) * gi * gi
+                            wi -= stepSize * mi / ((vi * inverseCorrection2).squareRoot() + eps)
+                            storeVector(mi, m + i)
+                            storeVector(vi, v + i)
+                            storeVector(wi, w + i)
+                            i += 16
                         }
-                        let mi = b1 * UnsafeRawPointer(m + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
-                        let vi = b2 * UnsafeRawPointer(v + i).loadUnaligned(as: Lanes.self) + (1 - b2) * gi * gi
-                        wi -= stepSize * mi / ((vi * inverseCorrection2).squareRoot() + eps)
-                        UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Lanes.self)
-                        UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Lanes.self)
-                        UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: Lanes.self)
-                        i += 16
-                    }
-                    while i < range.upperBound {
-                        var gi = g[i]
-                        if decay != 0 {
-                            if decoupled { w[i] -= lr * decay * w[i] } else { gi += decay * w[i] }
+                        while i < range.upperBound {
+                            var gi = g[i]
+                            if decay != 0 {
+                                if decoupled { w[i] -= lr * decay * w[i] } else { gi += decay * w[i] }
+                            }
+                            m[i] = b1 * m[i] + (1 - b1) * gi
+                            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                            w[i] -= stepSize * m[i] / ((v[i] * inverseCorrection2).squareRoot() + eps)
+                            i += 1
                         }
-                        m[i] = b1 * m[i] + (1 - b1) * gi
-                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                        w[i] -= stepSize * m[i] / ((v[i] * inverseCorrection2).squareRoot() + eps)
-                        i += 1
                     }
                 }
             }

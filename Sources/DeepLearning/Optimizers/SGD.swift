@@ -19,19 +19,24 @@ public final class SGD: Optimizer {
     }
 
     public func update() {
+        OpProfiler.measure("SGD.update") { applyUpdate() }
+    }
+
+    private func applyUpdate() {
         step += 1
         let (lr, mu, useNesterov) = (learningRate, momentum, nesterov)
         for (index, entry) in slots.parameters.enumerated() {
             guard let gradient = entry.parameter.gradient else { continue }
-            let g = gradient.storage.pointer
             let buffer: UnsafeMutablePointer<Float>? = mu == 0 ? nil : slots.pointer(slot: 0, parameter: index)
-            entry.parameter.update { theta in
-                let w = theta.baseAddress!
-                parallelChunks(theta.count) { range in
-                    for i in range {
-                        guard let b = buffer else { w[i] -= lr * g[i]; continue }
-                        b[i] = mu * b[i] + g[i]   // b starts at 0, so step 1 gives b = g as in PyTorch
-                        w[i] -= lr * (useNesterov ? g[i] + mu * b[i] : b[i])
+            gradient.withPointer { g in
+                entry.parameter.update { theta in
+                    let w = theta.baseAddress!
+                    parallelChunks(theta.count) { range in
+                        for i in range {
+                            guard let b = buffer else { w[i] -= lr * g[i]; continue }
+                            b[i] = mu * b[i] + g[i]   // b starts at 0, so step 1 gives b = g as in PyTorch
+                            w[i] -= lr * (useNesterov ? g[i] + mu * b[i] : b[i])
+                        }
                     }
                 }
             }

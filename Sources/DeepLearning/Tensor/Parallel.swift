@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Splits `0..<count` into contiguous chunks and runs `body` on them on all cores.
 ///
@@ -22,7 +23,13 @@ func parallelChunks(_ count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> V
 
 /// How many threads the library's own (non-BLAS) kernels use.
 public enum Parallelism {
-    /// Defaults to the number of active processors. OpenBLAS keeps its own thread count
-    /// (`OPENBLAS_NUM_THREADS`).
-    nonisolated(unsafe) public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// A process-wide setting, safe to change from any thread, that changes speed only: every
+    /// kernel splits its work so that results do not depend on it. Defaults to the number of
+    /// active processors (at least 1). OpenBLAS keeps its own thread count (`OPENBLAS_NUM_THREADS`).
+    public static var threads: Int {
+        get { threadCount.load(ordering: .relaxed) }
+        set { threadCount.store(Swift.max(1, newValue), ordering: .relaxed) }
+    }
+
+    private static let threadCount = Atomic<Int>(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))
 }

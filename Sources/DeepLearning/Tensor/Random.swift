@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small, fast, seedable generator (xoshiro256**, seeded through SplitMix64).
 ///
 /// Every random thing in the library (initializers, dropout masks, shuffling, jitter)
@@ -67,16 +69,30 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The process-wide default generator that initializers and dropout draw from when no
-/// generator is passed (PyTorch's `torch.manual_seed`). Seed it once before building a
-/// model to make the whole run reproducible.
+/// The process-wide default generator that initializers and dropout layers draw from when no
+/// generator is passed (PyTorch's `torch.manual_seed`). Seed it once before building a model to
+/// make the whole run reproducible.
+///
+/// It is lock-protected, so any thread may draw from it; draws from several threads at once
+/// interleave in an unspecified order. For reproducible work on several threads, build the
+/// models on one thread (each `Dropout` keeps a generator of its own) or pass generators.
 public enum RandomState {
-    nonisolated(unsafe) public static var global = SeededGenerator(seed: 0)
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var generator = SeededGenerator(seed: 0)   // guarded by `lock`
 
     /// Restarts the default generator from `seed`.
-    public static func seed(_ seed: UInt64) { global = SeededGenerator(seed: seed) }
+    public static func seed(_ seed: UInt64) {
+        withGenerator { $0 = SeededGenerator(seed: seed) }
+    }
+
+    /// Runs `body` with exclusive access to the default generator.
+    ///
+    /// ```swift
+    /// let noise = RandomState.withGenerator { Tensor.randomNormal([4, 4], generator: &$0) }
+    /// ```
+    public static func withGenerator<R>(_ body: (inout SeededGenerator) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&generator)
+    }
 }

@@ -56,6 +56,7 @@ enum StoragePool {
         return 512 << 20
     }()
 
+    // Guarded by `lock`: tensors are freed on whichever thread drops the last reference.
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
     nonisolated(unsafe) private static var cachedBytes = 0
     private static let lock = NSLock()
@@ -95,5 +96,15 @@ enum StoragePool {
             lock.unlock()
         }
         pointer.deallocate()
+    }
+}
+
+extension StoragePool {
+    /// Runs `body` with an uninitialised scratch buffer of at least `count` floats from the
+    /// pool, returned to it afterwards (the patch matrices of convolutions, partial sums).
+    static func withScratchBuffer<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let (raw, capacity) = allocate(bytes: Swift.max(count, 1) * MemoryLayout<Float>.stride)
+        defer { release(raw, capacity: capacity) }
+        return body(raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1)))
     }
 }

@@ -180,7 +180,7 @@ extension Tensor {
 
     /// Whether every element is finite (no NaN, no ±infinity).
     public var isFinite: Bool {
-        withExtendedLifetime(self) { allFinite(storage.pointer, count: count) }
+        withPointer { allFinite($0, count: count) }
     }
 }
 

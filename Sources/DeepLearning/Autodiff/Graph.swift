@@ -1,0 +1,86 @@
+// The reverse-mode graph. Every differentiable op computes its output, then calls
+// `Tensor.recording`, which links the output to the nodes of its inputs with the op's pullback.
+// `backward()` (Backward.swift) walks that graph once, in reverse topological order.
+
+/// Computes the gradients of an op's inputs from the gradient of its output.
+///
+/// - Parameters:
+///   - outputGradient: ∂loss/∂output, shaped like the op's output.
+///   - needed: one flag per input: whether that input needs a gradient. Skip the work for
+///     the others and return `nil` in their place.
+/// - Returns: one gradient (shaped like the input) or `nil` per input.
+public typealias Pullback = (_ outputGradient: Tensor, _ needed: [Bool]) -> [Tensor?]
+
+/// A node of the reverse-mode graph: the op that produced a value, its inputs' nodes and
+/// its pullback. Leaves belong to `Parameter`s and accumulate into `Parameter.gradient`.
+final class GradNode {
+    /// The nodes of the op's inputs; `nil` where that input does not require a gradient.
+    private(set) var inputs: [GradNode?]
+    private(set) var pullback: Pullback?
+    /// The function that recorded this op (for `OpProfiler`).
+    let op: StaticString
+    /// Shapes or settings that a detailed `OpProfiler` profile reports per op (set only then).
+    var detail: String?
+    /// The profile key: the op, with its detail when profiling in detail.
+    var profileName: String { detail.map { "\(op) \($0)" } ?? "\(op)" }
+    /// Set for leaves: the parameter whose gradient this node accumulates.
+    weak var parameter: Parameter?
+    /// The gradient flowing into this node during one `backward` pass.
+    var pendingGradient: Tensor?
+    /// Set once the pullback has run and the saved tensors are freed.
+    private(set) var consumed = false
+
+    init(inputs: [GradNode?], op: StaticString, pullback: @escaping Pullback) {
+        self.inputs = inputs
+        self.op = op
+        self.pullback = pullback
+    }
+
+    init(parameter: Parameter) {
+        inputs = []
+        op = "parameter"
+        self.parameter = parameter
+    }
+
+    /// Frees the saved tensors once the pullback has run (PyTorch's `retain_graph=False`).
+    func release() {
+        inputs = []
+        pullback = nil
+        consumed = true
+    }
+}
+
+extension Tensor {
+    /// Attaches an op's pullback to its freshly computed `output`, if any input requires a
+    /// gradient and the calling thread records. Every differentiable op ends with this call.
+    ///
+    /// - Parameters:
+    ///   - output: the op's result, computed without any autodiff bookkeeping.
+    ///   - inputs: the op's tensor inputs, in the order the pullback returns gradients.
+    ///   - op: the op's name for profiles; defaults to the calling function.
+    ///   - pullback: maps ∂loss/∂output to ∂loss/∂input for each needed input.
+    public static func recording(
+        _ output: Tensor, inputs: [Tensor], op: StaticString = #function,
+        pullback: @escaping Pullback
+    ) -> Tensor {
+        recording(output, inputs: inputs, op: op, detail: nil, pullback: pullback)
+    }
+
+    /// `recording(_:inputs:op:pullback:)` with a detail (e.g. shapes) for detailed profiles.
+    static func recording(
+        _ output: Tensor, inputs: [Tensor], op: StaticString = #function, detail: @autoclosure () -> String?,
+        pullback: @escaping Pullback
+    ) -> Tensor {
+        let state = ThreadState.current
+        var profiledDetail: String?
+        if let profile = state.profile {
+            profiledDetail = profile.detailed ? detail() : nil
+            profile.recordForward(profiledDetail.map { "\(op) \($0)" } ?? "\(op)")
+        }
+        guard state.gradientDisabledDepth == 0, inputs.contains(where: { $0.node != nil }) else { return output }
+        var result = output
+        result.node = GradNode(inputs: inputs.map(\.node), op: op, pullback: pullback)
+        result.node!.detail = profiledDetail
+        return result
+    }
+}
