@@ -1,3 +1,35 @@
+// Activations: the `Activation` enum that ops fuse into their own passes, and the activation
+// layers.
+
+/// An elementwise activation, for the ops and layers that can apply one in their own pass
+/// over the data (normalisation, concatenation) instead of a separate op.
+///
+/// `activation(x)` applies it as an ordinary op.
+public enum Activation: Sendable, Equatable {
+    /// y = x.
+    case identity
+    /// y = max(x, 0).
+    case relu
+    /// y = x for x > 0, `slope`·x otherwise.
+    case leakyReLU(slope: Float)
+    /// y = tanh(x).
+    case tanh
+
+    /// Applies the activation as a separate op; any shape.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if self == .identity { return x }
+        if let y = withKernel(ActivationOp(input: x)) { return y }
+        guard case .leakyReLU(let slope) = self else { preconditionFailure("Activation \(self) has no kernel") }
+        return x.leakyReLU(slope: slope)
+    }
+}
+
+/// An activation applied to `input` as its own recorded op.
+private struct ActivationOp: ActivationKernelUser {
+    let input: Tensor
+    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Tensor { input.activated(activation, op: "Activation") }
+}
+
 /// max(x, 0) elementwise, as a layer.
 public final class ReLU: Layer {
     /// Creates the layer.
@@ -30,14 +62,4 @@ public final class Sigmoid: Layer {
     public init() {}
     /// Applies the sigmoid; any shape.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
-}
-
-/// Joins several tensors along an axis (Keras `Concatenate`; channels by default).
-public final class Concatenate: Module {
-    /// The axis to join along; −1 is channels in NHWC.
-    public let axis: Int
-    /// Creates the layer.
-    public init(axis: Int = -1) { self.axis = axis }
-    /// Concatenates `inputs`, whose shapes must agree off `axis`.
-    public func callAsFunction(_ inputs: [Tensor]) -> Tensor { concatenate(inputs, axis: axis) }
 }

@@ -15,16 +15,12 @@ extension Tensor {
     ///
     /// - Throws: `ShapeError` naming every shape when they do not fit together.
     public static func concatenating(_ tensors: [Tensor], alongAxis axis: Int, activation: Activation) throws -> Tensor {
-        switch activation {
-        case .identity: return try concatenating(tensors, alongAxis: axis, IdentityActivation())
-        case .relu: return try concatenating(tensors, alongAxis: axis, ReLUActivation())
-        case .leakyReLU(let slope) where slope > 0: return try concatenating(tensors, alongAxis: axis, LeakyReLUActivation(slope: slope))
-        case .tanh: return try concatenating(tensors, alongAxis: axis, TanhActivation())
-        case .leakyReLU: return activation(try concatenating(tensors, alongAxis: axis, IdentityActivation()))
-        }
+        let op = ConcatenateOp(tensors: tensors, axis: axis)
+        if let result = activation.withKernel(op) { return try result.get() }
+        return activation(try op(IdentityActivation()).get())
     }
 
-    private static func concatenating<A: PointwiseActivation>(_ tensors: [Tensor], alongAxis axis: Int, _ activation: A) throws -> Tensor {
+    fileprivate static func concatenating<A: PointwiseActivation>(_ tensors: [Tensor], alongAxis axis: Int, _ activation: A) throws -> Tensor {
         guard let first = tensors.first else { throw ShapeError("concatenate: no tensors given") }
         let axis = normalizeAxis(axis, rank: first.rank)
         for t in tensors {
@@ -43,14 +39,14 @@ extension Tensor {
         let outer = first.shape[..<axis].reduce(1, *), inner = first.shape[(axis + 1)...].reduce(1, *)
         let result = Tensor(uninitializedShape: outputShape)
         let outputBlock = outputShape[axis] * inner
-        let output = result.storage.pointer
         let isIdentity = A.self == IdentityActivation.self
-        withExtendedLifetime(tensors) {
+        let blocks = sizes.map { $0 * inner }
+        withPointers(tensors, result) { sources, output in
             parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(outputBlock, 1))) { range in
                 for o in range {
                     var offset = o * outputBlock
-                    for t in tensors {
-                        let block = t.shape[axis] * inner, source = t.storage.pointer + o * block, target = output + offset
+                    for (block, start) in zip(blocks, sources) {
+                        let source = start + o * block, target = output + offset
                         if isIdentity {
                             target.update(from: source, count: block)
                         } else {
@@ -81,8 +77,7 @@ extension Tensor {
                 guard let saved else { return gradient.slice(axis: axis, start..<(start + size)) }
                 let piece = Tensor(uninitializedShape: tensors[index].shape)
                 let block = size * inner, offset = start * inner
-                withExtendedLifetime((gradient, saved)) {
-                    let g = gradient.storage.pointer, y = saved.storage.pointer, target = piece.storage.pointer
+                withPointers(gradient, saved, piece) { g, y, target in
                     parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(block, 1))) { range in
                         for o in range {
                             let dy = g + o * outputBlock + offset, out = y + o * outputBlock + offset, dx = target + o * block
@@ -114,5 +109,14 @@ public func concatenate(_ tensors: [Tensor], axis: Int = -1, activation: Activat
         return try Tensor.concatenating(tensors, alongAxis: axis, activation: activation)
     } catch {
         preconditionFailure("\(error)")
+    }
+}
+
+/// `concatenating` with the arguments bound, run once the activation's kernel is known.
+private struct ConcatenateOp: ActivationKernelUser {
+    let tensors: [Tensor], axis: Int
+
+    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Result<Tensor, any Error> {
+        Result { try Tensor.concatenating(tensors, alongAxis: axis, activation) }
     }
 }

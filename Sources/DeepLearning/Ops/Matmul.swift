@@ -1,18 +1,6 @@
-import COpenBLAS
-
-// Matrix products on OpenBLAS's cblas_sgemm, for matrices [M, K]·[K, N] and batches
-// [B, M, K]·[B, K, N]. Pullbacks: ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C, again as sgemm calls with
-// transposition flags instead of transposed copies.
-
-/// C = op(A)·op(B) for row-major matrices, written into `c` (overwriting it when `beta` is 0).
-@inline(__always)
-func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    OpenBLASSetup.configure()
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
+// Matrix products for matrices [M, K]·[K, N] and batches [B, M, K]·[B, K, N], through
+// `product` (MatrixProduct.swift). Pullbacks: ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C, again as products
+// with transposition flags instead of transposed copies.
 
 extension Tensor {
     /// Batched or plain matrix product with optional transposition of either operand.
@@ -24,15 +12,12 @@ extension Tensor {
         let m = transposeA ? colsA : rowsA, k = transposeA ? rowsA : colsA
         let n = transposeB ? rowsB : colsB
         let result = Tensor(uninitializedShape: batched ? [batch, m, n] : [m, n])
-        let pa = a.storage.pointer, pb = b.storage.pointer, pc = result.storage.pointer
-        if k == 0 {
-            pc.update(repeating: 0, count: result.count)
-            return result
-        }
-        for i in 0..<batch {
-            sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                  a: pa + i * rowsA * colsA, lda: colsA, b: pb + i * rowsB * colsB, ldb: colsB,
-                  c: pc + i * m * n, ldc: n)
+        withPointers(a, b, result) { pa, pb, pc in
+            for i in 0..<batch {
+                product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        a: pa + i * rowsA * colsA, lda: colsA, b: pb + i * rowsB * colsB, ldb: colsB,
+                        c: pc + i * m * n, ldc: n)
+            }
         }
         return result
     }

@@ -75,20 +75,19 @@ func channelSums(rows: Int, channels: Int,
 func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
                statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity)
     -> (output: Tensor, statistics: NormalizationStatistics) {
-    switch activation {
-    case .identity:
-        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, IdentityActivation())
-    case .relu:
-        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, ReLUActivation())
-    case .leakyReLU(let slope) where slope > 0:
-        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed,
-                         LeakyReLUActivation(slope: slope))
-    case .tanh:
-        return normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, TanhActivation())
-    case .leakyReLU:
-        let (output, statistics) = normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon,
-                                             statistics: fixed, IdentityActivation())
-        return (activation(output), statistics)
+    let op = NormalizeOp(input: input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed)
+    if let result = activation.withKernel(op) { return result }
+    let (output, statistics) = op(IdentityActivation())
+    return (activation(output), statistics)
+}
+
+/// `normalize` with the arguments bound, run once the activation's kernel is known.
+private struct NormalizeOp: ActivationKernelUser {
+    let input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float
+    let statistics: NormalizationStatistics?
+
+    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> (output: Tensor, statistics: NormalizationStatistics) {
+        normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: statistics, activation)
     }
 }
 
@@ -98,7 +97,7 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
     -> (output: Tensor, statistics: NormalizationStatistics) {
     let channels = input.shape[input.rank - 1]
     let rows = input.count / Swift.max(groups * channels, 1)
-    let statistics = fixed ?? normalizationStatistics(input.storage.pointer, groups: groups, rows: rows, channels: channels)
+    let statistics = fixed ?? input.withPointer { normalizationStatistics($0, groups: groups, rows: rows, channels: channels) }
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
     // Per (group, channel): y = activation(x·scale + shift).
     var scale = [Float](repeating: 0, count: groups * channels), shift = scale
@@ -109,9 +108,8 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
         shift[i] = (b?[c] ?? 0) - statistics.mean[i] * scale[i]
     }
     let output = Tensor(uninitializedShape: input.shape)
-    withExtendedLifetime(input) {
-        rowAffine(activation, input.storage.pointer, output.storage.pointer, groups: groups, rows: rows, channels: channels,
-                  scale: scale, shift: shift)
+    withPointers(input, output) { x, y in
+        rowAffine(activation, x, y, groups: groups, rows: rows, channels: channels, scale: scale, shift: shift)
     }
     let usesBatchStatistics = fixed == nil
     let inputValue = input.detached()
@@ -122,11 +120,10 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
     if let beta { inputs.append(beta) }
     let hasGamma = gamma != nil, hasBeta = beta != nil
     let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) { outputGradient, needed in
-        let dy = outputGradient.storage.pointer, x = inputValue.storage.pointer
-        let y = UnsafePointer(savedOutput?.storage.pointer ?? dy)
+        // Without a saved output (identity) the derivative needs none: ∂y stands in for y.
         // Σ ∂z and Σ ∂z·x̂ per (group, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
-        let (sumDz, sumDzXhat) = withExtendedLifetime((outputGradient, inputValue, savedOutput)) {
-            gradientSums(activation, dy: dy, y: y, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
+        let (sumDz, sumDzXhat) = withPointers(outputGradient, inputValue, savedOutput) { dy, x, y in
+            gradientSums(activation, dy: dy, y: y ?? dy, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
                          groups: groups, rows: rows, channels: channels)
         }
         var gradients: [Tensor?] = []
@@ -145,8 +142,8 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
                 }
             }
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
-            withExtendedLifetime((outputGradient, inputValue, savedOutput)) {
-                rowAffineGradient(activation, dy: dy, y: y, x: x, inputGradient.storage.pointer,
+            withPointers(outputGradient, inputValue, savedOutput, inputGradient) { dy, x, y, dx in
+                rowAffineGradient(activation, dy: dy, y: y ?? dy, x: x, dx,
                                   groups: groups, rows: rows, channels: channels, a: a, b: bx, c: c0)
             }
             gradients.append(inputGradient)

@@ -1,10 +1,10 @@
 // Vectorised pointwise kernels for the activations of convolutional networks.
 //
-// The generic `mapElements`/`zipElements` loops take a closure per element; for the
-// activations that run on every feature map of a training step (ReLU, leaky ReLU) that left
-// them at a fifth of memory speed. These kernels are written over `SIMD16<Float>` and
-// specialised per activation (a generic over `PointwiseActivation`), so each compiles to a
-// plain vector loop. Normalisation fuses the same activations into its own passes.
+// The generic `mapElements`/`zipElements` loops take a closure per element, which the
+// activations that run on every feature map of a training step cannot afford. These kernels
+// are written over `SIMD16<Float>` and specialised per activation (a generic over
+// `PointwiseActivation`), so each compiles to a plain vector loop. Normalisation and
+// concatenation fuse the same activations into their own passes, through `Activation.withKernel`.
 
 /// An activation applied elementwise inside fused kernels, with its derivative expressed
 /// through the *output* y, so a pullback needs only the saved output.
@@ -84,16 +84,6 @@ struct TanhActivation: PointwiseActivation {
     }
 }
 
-@inline(__always)
-func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-func storeVector(_ value: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD16<Float>.self)
-}
-
 /// target[i] = activation(source[i]) for i < count, on all cores for large counts.
 @inline(__always)
 func applyActivation<A: PointwiseActivation>(_ activation: A, _ source: UnsafePointer<Float>,
@@ -134,117 +124,37 @@ extension Tensor {
     @inline(__always)
     func activated<A: PointwiseActivation>(_ activation: A, op: StaticString = #function) -> Tensor {
         let output = Tensor(uninitializedShape: shape)
-        withExtendedLifetime(self) {
-            applyActivation(activation, storage.pointer, output.storage.pointer, count: count)
-        }
+        withPointers(self, output) { x, y in applyActivation(activation, x, y, count: count) }
         guard GradientMode.isRecording && node != nil else { return output }
         let saved = output.detached()
         return Tensor.recording(output, inputs: [self], op: op) { gradient, _ in
             let result = Tensor(uninitializedShape: saved.shape)
-            withExtendedLifetime((gradient, saved)) {
-                activationGradient(activation, gradient: gradient.storage.pointer, output: saved.storage.pointer,
-                                   result.storage.pointer, count: saved.count)
+            withPointers(gradient, saved, result) { dy, y, dx in
+                activationGradient(activation, gradient: dy, output: y, dx, count: saved.count)
             }
             return [result]
         }
     }
 }
 
-/// Whether all `count` floats at `pointer` are finite: a branch-free vector scan of the
-/// exponent bits on all cores (each 64 K-element chunk writes its own verdict, so threads
-/// share nothing).
-func allFinite(_ pointer: UnsafePointer<Float>, count: Int) -> Bool {
-    let chunk = 1 << 16
-    let chunks = (count + chunk - 1) / chunk
-    let verdicts = UnsafeMutablePointer<Bool>.allocate(capacity: Swift.max(chunks, 1))
-    verdicts.initialize(repeating: true, count: Swift.max(chunks, 1))
-    defer { verdicts.deallocate() }
-    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
-    parallelChunks(chunks, grain: 4) { range in
-        for c in range {
-            let start = c * chunk, end = Swift.min(count, start + chunk)
-            var bad = SIMDMask<SIMD16<Int32>>()
-            var i = start
-            while i + 16 <= end {
-                let bits = UnsafeRawPointer(pointer + i).loadUnaligned(as: SIMD16<UInt32>.self)
-                bad .|= (bits & exponent) .== exponent
-                i += 16
-            }
-            var scalarBad = false
-            while i < end {
-                scalarBad = scalarBad || !pointer[i].isFinite
-                i += 1
-            }
-            verdicts[c] = !(any(bad) || scalarBad)
-        }
-    }
-    for c in 0..<chunks where !verdicts[c] { return false }
-    return true
+/// Code that runs on the vector kernel of an `Activation`. A protocol rather than a closure
+/// because Swift closures cannot be generic, and the loops must be specialised per activation.
+protocol ActivationKernelUser {
+    associatedtype Result
+    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Result
 }
 
-/// An elementwise activation, for the ops and layers that can apply one in their own pass
-/// over the data (normalisation, concatenation) instead of a separate op.
-///
-/// `activation(x)` applies it as an ordinary op.
-public enum Activation: Sendable, Equatable {
-    /// y = x.
-    case identity
-    /// y = max(x, 0).
-    case relu
-    /// y = x for x > 0, `slope`·x otherwise.
-    case leakyReLU(slope: Float)
-    /// y = tanh(x).
-    case tanh
-
-    /// Applies the activation as a separate op.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+extension Activation {
+    /// Runs `user` with this activation's kernel; `nil` when the activation has none that
+    /// recovers its derivative from the output (leaky ReLU with a slope ≤ 0), for the caller to
+    /// apply it as a separate op. The one place an `Activation` is mapped to its kernel.
+    func withKernel<User: ActivationKernelUser>(_ user: User) -> User.Result? {
         switch self {
-        case .identity: return x
-        case .relu: return x.relu()
-        case .leakyReLU(let slope): return x.leakyReLU(slope: slope)
-        case .tanh: return x.tanh()
+        case .identity: return user(IdentityActivation())
+        case .relu: return user(ReLUActivation())
+        case .leakyReLU(let slope) where slope > 0: return user(LeakyReLUActivation(slope: slope))
+        case .tanh: return user(TanhActivation())
+        case .leakyReLU: return nil
         }
     }
-}
-
-/// The largest |x| of `count` floats, or `nil` if any is NaN or infinite: one vector pass over
-/// the bit patterns (for finite floats, the order of `bits & 0x7FFF_FFFF` is the order of |x|).
-func maximumMagnitude(_ pointer: UnsafePointer<Float>, count: Int) -> Float? {
-    let chunk = 1 << 16
-    let chunks = Swift.max((count + chunk - 1) / chunk, 1)
-    var maxima = [UInt32](repeating: 0, count: chunks)
-    maxima.withUnsafeMutableBufferPointer { maxima in
-        let maxima = maxima.baseAddress!
-        parallelChunks(chunks, grain: 4) { range in
-            for c in range {
-                let start = c * chunk, end = Swift.min(count, start + chunk)
-                var best = SIMD16<UInt32>(repeating: 0)
-                let mask = SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
-                var i = start
-                while i + 16 <= end {
-                    let bits = UnsafeRawPointer(pointer + i).loadUnaligned(as: SIMD16<UInt32>.self) & mask
-                    best.replace(with: bits, where: bits .> best)
-                    i += 16
-                }
-                var scalar = best.max()
-                while i < end {
-                    scalar = Swift.max(scalar, pointer[i].bitPattern & 0x7FFF_FFFF)
-                    i += 1
-                }
-                maxima[c] = scalar
-            }
-        }
-    }
-    let largest = maxima.max() ?? 0
-    return largest >= 0x7F80_0000 ? nil : Float(bitPattern: largest)
-}
-
-/// Whether a kernel gradient Σ_r a[r, i]·b[r, j] over `rows` rows is certainly finite, from the
-/// largest magnitudes of its two operands alone: every product and partial sum is then below
-/// rows·max|a|·max|b| (times 1 + rows·ε for rounding), kept far under Float's 3.4·10³⁸. Reads
-/// only the activations — for the U-Net's inner layers ~30× fewer floats than the gradient.
-func kernelGradientIsProvablyFinite(_ a: Tensor, _ b: Tensor, rows: Int) -> Bool {
-    guard let maxA = withExtendedLifetime(a, { maximumMagnitude(a.storage.pointer, count: a.count) }),
-          let maxB = withExtendedLifetime(b, { maximumMagnitude(b.storage.pointer, count: b.count) }) else { return false }
-    return Double(rows) * Double(maxA) * Double(maxB) < 1e36
 }
