@@ -1,9 +1,11 @@
 """Convert the seed's Keras pix2pix weights into this package's safetensors checkpoints,
 and make the Keras-equivalence fixtures the Swift tests compare against.
 
-The seed (../shared/seed/) builds its models with `define_generator()` and
-`define_discriminator()`. Layouts already agree (NHWC; Conv2D kernels [kh, kw, in, out];
-Conv2DTranspose kernels [kh, kw, out, in]), so conversion is renaming only:
+The seed notebook (a Keras pix2pix tutorial for the maps dataset with Korean notes, which
+this project started from; Docs/Pix2Pix.md records its layers) builds its models with
+`define_generator()` and `define_discriminator()`. Layouts already agree (NHWC; Conv2D
+kernels [kh, kw, in, out]; Conv2DTranspose kernels [kh, kw, out, in]), so conversion is
+renaming only:
 
     Keras (creation order)                     ours (property path)
     conv2d_k   (k-th Conv2D of the generator)   encoder.k.conv.{kernel,bias}  (k = 0…6), then bottleneck.{kernel,bias}
@@ -17,7 +19,8 @@ Usage:
     python convert_keras_pix2pix.py --discriminator d_model.h5 --output discriminator.safetensors
     python convert_keras_pix2pix.py --make-fixtures ../../Tests/Pix2PixTests/Fixtures/keras
 
-(.h5 files as written by the seed's `g_model.save(...)`; a whole-model file or weights only.)
+(.h5 files as written by Keras's `model.save(...)`, e.g. the tutorial's `g_model.save(...)`,
+which the seed notebook does not include; a whole-model file or weights only.)
 Requires tensorflow + tf-keras (pip install tensorflow-cpu tf-keras).
 """
 import argparse
