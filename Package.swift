@@ -2,8 +2,10 @@
 //
 // A CPU deep-learning library for Linux over OpenBLAS/LAPACKE, with reverse-mode
 // autodiff, and the pix2pix conditional GAN built on top of it.
-// Module stack (each imports only those below it):
-//   Maps (Examples/Maps) -> Pix2Pix -> Imaging -> DeepLearning -> COpenBLAS, CKernels
+// Module stack (each imports only modules to its right; Pix2Pix and Imaging are siblings):
+//   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
+//   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
+// Docs/Design.md explains the stack and the decisions behind it.
 // No unsafeFlags anywhere: this package must stay importable by other packages.
 import PackageDescription
 

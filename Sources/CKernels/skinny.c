@@ -1,5 +1,5 @@
 // Runtime dispatch between the AVX-512 and AVX2 builds of skinny_body.h. The package has no
-// compiler flags (DESIGN.md §8: no unsafeFlags), so each build enables its instruction set
+// compiler flags (Docs/Design.md §8: no unsafeFlags), so each build enables its instruction set
 // with a function attribute and the CPU is asked at run time.
 #include "ckernels.h"
 #include <string.h>

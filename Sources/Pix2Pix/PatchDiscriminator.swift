@@ -39,30 +39,10 @@ public final class PatchDiscriminator: Module {
         }
     }
 
-    /// One conv → norm? → LeakyReLU(0.2) stage.
-    public final class Stage: Layer {
-        /// The convolution.
-        public let conv: Conv2D
-        /// Normalisation, absent in the first stage.
-        public let norm: (any NormalizationLayer)?
-
-        init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int, norm: NormalizationKind) {
-            conv = Conv2D(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
-                          kernelInitializer: pix2pixKernelInitializer)
-            self.norm = norm.make(outChannels)
-        }
-
-        /// Applies the stage.
-        public func callAsFunction(_ x: Tensor) -> Tensor {
-            let y = conv(x), activation = Activation.leakyReLU(slope: 0.2)
-            return norm?(y, activation: activation) ?? activation(y)
-        }
-    }
-
     /// The settings this discriminator was built with.
     public let configuration: Configuration
     /// The conv → norm → LeakyReLU stages.
-    public let stages: [Stage]
+    public let stages: [ConvBlock]
     /// The final 1-channel convolution producing patch logits.
     public let output: Conv2D
 
@@ -70,22 +50,22 @@ public final class PatchDiscriminator: Module {
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
         let ndf = configuration.baseFilters
-        var stages: [Stage] = []
+        var stages: [ConvBlock] = []
         switch configuration.architecture {
         case .patch(let layers):
             precondition(layers >= 1, "PatchDiscriminator: layers \(layers) must be at least 1")
             var channels = configuration.inputChannels
             for i in 0..<layers {
                 let f = ndf * (1 << Swift.min(i, 3))
-                stages.append(Stage(channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm))
+                stages.append(ConvBlock(channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm))
                 channels = f
             }
             let f = ndf * (1 << Swift.min(layers, 3))
-            stages.append(Stage(channels, f, kernelSize: 4, stride: 1, norm: configuration.norm))
+            stages.append(ConvBlock(channels, f, kernelSize: 4, stride: 1, norm: configuration.norm))
             output = Conv2D(f, 1, kernelSize: 4, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
         case .pixel:
-            stages.append(Stage(configuration.inputChannels, ndf, kernelSize: 1, stride: 1, norm: .none))
-            stages.append(Stage(ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm))
+            stages.append(ConvBlock(configuration.inputChannels, ndf, kernelSize: 1, stride: 1, norm: .none))
+            stages.append(ConvBlock(ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm))
             output = Conv2D(ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
         }
         self.stages = stages

@@ -1,27 +1,5 @@
 import DeepLearning
 
-/// A 4×4 stride-2 downsampling block of the U-Net encoder: conv → norm → LeakyReLU(0.2).
-public final class UNetDown: Layer {
-    /// The 4×4 stride-2 'same' convolution.
-    public let conv: Conv2D
-    /// Batch or instance normalisation, absent in the first block.
-    public let norm: (any NormalizationLayer)?
-
-    /// Creates a block mapping `inChannels` to `outChannels` at half the resolution.
-    public init(_ inChannels: Int, _ outChannels: Int, norm: NormalizationKind) {
-        conv = Conv2D(inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same,
-                      kernelInitializer: pix2pixKernelInitializer)
-        self.norm = norm.make(outChannels)
-    }
-
-    /// `[N, H, W, in]` → `[N, H/2, W/2, out]`.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = conv(x), activation = Activation.leakyReLU(slope: 0.2)
-        // Normalisation and activation in one fused pass.
-        return norm?(y, activation: activation) ?? activation(y)
-    }
-}
-
 /// A 4×4 stride-2 upsampling block of the U-Net decoder:
 /// transposed conv → norm → dropout(0.5)? → concat(skip) → ReLU.
 public final class UNetUp: Module {
@@ -89,8 +67,8 @@ public final class UNetGenerator: Layer {
 
     /// The settings this generator was built with.
     public let configuration: Configuration
-    /// Encoder blocks, outermost first (`encoder.0` has no normalisation).
-    public let encoder: [UNetDown]
+    /// Encoder blocks (4×4 stride 2), outermost first (`encoder.0` has no normalisation).
+    public let encoder: [ConvBlock]
     /// The innermost 4×4 stride-2 convolution (ReLU, no normalisation).
     public let bottleneck: Conv2D
     /// Decoder blocks, innermost first.
@@ -105,10 +83,10 @@ public final class UNetGenerator: Layer {
         let ngf = configuration.baseFilters
         // Filters of encoder block i: ngf·2^i, capped at ngf·8.
         let filters = (0..<(configuration.depth - 1)).map { ngf * (1 << Swift.min($0, 3)) }
-        var encoder: [UNetDown] = []
+        var encoder: [ConvBlock] = []
         var channels = configuration.inputChannels
         for (i, f) in filters.enumerated() {
-            encoder.append(UNetDown(channels, f, norm: i == 0 ? .none : configuration.norm))
+            encoder.append(ConvBlock(channels, f, norm: i == 0 ? .none : configuration.norm))
             channels = f
         }
         self.encoder = encoder

@@ -4,7 +4,7 @@ import Imaging
 import XCTest
 
 final class ImageCodecsTests: XCTestCase {
-    // Tiny fixtures written by PIL 11 (/root/peers-venv, Image.fromarray(...).save) from
+    // Tiny fixtures written by PIL 11 (Image.fromarray(...).save) from
     // g = [[0, 64, 128], [192, 255, 32]] (2×3):
     // gray.png: mode L = g. rgba.png: R = g, G = 255 − g, B = 7, A = [[0,100,255],[255,0,50]].
     // palette.png: that RGB converted to mode P (adaptive, 6 colours).

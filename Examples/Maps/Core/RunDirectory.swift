@@ -127,10 +127,16 @@ struct MapsData {
     }
 }
 
-/// A pair resized to `size` if it is not already.
+/// An image `[H, W, C]` or batch `[N, H, W, C]` resized to `size`×`size` if it is not already
+/// (NPZ caches hold their own size).
+func resized(_ image: Tensor, to size: Int) -> Tensor {
+    let (height, width) = (image.shape[image.rank - 3], image.shape[image.rank - 2])
+    return height == size && width == size ? image : resize(image, height: size, width: size)
+}
+
+/// A pair (or a batch of pairs) resized to `size`×`size` if it is not already.
 func resized(_ pair: (source: Tensor, target: Tensor), to size: Int) -> (source: Tensor, target: Tensor) {
-    guard pair.source.shape[0] != size || pair.source.shape[1] != size else { return pair }
-    return (resize(pair.source, height: size, width: size), resize(pair.target, height: size, width: size))
+    (resized(pair.source, to: size), resized(pair.target, to: size))
 }
 
 /// Adds a batch axis: [H, W, C] → [1, H, W, C].

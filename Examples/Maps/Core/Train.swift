@@ -140,7 +140,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
         var batches = data.train.batches(of: 1, shuffled: true, generator: &dataGenerator, jitter: jitter)
         for _ in 0..<batchInEpoch { _ = try batches.next() }   // resume mid-epoch with the same order and jitter
         while trainer.completedSteps < totalSteps, let batch = try batches.next() {
-            let (source, target) = (resizedBatch(batch.source, options.imageSize), resizedBatch(batch.target, options.imageSize))
+            let (source, target) = resized(batch, to: options.imageSize)
             let losses: Pix2PixTrainer.Losses
             do {
                 losses = try trainer.step(source: source, target: target)
@@ -180,12 +180,7 @@ func keepLossRecords(upTo step: Int, in url: URL) {
     try? writeText(([LossRecord.header] + kept.map(\.csvLine)).joined(separator: "\n") + "\n", to: url)
 }
 
-/// `[N, H, W, C]` resized to `size`×`size` if needed (NPZ caches hold their own size).
-func resizedBatch(_ batch: Tensor, _ size: Int) -> Tensor {
-    batch.shape[1] == size && batch.shape[2] == size ? batch : resize(batch, height: size, width: size)
-}
-
-/// A grid with one row per pair: source | generated | target (the seed's summarize_performance).
+/// A grid with one row per pair: source | generated | target (as the Keras pix2pix tutorial's summarize_performance).
 func writeSamples(_ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], to url: URL) throws {
     let rows = pairs.map { pair -> [Tensor] in
         let generated = generator.translate(pair.source, mode: .paper)

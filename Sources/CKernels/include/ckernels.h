@@ -1,8 +1,9 @@
 // Vectorised C kernels for the products OpenBLAS handles badly: "skinny" matrix products with
 // at most a few dozen rows on one side and a large (weight) matrix on the other. They are
 // memory-bound (each weight is used a handful of times), and OpenBLAS 0.3.21 packs the large
-// operand before using it, reading it at 5–13 GB/s where the machine streams 30 GB/s.
-// See Sources/DeepLearning/Ops/SkinnyProduct.swift for when the library uses them.
+// operand before using it, and so reads it well below the speed memory streams at
+// (Docs/Performance.md has the figures). Sources/DeepLearning/Ops/MatrixProduct.swift decides
+// when the library uses them.
 //
 // All matrices are row-major with explicit leading dimensions. The `level` argument selects
 // the instruction set: 2 = AVX-512F, 1 = AVX2 + FMA; callers take it from

@@ -28,10 +28,9 @@ public final class Conv2D: Layer {
     /// Random initializers draw from `RandomState`, so `RandomState.seed(_:)` makes models reproducible.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-        precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
-                     "Conv2D: channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive")
-        kernel = Parameter(kernelInitializer.make([kernelSize, kernelSize, inChannels, outChannels]))
-        bias = useBias ? Parameter(biasInitializer.make([outChannels])) : nil
+        (kernel, bias) = convolutionParameters("Conv2D", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
+                                               kernelShape: [kernelSize, kernelSize, inChannels, outChannels], useBias: useBias,
+                                               kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
         self.stride = stride
         self.padding = padding
     }
@@ -40,4 +39,13 @@ public final class Conv2D: Layer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         conv2D(input, kernel: kernel.value, bias: bias?.value, stride: stride, padding: padding)
     }
+}
+
+/// The kernel and optional bias of a convolution layer, after checking its settings.
+func convolutionParameters(_ layer: String, _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int,
+                           kernelShape: [Int], useBias: Bool, kernelInitializer: Initializer,
+                           biasInitializer: Initializer) -> (kernel: Parameter, bias: Parameter?) {
+    precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
+                 "\(layer): channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive")
+    return (Parameter(kernelInitializer.make(kernelShape)), useBias ? Parameter(biasInitializer.make([outChannels])) : nil)
 }

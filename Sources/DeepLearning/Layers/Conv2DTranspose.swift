@@ -28,10 +28,9 @@ public final class Conv2DTranspose: Layer {
     ///   - biasInitializer: default `.zeros`.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-        precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
-                     "Conv2DTranspose: channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive")
-        kernel = Parameter(kernelInitializer.make([kernelSize, kernelSize, outChannels, inChannels]))
-        bias = useBias ? Parameter(biasInitializer.make([outChannels])) : nil
+        (kernel, bias) = convolutionParameters("Conv2DTranspose", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
+                                               kernelShape: [kernelSize, kernelSize, outChannels, inChannels], useBias: useBias,
+                                               kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
         self.stride = stride
         self.padding = padding
     }

@@ -51,7 +51,7 @@ extension Tensor {
                             target.update(from: source, count: block)
                         } else {
                             // Written out: calling `applyActivation` here (a parallel loop nested in
-                            // this one) made the whole copy 4× slower in release builds.
+                            // this one) made the whole copy several times slower (Docs/Performance.md).
                             var i = 0
                             while i + 16 <= block {
                                 storeVector(activation(loadVector(source + i)), target + i)

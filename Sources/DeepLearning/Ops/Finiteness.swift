@@ -68,7 +68,7 @@ func maximumMagnitude(_ pointer: UnsafePointer<Float>, count: Int) -> Float? {
 /// Whether a kernel gradient Σ_r a[r, i]·b[r, j] over `rows` rows is certainly finite, from the
 /// largest magnitudes of its two operands alone: every product and partial sum is then below
 /// rows·max|a|·max|b| (times 1 + rows·ε for rounding), kept far under Float's 3.4·10³⁸. Reads
-/// only the activations — for the U-Net's inner layers ~30× fewer floats than the gradient.
+/// only the activations — for the U-Net's inner layers far fewer floats than the gradient.
 func kernelGradientIsProvablyFinite(_ a: Tensor, _ b: Tensor, rows: Int) -> Bool {
     guard let maxA = a.withPointer({ maximumMagnitude($0, count: a.count) }),
           let maxB = b.withPointer({ maximumMagnitude($0, count: b.count) }) else { return false }

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// Debian's OpenBLAS 0.3.21 picks its kernels at load time from the CPU model; on CPUs it does
 /// not recognise — virtual machines reporting a generic "Intel Xeon Processor", for one — it
-/// falls back to the SSE3 "Prescott" kernels, although the CPU has AVX2 or AVX-512. On this
-/// project's 2-core machines that made sgemm 65 GFLOP/s instead of 300. OpenBLAS's own
+/// falls back to the SSE3 "Prescott" kernels, although the CPU has AVX2 or AVX-512, and sgemm
+/// runs at a fraction of the CPU's speed (Docs/Performance.md). OpenBLAS's own
 /// remedy is the environment variable `OPENBLAS_CORETYPE`, read when the library loads; this
 /// applies the same remedy from inside the process, once, before the first BLAS call: if
 /// OpenBLAS chose a generic core and the kernel reports (in /proc/cpuinfo) the instruction
@@ -16,7 +16,7 @@ import Foundation
 /// `DEEPLEARNING_KEEP_OPENBLAS_CORE=1`.
 ///
 /// It also shortens how long OpenBLAS's worker threads busy-wait after each BLAS call. By
-/// default they spin for 2^28 cycles (about 0.1 s) before sleeping, so during the library's own
+/// default they spin for 2^28 cycles before sleeping, so during the library's own
 /// multi-threaded passes between two GEMMs (normalisation, activations, im2col, Adam) a
 /// spinning BLAS thread holds one of the cores those passes want; on a 2-core machine that
 /// made every non-GEMM pass of a training step run on about one core. Setup sets

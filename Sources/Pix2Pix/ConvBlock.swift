@@ -1,0 +1,31 @@
+import DeepLearning
+
+/// conv → norm? → LeakyReLU(0.2), the paper's `Ck` block: every encoder block of the U-Net and
+/// every stage of the PatchGAN discriminator.
+///
+/// The convolution is k×k with 'same' padding and N(0, 0.02) weights; normalisation and the
+/// activation run as one fused pass.
+public final class ConvBlock: Layer {
+    /// The convolution.
+    public let conv: Conv2D
+    /// Batch or instance normalisation; absent in the first block of either network.
+    public let norm: (any NormalizationLayer)?
+
+    /// Creates a block mapping `inChannels` to `outChannels`.
+    ///
+    /// - Parameters:
+    ///   - kernelSize: the convolution's size; default 4.
+    ///   - stride: default 2 (halves height and width); the discriminator's last stage uses 1.
+    ///   - norm: the normalisation after the convolution.
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind) {
+        conv = Conv2D(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
+                      kernelInitializer: pix2pixKernelInitializer)
+        self.norm = norm.make(outChannels)
+    }
+
+    /// `[N, H, W, in]` → `[N, ⌈H/stride⌉, ⌈W/stride⌉, out]`.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = conv(x), activation = Activation.leakyReLU(slope: 0.2)
+        return norm?(y, activation: activation) ?? activation(y)
+    }
+}
