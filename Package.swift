@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "CKernels"),
         .target(
             name: "DeepLearning",
-            dependencies: ["COpenBLAS", "CDeflate", "CKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: [
+                "COpenBLAS", "CDeflate", "CKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
         ),
         .target(name: "Pix2Pix", dependencies: ["DeepLearning"]),
         .target(

@@ -18,12 +18,16 @@ let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
 // --threads N: run OpenBLAS and the library's own loops on N threads (single-threaded runs
 // are steadier on a shared machine).
-if let index = arguments.firstIndex(of: "--threads"), index + 1 < arguments.endIndex, let threads = Int(arguments[index + 1]) {
+if let index = arguments.firstIndex(of: "--threads"), index + 1 < arguments.endIndex,
+    let threads = Int(arguments[index + 1])
+{
     Parallelism.threads = threads
     openblas_set_num_threads(Int32(threads))
 }
 // --scratch N: floats of patch matrix per chunk (default 4M = 16 MB), to tune the chunking.
-if let index = arguments.firstIndex(of: "--scratch"), index + 1 < arguments.endIndex, let floats = Int(arguments[index + 1]) {
+if let index = arguments.firstIndex(of: "--scratch"), index + 1 < arguments.endIndex,
+    let floats = Int(arguments[index + 1])
+{
     ConvolutionPassRunner.scratchBudget = floats
 }
 
@@ -51,8 +55,9 @@ func sgemmRate(_ size: Int) -> Double {
         b.withUnsafeBufferPointer { pb in
             c.withUnsafeMutableBufferPointer { pc in
                 fastest {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(size), Int32(size), Int32(size),
-                                1, pa.baseAddress, Int32(size), pb.baseAddress, Int32(size), 0, pc.baseAddress, Int32(size))
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(size), Int32(size), Int32(size),
+                        1, pa.baseAddress, Int32(size), pb.baseAddress, Int32(size), 0, pc.baseAddress, Int32(size))
                 }
             }
         }
@@ -113,14 +118,27 @@ if arguments.contains("--elementwise") {
     // (name, buffers of 4 MB moved, body)
     let cases: [(String, Double, () -> Void)] = [
         ("leakyReLU forward", 2, { _ = withoutGradient { leakyReLU(x) } }),
-        ("leakyReLU fwd+bwd", 2 + 3, { leakyReLU(parameter.value).backward(seed: seed); parameter.zeroGradient() }),
+        (
+            "leakyReLU fwd+bwd", 2 + 3,
+            {
+                leakyReLU(parameter.value).backward(seed: seed); parameter.zeroGradient()
+            }
+        ),
         ("tanh forward", 2, { _ = withoutGradient { tanh(x) } }),
-        ("relu fwd+bwd", 2 + 3, { relu(parameter.value).backward(seed: seed); parameter.zeroGradient() }),
+        (
+            "relu fwd+bwd", 2 + 3,
+            {
+                relu(parameter.value).backward(seed: seed); parameter.zeroGradient()
+            }
+        ),
         ("batchNorm forward", 3, { _ = withoutGradient { batchNormalized(x, gamma: gamma.value, beta: beta.value) } }),
-        ("batchNorm fwd+bwd", 3 + 4, {
-            batchNormalized(parameter.value, gamma: gamma.value, beta: beta.value).output.backward(seed: seed)
-            parameter.zeroGradient(); gamma.zeroGradient(); beta.zeroGradient()
-        }),
+        (
+            "batchNorm fwd+bwd", 3 + 4,
+            {
+                batchNormalized(parameter.value, gamma: gamma.value, beta: beta.value).output.backward(seed: seed)
+                parameter.zeroGradient(); gamma.zeroGradient(); beta.zeroGradient()
+            }
+        ),
         ("x + y forward", 3, { _ = withoutGradient { x + other } }),
         ("concat forward", 4, { _ = withoutGradient { concatenate([x, other]) } }),
         ("isFinite", 1, { _ = x.isFinite }),
@@ -128,7 +146,10 @@ if arguments.contains("--elementwise") {
     for (name, buffers, body) in cases {
         let seconds = fastest(body)
         let rate = buffers * bytes / seconds / 1e9
-        print(String(format: "%-20@ %7.3f ms  %6.1f GB/s  %4.0f%% of memcpy", name as NSString, seconds * 1e3, rate, 100 * rate / memcpyRate))
+        print(
+            String(
+                format: "%-20@ %7.3f ms  %6.1f GB/s  %4.0f%% of memcpy", name as NSString, seconds * 1e3, rate,
+                100 * rate / memcpyRate))
     }
     exit(0)
 }
@@ -139,11 +160,12 @@ if arguments.contains("--elementwise") {
 // cache), alternating between the two implementations. Reported as the weight matrix's
 // GB/s (the bytes that must come from DRAM) and the ratio.
 if arguments.contains("--thin") {
-    _ = matmul(Tensor.ones([2, 2]), Tensor.ones([2, 2]))    // OpenBLAS kernel selection first
+    _ = matmul(Tensor.ones([2, 2]), Tensor.ones([2, 2]))  // OpenBLAS kernel selection first
     let rows = 16_384, columns = 512, weights = 24, bytes = Double(rows * columns * 4)
     func filledBuffer(_ count: Int, seed: Int) -> UnsafeMutablePointer<Float> {
         // 64-byte aligned, as tensors are (the TN kernel's streaming stores need it).
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(
+            to: Float.self, capacity: count)
         for i in 0..<count { buffer[i] = Float((i * 7 + seed) % 97) / 97 - 0.5 }
         return buffer
     }
@@ -152,7 +174,9 @@ if arguments.contains("--thin") {
     print("thin products against a 16384×512 weight matrix (33.5 MB), cold; GB/s of the weight")
     print("product    | ours ms   GB/s | OpenBLAS ms   GB/s | ratio")
     // The weight is B for NN (k = 16384) and NT (n = 16384), and the result C for TN.
-    for (kind, small) in [("NN", 1), ("NN", 4), ("NN", 16), ("NT", 1), ("NT", 4), ("NT", 16), ("TN", 1), ("TN", 4), ("TN", 16)] {
+    for (kind, small) in [
+        ("NN", 1), ("NN", 4), ("NN", 16), ("NT", 1), ("NT", 4), ("NT", 16), ("TN", 1), ("TN", 4), ("TN", 16),
+    ] {
         let transposeA = kind == "TN", transposeB = kind == "NT"
         let m = kind == "TN" ? rows : small, n = kind == "NT" ? rows : columns
         let k = kind == "NN" ? rows : kind == "NT" ? columns : small
@@ -166,20 +190,25 @@ if arguments.contains("--thin") {
                 let a = UnsafePointer(thin), b = UnsafePointer(kind == "TN" ? thin + 16 * rows : weight)
                 let c = kind == "TN" ? weight : result
                 if implementation == 0 {
-                    let handled = SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                                    a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+                    let handled = SkinnyProduct.run(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
                     precondition(handled, "\(kind) \(small): declined by the kernels (DEEPLEARNING_SKINNY_KERNELS=0?)")
                 } else {
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+                    cblas_sgemm(
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(weights)
             best[implementation] = min(best[implementation], seconds)
         }
         let label = "\(kind) \(kind == "TN" ? "k" : "m") = \(small)"
-        print(label.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " | %7.3f %6.1f | %11.3f %6.1f | %5.2f×",
-                     best[0] * 1e3, bytes / best[0] / 1e9, best[1] * 1e3, bytes / best[1] / 1e9, best[1] / best[0]))
+        print(
+            label.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(
+                    format: " | %7.3f %6.1f | %11.3f %6.1f | %5.2f×",
+                    best[0] * 1e3, bytes / best[0] / 1e9, best[1] * 1e3, bytes / best[1] / 1e9, best[1] / best[0]))
     }
     exit(0)
 }
@@ -205,31 +234,46 @@ let matmulRate: Double = {
 var results: [[String: Any]] = []
 if !json {
     print("OpenBLAS kernels: \(String(cString: openblas_get_corename())), threads: \(openblas_get_num_threads())")
-    print(String(format: "sgemm 1024³: %.1f GFLOP/s   2048³: %.1f GFLOP/s   (%% below is of 2048³)", sgemm1024, sgemm2048))
-    print(String(format: "matmul (DeepLearning) 1024×1024·1024×1024: %.1f GFLOP/s = %.0f%% of sgemm 1024³", matmulRate, 100 * matmulRate / sgemm1024))
+    print(
+        String(format: "sgemm 1024³: %.1f GFLOP/s   2048³: %.1f GFLOP/s   (%% below is of 2048³)", sgemm1024, sgemm2048)
+    )
+    print(
+        String(
+            format: "matmul (DeepLearning) 1024×1024·1024×1024: %.1f GFLOP/s = %.0f%% of sgemm 1024³", matmulRate,
+            100 * matmulRate / sgemm1024))
     print("GFLOP/s, % of 2048³ sgemm, % of an sgemm of the pass's own shape without im2col/col2im")
-    print("shape        op       in           out   | forward              | input grad           | kernel grad          | ms (f+i+k)")
+    print(
+        "shape        op       in           out   | forward              | input grad           | kernel grad          | ms (f+i+k)"
+    )
 }
 var totalSeconds = 0.0
 for shape in shapes {
     var generator = SeededGenerator(seed: 2)
-    let input = Tensor.randomUniform([1, shape.size, shape.size, shape.inChannels], lowerBound: -1, upperBound: 1, generator: &generator)
-    let kernelShape = shape.transposed ? [4, 4, shape.outChannels, shape.inChannels] : [4, 4, shape.inChannels, shape.outChannels]
+    let input = Tensor.randomUniform(
+        [1, shape.size, shape.size, shape.inChannels], lowerBound: -1, upperBound: 1, generator: &generator)
+    let kernelShape =
+        shape.transposed ? [4, 4, shape.outChannels, shape.inChannels] : [4, 4, shape.inChannels, shape.outChannels]
     let kernel = Tensor.randomNormal(kernelShape, standardDeviation: 0.02, generator: &generator)
-    let runner = ConvolutionPassRunner(input: input, kernel: kernel, stride: shape.stride, padding: .same, transposed: shape.transposed)
-    var row: [String: Any] = ["name": shape.name, "op": shape.transposed ? "conv2DTranspose" : "conv2D",
-                              "input": [1, shape.size, shape.size, shape.inChannels], "outChannels": shape.outChannels,
-                              "stride": shape.stride, "kernelSize": 4, "flopsPerPass": runner.flops]
-    var line = String(format: "%-12@ %-6@ %4d²×%-5d → %4d ", shape.name as NSString,
-                      (shape.transposed ? "convT" : "conv") as NSString, shape.size, shape.inChannels, shape.outChannels)
+    let runner = ConvolutionPassRunner(
+        input: input, kernel: kernel, stride: shape.stride, padding: .same, transposed: shape.transposed)
+    var row: [String: Any] = [
+        "name": shape.name, "op": shape.transposed ? "conv2DTranspose" : "conv2D",
+        "input": [1, shape.size, shape.size, shape.inChannels], "outChannels": shape.outChannels,
+        "stride": shape.stride, "kernelSize": 4, "flopsPerPass": runner.flops,
+    ]
+    var line = String(
+        format: "%-12@ %-6@ %4d²×%-5d → %4d ", shape.name as NSString,
+        (shape.transposed ? "convT" : "conv") as NSString, shape.size, shape.inChannels, shape.outChannels)
     var shapeSeconds = 0.0
     for pass in ConvolutionPass.allCases {
         let seconds = fastest { runner.run(pass) }
         let rate = runner.flops / seconds / 1e9
         shapeSeconds += seconds
         let gemmRate = runner.flops / fastest { runner.runMatrixProductOnly(pass) } / 1e9
-        row[pass.rawValue] = ["seconds": seconds, "gflops": rate, "percentOfSgemm": 100 * rate / sgemm2048,
-                              "sameShapeSgemmGflops": gemmRate]
+        row[pass.rawValue] = [
+            "seconds": seconds, "gflops": rate, "percentOfSgemm": 100 * rate / sgemm2048,
+            "sameShapeSgemmGflops": gemmRate,
+        ]
         line += String(format: "| %6.1f %4.0f%% %4.0f%% ", rate, 100 * rate / sgemm2048, 100 * rate / gemmRate)
     }
     totalSeconds += shapeSeconds
@@ -237,8 +281,11 @@ for shape in shapes {
     if !json { print(line + String(format: "| %8.2f", 1000 * shapeSeconds)) }
 }
 if json {
-    let document: [String: Any] = ["openblasCore": String(cString: openblas_get_corename()), "sgemm": ["1024": sgemm1024, "2048": sgemm2048], "matmul1024": matmulRate,
-                                   "threads": Parallelism.threads, "shapes": results, "totalSeconds": totalSeconds]
+    let document: [String: Any] = [
+        "openblasCore": String(cString: openblas_get_corename()), "sgemm": ["1024": sgemm1024, "2048": sgemm2048],
+        "matmul1024": matmulRate,
+        "threads": Parallelism.threads, "shapes": results, "totalSeconds": totalSeconds,
+    ]
     let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {

@@ -35,7 +35,9 @@ struct Arguments {
             case "--soak": soak = Int(it.next() ?? "") ?? 1000
             case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
             case "--help", "-h":
-                print("usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]")
+                print(
+                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
+                )
                 exit(0)
             default:
                 FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
@@ -77,7 +79,9 @@ func sgemmGFLOPS(size n: Int = 2048) -> Double {
     var c = [Float](repeating: 0, count: n * n)
     let best = (0..<4).map { _ in
         seconds {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0,
+                &c, Int32(n))
         }
     }.dropFirst().min()!
     return 2 * Double(n * n * n) / best / 1e9
@@ -85,13 +89,15 @@ func sgemmGFLOPS(size n: Int = 2048) -> Double {
 
 /// Multiply-add FLOPs (×2) of every convolution in a forward pass of the seed's models at
 /// `size`×`size`: conv 2·Ho·Wo·k²·Cin·Cout; a transposed conv costs the same from its input side.
-func forwardFLOPs(generator: UNetGenerator, discriminator: PatchDiscriminator, size: Int) -> (generator: Double, discriminator: Double) {
+func forwardFLOPs(
+    generator: UNetGenerator, discriminator: PatchDiscriminator, size: Int
+) -> (generator: Double, discriminator: Double) {
     func conv(_ layer: Conv2D, outputSize: Int) -> Double {
-        let s = layer.kernel.shape   // [k, k, in, out]
+        let s = layer.kernel.shape  // [k, k, in, out]
         return 2 * Double(outputSize * outputSize * s[0] * s[1] * s[2] * s[3])
     }
     func deconv(_ layer: Conv2DTranspose, inputSize: Int) -> Double {
-        let s = layer.kernel.shape   // [k, k, out, in]
+        let s = layer.kernel.shape  // [k, k, out, in]
         return 2 * Double(inputSize * inputSize * s[0] * s[1] * s[2] * s[3])
     }
     var g = 0.0, resolution = size
@@ -123,9 +129,11 @@ struct PeerResult: Decodable {
 
 func runTorchPeer(steps: Int) -> PeerResult? {
     let env = ProcessInfo.processInfo.environment
-    let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers").standardized
+    let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers")
+        .standardized
     let venvPython = peers.appendingPathComponent(".venv/bin/python").path
-    let python = env["PEER_PYTHON"] ?? (FileManager.default.fileExists(atPath: venvPython) ? venvPython : "/usr/bin/python3")
+    let python =
+        env["PEER_PYTHON"] ?? (FileManager.default.fileExists(atPath: venvPython) ? venvPython : "/usr/bin/python3")
     let script = env["PEER_SCRIPT"] ?? peers.appendingPathComponent("torch_pix2pix.py").path
     guard FileManager.default.fileExists(atPath: python), FileManager.default.fileExists(atPath: script) else {
         FileHandle.standardError.write("peer not run: \(python) or \(script) missing\n".data(using: .utf8)!)
@@ -133,7 +141,9 @@ func runTorchPeer(steps: Int) -> PeerResult? {
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--json"]
+    process.arguments = [
+        script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--json",
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }
@@ -180,17 +190,22 @@ func profileStep(runs: Int) {
             // As the trainer: real and fake pairs as two independent sub-batches of one pass.
             for norm in discriminatorNorms { norm.independentSubBatches = 2 }
             defer { for norm in discriminatorNorms { norm.independentSubBatches = 1 } }
-            let logits = discriminator(source: concatenate([source, source], axis: 0),
-                                       target: concatenate([target, fake.detached()], axis: 0))
-            let real = binaryCrossEntropy(logits: logits.slice(axis: 0, 0..<1), Tensor(shape: [1, 16, 16, 1], repeating: 1))
-            let fakeLoss = binaryCrossEntropy(logits: logits.slice(axis: 0, 1..<2), Tensor(shape: [1, 16, 16, 1], repeating: 0))
+            let logits = discriminator(
+                source: concatenate([source, source], axis: 0),
+                target: concatenate([target, fake.detached()], axis: 0))
+            let real = binaryCrossEntropy(
+                logits: logits.slice(axis: 0, 0..<1), Tensor(shape: [1, 16, 16, 1], repeating: 1))
+            let fakeLoss = binaryCrossEntropy(
+                logits: logits.slice(axis: 0, 1..<2), Tensor(shape: [1, 16, 16, 1], repeating: 0))
             return (real + fakeLoss) * 0.5
         }
         phase("3 D backward") { dLoss.backward() }
         phase("4 D Adam update") { dOptimizer.update() }
         for p in discriminator.parameters { p.requiresGradient = false }
         let gLoss = phase("5 D forward (for G) + loss") {
-            binaryCrossEntropy(logits: discriminator(source: source, target: fake), Tensor(shape: [1, 16, 16, 1], repeating: 1)) + l1Loss(fake, target) * 100
+            binaryCrossEntropy(
+                logits: discriminator(source: source, target: fake), Tensor(shape: [1, 16, 16, 1], repeating: 1))
+                + l1Loss(fake, target) * 100
         }
         phase("6 G backward (through D)") { gLoss.backward() }
         for p in discriminator.parameters { p.requiresGradient = true }
@@ -212,8 +227,9 @@ func currentRSS() -> Int { processMemory("VmRSS") }
 /// A long run of a small model: RSS must stay flat (no growth from the tape, caches or data).
 if arguments.soak > 0 {
     RandomState.seed(3)
-    let small = Pix2PixTrainer(generator: UNetGenerator(.init(depth: 5, baseFilters: 16)),
-                               discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 3), baseFilters: 16)))
+    let small = Pix2PixTrainer(
+        generator: UNetGenerator(.init(depth: 5, baseFilters: 16)),
+        discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 3), baseFilters: 16)))
     var data = SeededGenerator(seed: 4)
     var samples: [(Int, Int)] = []
     for step in 1...arguments.soak {
@@ -247,12 +263,16 @@ if arguments.profileOps {
     }
     let entries = OpProfiler.stop()
     let n = Double(arguments.steps)
-    print("op (recorded by)".padding(toLength: 60, withPad: " ", startingAt: 0) + "  calls   forward  backward     total")
+    print(
+        "op (recorded by)".padding(toLength: 60, withPad: " ", startingAt: 0) + "  calls   forward  backward     total")
     var accounted = 0.0
     for e in entries {
         accounted += e.forward + e.backward
-        print(String(format: "%@ %6d %8.1fms %8.1fms %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0), e.calls / arguments.steps,
-                     e.forward / n * 1e3, e.backward / n * 1e3, (e.forward + e.backward) / n * 1e3))
+        print(
+            String(
+                format: "%@ %6d %8.1fms %8.1fms %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0),
+                e.calls / arguments.steps,
+                e.forward / n * 1e3, e.backward / n * 1e3, (e.forward + e.backward) / n * 1e3))
     }
     print(String(format: "accounted %.1f ms of %.1f ms per step", accounted / n * 1e3, wall / n * 1e3))
     // The generator's forward pass alone (recorded, so every op is timed).
@@ -264,7 +284,10 @@ if arguments.profileOps {
     }
     print("\ngenerator forward (recording):")
     for e in OpProfiler.stop() {
-        print(String(format: "%@ %6d %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0), e.calls / arguments.steps, e.forward / n * 1e3))
+        print(
+            String(
+                format: "%@ %6d %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0),
+                e.calls / arguments.steps, e.forward / n * 1e3))
     }
     print(String(format: "wall %.1f ms", wall / n * 1e3))
     exit(0)
@@ -284,7 +307,8 @@ for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
     let step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
         try trainer.step(source: source, target: target)
     }
-    rounds.append(Round(forward: forward, step: step, peer: arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil))
+    rounds.append(
+        Round(forward: forward, step: step, peer: arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil))
 }
 func median(_ values: [Double]) -> Double { let v = values.sorted(); return v.isEmpty ? .nan : v[v.count / 2] }
 // With several rounds: the median over rounds of each round's figures, and of the ratios.
@@ -292,12 +316,17 @@ let forward = (min: rounds.map(\.forward.min).min()!, median: median(rounds.map(
 let step = (min: rounds.map(\.step.min).min()!, median: median(rounds.map(\.step.median)))
 let rss = peakRSS()
 let peerRounds = rounds.compactMap { round in round.peer.map { (round, $0) } }
-let peer: PeerResult? = peerRounds.isEmpty ? nil : PeerResult(
-    version: peerRounds[0].1.version,
-    generator_forward_s: .init(min: peerRounds.map(\.1.generator_forward_s.min).min()!,
-                               median: median(peerRounds.map(\.1.generator_forward_s.median))),
-    train_step_s: .init(min: peerRounds.map(\.1.train_step_s.min).min()!, median: median(peerRounds.map(\.1.train_step_s.median))),
-    peakRSS: peerRounds.compactMap(\.1.peakRSS).max())
+let peer: PeerResult? =
+    peerRounds.isEmpty
+    ? nil
+    : PeerResult(
+        version: peerRounds[0].1.version,
+        generator_forward_s: .init(
+            min: peerRounds.map(\.1.generator_forward_s.min).min()!,
+            median: median(peerRounds.map(\.1.generator_forward_s.median))),
+        train_step_s: .init(
+            min: peerRounds.map(\.1.train_step_s.min).min()!, median: median(peerRounds.map(\.1.train_step_s.median))),
+        peakRSS: peerRounds.compactMap(\.1.peakRSS).max())
 let forwardRatios = peerRounds.map { $0.1.generator_forward_s.median / $0.0.forward.median }
 let stepRatios = peerRounds.map { $0.1.train_step_s.median / $0.0.step.median }
 
@@ -315,29 +344,52 @@ if arguments.json {
         "steps": arguments.steps,
     ]
     if let peer {
-        object["peer"] = ["version": peer.version,
-                          "generator_forward_s": ["min": peer.generator_forward_s.min, "median": peer.generator_forward_s.median],
-                          "train_step_s": ["min": peer.train_step_s.min, "median": peer.train_step_s.median]]
-        object["speedup_vs_peer_median"] = ["generator_forward": median(forwardRatios), "train_step": median(stepRatios)]
+        object["peer"] = [
+            "version": peer.version,
+            "generator_forward_s": ["min": peer.generator_forward_s.min, "median": peer.generator_forward_s.median],
+            "train_step_s": ["min": peer.train_step_s.min, "median": peer.train_step_s.median],
+        ]
+        object["speedup_vs_peer_median"] = [
+            "generator_forward": median(forwardRatios), "train_step": median(stepRatios),
+        ]
         object["speedup_vs_peer_per_round"] = ["generator_forward": forwardRatios, "train_step": stepRatios]
         if let peerRSS = peer.peakRSS { object["peer_peak_rss_bytes"] = peerRSS }
     }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
-    print(String(format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@, thread timeout 2^%d cycles)", sgemm, OpenBLASSetup.coreName,
-                 OpenBLASSetup.activeThreadTimeout))
-    print(String(format: "generator forward  min %.3fs  median %.3fs  (%.1f GFLOP, %.1f GFLOP/s)",
-                 forward.min, forward.median, flops.generator / 1e9, flops.generator / forward.min / 1e9))
-    print(String(format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",
-                 step.min, step.median, stepFLOPs / 1e9, stepFLOPs / step.min / 1e9))
+    print(
+        String(
+            format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@, thread timeout 2^%d cycles)", sgemm,
+            OpenBLASSetup.coreName,
+            OpenBLASSetup.activeThreadTimeout))
+    print(
+        String(
+            format: "generator forward  min %.3fs  median %.3fs  (%.1f GFLOP, %.1f GFLOP/s)",
+            forward.min, forward.median, flops.generator / 1e9, flops.generator / forward.min / 1e9))
+    print(
+        String(
+            format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",
+            step.min, step.median, stepFLOPs / 1e9, stepFLOPs / step.min / 1e9))
     print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
     if let peer {
-        print("peer: pytorch \(peer.version)" + (rounds.count > 1 ? " (\(rounds.count) alternating rounds; medians over rounds)" : ""))
-        print(String(format: "  generator forward median %.3fs → ours is %.2f× faster", peer.generator_forward_s.median, median(forwardRatios))
-              + (rounds.count > 1 ? "  (per round: " + forwardRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")" : ""))
-        print(String(format: "  training step     median %.3fs → ours is %.2f× faster", peer.train_step_s.median, median(stepRatios))
-              + (rounds.count > 1 ? "  (per round: " + stepRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")" : ""))
+        print(
+            "peer: pytorch \(peer.version)"
+                + (rounds.count > 1 ? " (\(rounds.count) alternating rounds; medians over rounds)" : ""))
+        print(
+            String(
+                format: "  generator forward median %.3fs → ours is %.2f× faster", peer.generator_forward_s.median,
+                median(forwardRatios))
+                + (rounds.count > 1
+                    ? "  (per round: " + forwardRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")"
+                    : ""))
+        print(
+            String(
+                format: "  training step     median %.3fs → ours is %.2f× faster", peer.train_step_s.median,
+                median(stepRatios))
+                + (rounds.count > 1
+                    ? "  (per round: " + stepRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")"
+                    : ""))
         if let peerRSS = peer.peakRSS {
             print(String(format: "  peak RSS %.2f GB (ours %.2f GB)", Double(peerRSS) / 1e9, Double(rss) / 1e9))
         }

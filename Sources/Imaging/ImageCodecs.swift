@@ -161,7 +161,10 @@ public func saveImage(_ image: Tensor, to url: URL, quality: Int = 95) throws {
 
 func encodeImage(_ image: Tensor, format: ImageFormat, quality: Int, source: String) throws -> Data {
     guard image.rank == 3, image.shape[2] == 1 || image.shape[2] == 3, image.shape[0] > 0, image.shape[1] > 0 else {
-        throw ImagingError(source: source, "cannot encode a tensor of shape \(describeShape(image.shape)) as an image; expected [H, W, 3] or [H, W, 1]")
+        throw ImagingError(
+            source: source,
+            "cannot encode a tensor of shape \(describeShape(image.shape)) as an image; expected [H, W, 3] or [H, W, 1]"
+        )
     }
     let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
     var bytes = [UInt8](repeating: 0, count: image.count)
@@ -183,7 +186,8 @@ func encodeImage(_ image: Tensor, format: ImageFormat, quality: Int, source: Str
     let status: Int32
     switch format {
     case .jpeg:
-        status = cic_encode_jpeg(bytes, Int32(w), Int32(h), Int32(c), Int32(min(max(quality, 1), 100)), &output, &size, &message)
+        status = cic_encode_jpeg(
+            bytes, Int32(w), Int32(h), Int32(c), Int32(min(max(quality, 1), 100)), &output, &size, &message)
     case .png:
         status = cic_encode_png(bytes, Int32(w), Int32(h), Int32(c), &output, &size, &message)
     }

@@ -58,7 +58,9 @@ public final class PairedImageDataset {
             throw ImagingError(source: source, "A images have shape \(describeShape(a.shape)), expected [N, H, W, 3]")
         }
         guard b.shape == a.shape else {
-            throw ImagingError(source: source, "B images have shape \(describeShape(b.shape)) but A images have \(describeShape(a.shape))")
+            throw ImagingError(
+                source: source,
+                "B images have shape \(describeShape(b.shape)) but A images have \(describeShape(a.shape))")
         }
         self.storage = .arrays(a: a, b: b)
         self.direction = direction
@@ -100,11 +102,15 @@ public final class PairedImageDataset {
                 throw ImagingError(source: url.path, "image is \(w)×\(h), expected a 2:1 side-by-side pair")
             }
             let whole = resize(image, height: size, width: 2 * size, method: .nearest)
-            return (crop(whole, top: 0, left: 0, height: size, width: size),
-                    crop(whole, top: 0, left: size, height: size, width: size))
+            return (
+                crop(whole, top: 0, left: 0, height: size, width: size),
+                crop(whole, top: 0, left: size, height: size, width: size)
+            )
         case .arrays(let a, let b):
-            return (a.slice(axis: 0, index ..< index + 1).reshaped(to: Array(a.shape.dropFirst())),
-                    b.slice(axis: 0, index ..< index + 1).reshaped(to: Array(b.shape.dropFirst())))
+            return (
+                a.slice(axis: 0, index..<index + 1).reshaped(to: Array(a.shape.dropFirst())),
+                b.slice(axis: 0, index..<index + 1).reshaped(to: Array(b.shape.dropFirst()))
+            )
         }
     }
 
@@ -119,13 +125,16 @@ public final class PairedImageDataset {
     /// - Returns: A throwing iterator: `while let batch = try batches.next() { … }`, each
     ///   batch `(source, target)` of `[B, H, W, 3]` in [-1, 1]. It is not a `Sequence`
     ///   because a bad file is a user error that must surface as `ImagingError`, not a trap.
-    public func batches(of size: Int, shuffled: Bool, generator: inout SeededGenerator,
-                        jitter: Jitter? = nil) -> PairedBatches {
+    public func batches(
+        of size: Int, shuffled: Bool, generator: inout SeededGenerator,
+        jitter: Jitter? = nil
+    ) -> PairedBatches {
         precondition(size > 0, "batch size must be positive, got \(size)")
         var order = Array(0..<count)
         if shuffled { order.shuffle(using: &generator) }
-        return PairedBatches(dataset: self, order: order, batchSize: size, jitter: jitter,
-                             generator: SeededGenerator(seed: generator.next()))
+        return PairedBatches(
+            dataset: self, order: order, batchSize: size, jitter: jitter,
+            generator: SeededGenerator(seed: generator.next()))
     }
 }
 
@@ -174,7 +183,9 @@ public struct PairedBatches {
 /// `[H, W, C]` images of one shape → `[N, H, W, C]`.
 func stack(_ images: [Tensor]) -> Tensor {
     let shape = images[0].shape
-    precondition(images.allSatisfy { $0.shape == shape }, "cannot stack images of shapes \(images.map { describeShape($0.shape) })")
+    precondition(
+        images.allSatisfy { $0.shape == shape },
+        "cannot stack images of shapes \(images.map { describeShape($0.shape) })")
     var output = Tensor(shape: [images.count] + shape, repeating: 0)
     let each = images[0].count
     output.withUnsafeMutableBufferPointer { out in
@@ -188,7 +199,8 @@ func stack(_ images: [Tensor]) -> Tensor {
 /// The JPEG/PNG files directly in `directory`, sorted by name.
 private func listImages(in directory: URL) throws -> [URL] {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+    else {
         throw ImagingError(source: directory.path, "no such directory")
     }
     let names: [String]
@@ -197,7 +209,8 @@ private func listImages(in directory: URL) throws -> [URL] {
     } catch {
         throw ImagingError(source: directory.path, "cannot list directory (\(error.localizedDescription))")
     }
-    let images = names
+    let images =
+        names
         .filter { !$0.hasPrefix(".") && ImageFormat(fileExtension: ($0 as NSString).pathExtension) != nil }
         .sorted()
         .map { directory.appendingPathComponent($0) }

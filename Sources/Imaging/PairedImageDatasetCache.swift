@@ -17,14 +17,18 @@ extension PairedImageDataset {
         } catch let error as SerializationError {
             // Its message already starts with the path; keep only the problem.
             let prefix = npz.path + ": "
-            let problem = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+            let problem =
+                error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
             throw ImagingError(source: npz.path, problem)
         } catch {
             throw ImagingError(source: npz.path, "cannot read NPZ (\(error))")
         }
         guard let a = arrays["arr_0"], let b = arrays["arr_1"] else {
             let missing = ["arr_0", "arr_1"].filter { arrays[$0] == nil }
-            throw ImagingError(source: npz.path, "missing array \(missing.joined(separator: " and ")); expected arr_0 (A) and arr_1 (B) as written by savez_compressed(path, src, tar)")
+            throw ImagingError(
+                source: npz.path,
+                "missing array \(missing.joined(separator: " and ")); expected arr_0 (A) and arr_1 (B) as written by savez_compressed(path, src, tar)"
+            )
         }
         for (name, array) in [("arr_0", a), ("arr_1", b)] {
             let (low, high, finite) = extremes(array)
@@ -51,8 +55,10 @@ extension PairedImageDataset {
     ///     group of files (files are decoded in parallel).
     /// - Throws: `ImagingError` naming the first bad file or the directory; nothing is
     ///   written then.
-    public static func prepareCache(from directory: URL, to npz: URL, size: Int = 256,
-                                    progress: ((Int, Int) -> Void)? = nil) throws {
+    public static func prepareCache(
+        from directory: URL, to npz: URL, size: Int = 256,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws {
         let dataset = try PairedImageDataset(directory: directory, imageSize: size)
         let n = dataset.count, each = size * size * 3
         var a = Tensor(shape: [n, size, size, 3], repeating: 0)
@@ -69,8 +75,12 @@ extension PairedImageDataset {
                         DispatchQueue.concurrentPerform(iterations: end - start) { k in
                             do {
                                 let (left, right) = try dataset.pixels(at: start + k)
-                                left.withUnsafeBufferPointer { (aBase + (start + k) * each).update(from: $0.baseAddress!, count: each) }
-                                right.withUnsafeBufferPointer { (bBase + (start + k) * each).update(from: $0.baseAddress!, count: each) }
+                                left.withUnsafeBufferPointer {
+                                    (aBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
+                                }
+                                right.withUnsafeBufferPointer {
+                                    (bBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
+                                }
                             } catch {
                                 slot[k] = error
                             }

@@ -28,10 +28,13 @@ public enum ResizeMethod: Sendable {
 ///   - method: `.bilinear` (default), `.nearest` or `.area`.
 /// - Returns: `[height, width, C]` or `[N, height, width, C]`; not recorded for autodiff.
 public func resize(_ image: Tensor, height: Int, width: Int, method: ResizeMethod = .bilinear) -> Tensor {
-    precondition(image.rank == 3 || image.rank == 4, "resize expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
+    precondition(
+        image.rank == 3 || image.rank == 4,
+        "resize expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
     precondition(height > 0 && width > 0, "resize target \(height)×\(width) must be positive")
     let batched = image.rank == 4
-    let (n, inH, inW, c) = batched
+    let (n, inH, inW, c) =
+        batched
         ? (image.shape[0], image.shape[1], image.shape[2], image.shape[3])
         : (1, image.shape[0], image.shape[1], image.shape[2])
     let outShape = batched ? [n, height, width, c] : [height, width, c]
@@ -81,7 +84,7 @@ public func resize(_ image: Tensor, height: Int, width: Int, method: ResizeMetho
 /// For each output index along one axis, the input indices it reads and their weights
 /// (which sum to 1), precomputed once per call.
 private struct AxisWeights {
-    var starts: [Int] = []    // offset of output i's taps in `indices`/`weights`
+    var starts: [Int] = []  // offset of output i's taps in `indices`/`weights`
     var indices: [Int] = []
     var weights: [Float] = []
 

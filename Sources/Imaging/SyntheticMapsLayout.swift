@@ -105,9 +105,11 @@ struct TileLayout {
             let borderPoint = center + MapPoint(random.uniform(-0.2, 0.2), random.uniform(-0.2, 0.2)) * Float(size)
             markDistricts(borderPoint: borderPoint, direction: borderDirection)
             angles.append(gridAngle + random.uniform(0.25, 0.6) * (random.chance(0.5) ? 1 : -1))
-            majorRoads.append(curve(from: borderPoint - borderDirection * Float(size),
-                                    to: borderPoint + borderDirection * Float(size),
-                                    bend: 0, random: &random))
+            majorRoads.append(
+                curve(
+                    from: borderPoint - borderDirection * Float(size),
+                    to: borderPoint + borderDirection * Float(size),
+                    bend: 0, random: &random))
         }
         for (district, angle) in angles.enumerated() {
             addStreetGrid(district: UInt8(district), angle: angle, random: &random)
@@ -118,8 +120,10 @@ struct TileLayout {
             let direction = MapPoint(cos(angle), sin(angle))
             let normal = MapPoint(-direction.y, direction.x)
             let through = center + normal * random.uniform(-0.35, 0.35) * Float(size)
-            majorRoads.append(curve(from: through - direction * Float(size), to: through + direction * Float(size),
-                                    bend: random.uniform(-0.25, 0.25) * Float(size), random: &random))
+            majorRoads.append(
+                curve(
+                    from: through - direction * Float(size), to: through + direction * Float(size),
+                    bend: random.uniform(-0.25, 0.25) * Float(size), random: &random))
         }
         for road in majorRoads { addMajorRoad(road, random: &random) }
         removeHiddenObjects()
@@ -171,7 +175,8 @@ struct TileLayout {
                     stroke([a, b], halfWidth: halfWidth + sidewalk, paint: .sidewalk, district: district)
                     stroke([a, b], halfWidth: halfWidth, paint: .paint(.minorRoad), district: district)
                     addStreetTrees(a, b, offset: halfWidth + 1.5 * scale, random: &random)
-                    addCars(a, b, lanes: [halfWidth - 2 * scale, 2 * scale - halfWidth], density: 0.012, random: &random)
+                    addCars(
+                        a, b, lanes: [halfWidth - 2 * scale, 2 * scale - halfWidth], density: 0.012, random: &random)
                 }
             }
         }
@@ -189,8 +194,9 @@ struct TileLayout {
                 let block = CityBlock(origin: origin, u: u, v: v, u0: u0, u1: u1, v0: v0, v1: v1, district: district)
                 let kind = random.uniform(0, 1)
                 if kind < 0.13 {
-                    fillRect(block.center, axis: u, halfLength: block.halfU, halfWidth: block.halfV,
-                             paint: .park, district: district)
+                    fillRect(
+                        block.center, axis: u, halfLength: block.halfU, halfWidth: block.halfV,
+                        paint: .park, district: district)
                     addScatteredTrees(in: block, count: random.integer(4, 30), radius: 4...9, random: &random)
                 } else if kind < 0.2 {
                     addScatteredTrees(in: block, count: random.integer(0, 6), radius: 3...7, random: &random)
@@ -230,8 +236,10 @@ struct TileLayout {
             let harmonics = (2...5).map { k in (Float(k), random.uniform(0, 0.12), random.uniform(0, 6.3)) }
             let reach = Int(radius * 1.5 + 8 * scale)
             for (margin, paint) in [(7 * scale, Paint.clearBuildings), (0, Paint.paint(.water))] {
-                fillShape(paint: paint, x0: Int(center.x) - reach, y0: Int(center.y) - reach,
-                          x1: Int(center.x) + reach, y1: Int(center.y) + reach) { point in
+                fillShape(
+                    paint: paint, x0: Int(center.x) - reach, y0: Int(center.y) - reach,
+                    x1: Int(center.x) + reach, y1: Int(center.y) + reach
+                ) { point in
                     let offset = point - center
                     var r = radius
                     for (k, a, p) in harmonics { r += radius * a * sin(k * atan2(offset.y, offset.x) + p) }
@@ -243,7 +251,9 @@ struct TileLayout {
             let angle = random.uniform(0, 2 * .pi)
             let normal = MapPoint(cos(angle), sin(angle)), along = MapPoint(-normal.y, normal.x)
             let through = MapPoint(n / 2, n / 2) + normal * random.uniform(0.15, 0.4) * n
-            let waves = (0..<3).map { _ in (random.uniform(0.005, 0.03) / scale, random.uniform(3, 15) * scale, random.uniform(0, 6.3)) }
+            let waves = (0..<3).map { _ in
+                (random.uniform(0.005, 0.03) / scale, random.uniform(3, 15) * scale, random.uniform(0, 6.3))
+            }
             for (margin, paint) in [(7 * scale, Paint.clearBuildings), (0, Paint.paint(.water))] {
                 fillShape(paint: paint) { point in
                     let offset = point - through

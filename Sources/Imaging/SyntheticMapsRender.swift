@@ -3,15 +3,15 @@ import Foundation
 
 /// The Google Maps palette the map half is painted in (sRGB, 0…255).
 enum MapPalette {
-    static let land: SIMD3<Float> = [242, 239, 233]        // #f2efe9
-    static let park: SIMD3<Float> = [200, 230, 201]        // #c8e6c9
-    static let water: SIMD3<Float> = [170, 218, 255]       // #aadaff
-    static let minorRoad: SIMD3<Float> = [255, 255, 255]   // #ffffff
-    static let minorCasing: SIMD3<Float> = [224, 224, 224] // #e0e0e0
-    static let majorRoad: SIMD3<Float> = [248, 211, 139]   // #f8d38b
-    static let majorCasing: SIMD3<Float> = [233, 188, 104] // #e9bc68
-    static let building: SIMD3<Float> = [232, 232, 232]    // #e8e8e8
-    static let buildingOutline: SIMD3<Float> = [214, 214, 214] // #d6d6d6
+    static let land: SIMD3<Float> = [242, 239, 233]  // #f2efe9
+    static let park: SIMD3<Float> = [200, 230, 201]  // #c8e6c9
+    static let water: SIMD3<Float> = [170, 218, 255]  // #aadaff
+    static let minorRoad: SIMD3<Float> = [255, 255, 255]  // #ffffff
+    static let minorCasing: SIMD3<Float> = [224, 224, 224]  // #e0e0e0
+    static let majorRoad: SIMD3<Float> = [248, 211, 139]  // #f8d38b
+    static let majorCasing: SIMD3<Float> = [233, 188, 104]  // #e9bc68
+    static let building: SIMD3<Float> = [232, 232, 232]  // #e8e8e8
+    static let buildingOutline: SIMD3<Float> = [214, 214, 214]  // #d6d6d6
 
     /// The flat fill colour of each `TileClass`, indexed by raw value.
     static let fills: [SIMD3<Float>] = [land, park, water, minorRoad, majorRoad, building]
@@ -93,10 +93,13 @@ func renderMap(_ layout: TileLayout) -> [Float] {
                         var edge = false
                         for j in [x > 0 ? i - 1 : i, x < n - 1 ? i + 1 : i, y > 0 ? i - n : i, y < n - 1 ? i + n : i] {
                             let other = label[j]
-                            edge = edge || (cls == building ? other != building : other != roadMinor && other != roadMajor)
+                            edge =
+                                edge || (cls == building ? other != building : other != roadMinor && other != roadMajor)
                         }
                         if edge {
-                            color = cls == building ? MapPalette.buildingOutline
+                            color =
+                                cls == building
+                                ? MapPalette.buildingOutline
                                 : cls == roadMajor ? MapPalette.majorCasing : MapPalette.minorCasing
                         }
                     }

@@ -11,13 +11,16 @@ import DeepLearning
 /// - Returns: `[height, width, C]` or `[N, height, width, C]`.
 /// - Precondition: the window lies inside the image.
 public func crop(_ image: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
-    precondition(image.rank == 3 || image.rank == 4, "crop expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
+    precondition(
+        image.rank == 3 || image.rank == 4, "crop expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
     let batched = image.rank == 4
-    let (n, inH, inW, c) = batched
+    let (n, inH, inW, c) =
+        batched
         ? (image.shape[0], image.shape[1], image.shape[2], image.shape[3])
         : (1, image.shape[0], image.shape[1], image.shape[2])
-    precondition(top >= 0 && left >= 0 && height >= 0 && width >= 0 && top + height <= inH && left + width <= inW,
-                 "crop window top \(top) left \(left) size \(height)×\(width) is outside a \(inH)×\(inW) image")
+    precondition(
+        top >= 0 && left >= 0 && height >= 0 && width >= 0 && top + height <= inH && left + width <= inW,
+        "crop window top \(top) left \(left) size \(height)×\(width) is outside a \(inH)×\(inW) image")
     var output = Tensor(shape: batched ? [n, height, width, c] : [height, width, c], repeating: 0)
     image.withUnsafeBufferPointer { input in
         output.withUnsafeMutableBufferPointer { out in
@@ -38,7 +41,9 @@ public func crop(_ image: Tensor, top: Int, left: Int, height: Int, width: Int) 
 ///
 /// - Parameter image: `[H, W, C]` or `[N, H, W, C]`; the result has the same shape.
 public func mirrored(_ image: Tensor) -> Tensor {
-    precondition(image.rank == 3 || image.rank == 4, "mirrored expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
+    precondition(
+        image.rank == 3 || image.rank == 4,
+        "mirrored expects [H, W, C] or [N, H, W, C], got \(describeShape(image.shape))")
     let c = image.shape[image.rank - 1], w = image.shape[image.rank - 2]
     let rows = image.count / max(w * c, 1)
     var output = Tensor(shape: image.shape, repeating: 0)
@@ -80,8 +85,9 @@ public func fromUnitRange(_ x: Tensor) -> Tensor {
 public func imageGrid(_ rows: [[Tensor]], padding: Int = 2, background: Float = 255) -> Tensor {
     let images = rows.flatMap { $0 }
     precondition(!images.isEmpty, "imageGrid needs at least one image")
-    precondition(images.allSatisfy { $0.rank == 3 && $0.shape[2] == images[0].shape[2] },
-                 "imageGrid expects [H, W, C] images with equal C, got \(images.map { describeShape($0.shape) })")
+    precondition(
+        images.allSatisfy { $0.rank == 3 && $0.shape[2] == images[0].shape[2] },
+        "imageGrid expects [H, W, C] images with equal C, got \(images.map { describeShape($0.shape) })")
     let c = images[0].shape[2]
     let columnCount = rows.map(\.count).max()!
     let rowHeights = rows.map { row in row.map { $0.shape[0] }.max() ?? 0 }
@@ -99,7 +105,8 @@ public func imageGrid(_ rows: [[Tensor]], padding: Int = 2, background: Float = 
                 let (h, w) = (image.shape[0], image.shape[1])
                 image.withUnsafeBufferPointer { input in
                     for y in 0..<h {
-                        (destination + ((top + y) * totalW + left) * c).update(from: input.baseAddress! + y * w * c, count: w * c)
+                        (destination + ((top + y) * totalW + left) * c).update(
+                            from: input.baseAddress! + y * w * c, count: w * c)
                     }
                 }
                 left += columnWidths[j] + padding

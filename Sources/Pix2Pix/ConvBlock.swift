@@ -18,8 +18,9 @@ public final class ConvBlock: Layer {
     ///   - stride: default 2 (halves height and width); the discriminator's last stage uses 1.
     ///   - norm: the normalisation after the convolution.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind) {
-        conv = Conv2D(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
-                      kernelInitializer: pix2pixKernelInitializer)
+        conv = Conv2D(
+            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
+            kernelInitializer: pix2pixKernelInitializer)
         self.norm = norm.make(outChannels)
     }
 

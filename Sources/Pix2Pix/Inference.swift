@@ -26,8 +26,10 @@ extension Layer {
         let all = modules
         let norms = all.compactMap { $0 as? BatchNorm }
         let dropouts = all.compactMap { $0 as? Dropout }
-        let saved = (training: all.compactMap { ($0 as? TrainingModeDependent)?.isTraining },
-                     force: norms.map(\.forceBatchStatistics), active: dropouts.map(\.activeAtInference))
+        let saved = (
+            training: all.compactMap { ($0 as? TrainingModeDependent)?.isTraining },
+            force: norms.map(\.forceBatchStatistics), active: dropouts.map(\.activeAtInference)
+        )
         setTraining(false)
         for norm in norms { norm.forceBatchStatistics = mode == .paper }
         for dropout in dropouts { dropout.activeAtInference = mode == .paper }

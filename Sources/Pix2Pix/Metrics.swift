@@ -31,7 +31,9 @@ public struct ImageMetrics: Codable, Equatable, Sendable, CustomStringConvertibl
     /// - Throws: `ShapeError` when the shapes differ.
     public init(predictions: Tensor, targets: Tensor, tolerance: Float = 5) throws {
         guard predictions.shape == targets.shape else {
-            throw ShapeError("metrics: predictions \(describeShape(predictions.shape)) and targets \(describeShape(targets.shape)) differ")
+            throw ShapeError(
+                "metrics: predictions \(describeShape(predictions.shape)) and targets \(describeShape(targets.shape)) differ"
+            )
         }
         guard predictions.rank == 3 || predictions.rank == 4 else {
             throw ShapeError("metrics: expected [N, H, W, C] or [H, W, C], got \(describeShape(predictions.shape))")
@@ -56,7 +58,8 @@ public struct ImageMetrics: Codable, Equatable, Sendable, CustomStringConvertibl
         var ssimTotal = 0.0
         for image in 0..<n {
             for k in 0..<c {
-                ssimTotal += structuralSimilarity(p, t, offset: image * h * w * c, channel: k, channels: c, height: h, width: w)
+                ssimTotal += structuralSimilarity(
+                    p, t, offset: image * h * w * c, channel: k, channels: c, height: h, width: w)
             }
         }
         ssim = ssimTotal / Double(Swift.max(n * c, 1))
@@ -77,22 +80,26 @@ public struct ImageMetrics: Codable, Equatable, Sendable, CustomStringConvertibl
         let total = Double(Swift.max(parts.reduce(0) { $0 + $1.count }, 1))
         func mean(_ f: (ImageMetrics) -> Double) -> Double { parts.reduce(0) { $0 + f($1) * Double($1.count) } / total }
         let rmse = mean { $0.rmse * $0.rmse }.squareRoot()
-        return ImageMetrics(pixelAccuracy: mean(\.pixelAccuracy), rmse: rmse,
-                            psnr: rmse == 0 ? .infinity : 20 * Foundation.log10(255 / rmse),
-                            ssim: mean(\.ssim), count: Int(total))
+        return ImageMetrics(
+            pixelAccuracy: mean(\.pixelAccuracy), rmse: rmse,
+            psnr: rmse == 0 ? .infinity : 20 * Foundation.log10(255 / rmse),
+            ssim: mean(\.ssim), count: Int(total))
     }
 
     public var description: String {
-        String(format: "pixel accuracy %.2f%%  RMSE %.2f  PSNR %.2f dB  SSIM %.4f  (%d images)",
-               pixelAccuracy * 100, rmse, psnr, ssim, count)
+        String(
+            format: "pixel accuracy %.2f%%  RMSE %.2f  PSNR %.2f dB  SSIM %.4f  (%d images)",
+            pixelAccuracy * 100, rmse, psnr, ssim, count)
     }
 }
 
 /// Mean SSIM of one channel of one image with an 11×11 Gaussian window (σ 1.5), over the
 /// positions where the window fits ('valid'), like `tf.image.ssim`. Images smaller than the
 /// window use a window of their size.
-private func structuralSimilarity(_ a: [Float], _ b: [Float], offset: Int, channel: Int, channels: Int,
-                                  height: Int, width: Int) -> Double {
+private func structuralSimilarity(
+    _ a: [Float], _ b: [Float], offset: Int, channel: Int, channels: Int,
+    height: Int, width: Int
+) -> Double {
     let size = Swift.min(11, height, width)
     let sigma = 1.5
     var kernel = (0..<size).map { i -> Double in

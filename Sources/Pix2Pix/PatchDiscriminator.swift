@@ -30,8 +30,10 @@ public final class PatchDiscriminator: Module {
         public var norm: NormalizationKind = .batch
 
         /// The seed's discriminator.
-        public init(architecture: Architecture = .patch(layers: 4), baseFilters: Int = 64, inputChannels: Int = 6,
-                    norm: NormalizationKind = .batch) {
+        public init(
+            architecture: Architecture = .patch(layers: 4), baseFilters: Int = 64, inputChannels: Int = 6,
+            norm: NormalizationKind = .batch
+        ) {
             self.architecture = architecture
             self.baseFilters = baseFilters
             self.inputChannels = inputChannels
@@ -57,7 +59,8 @@ public final class PatchDiscriminator: Module {
             var channels = configuration.inputChannels
             for i in 0..<layers {
                 let f = ndf * (1 << Swift.min(i, 3))
-                stages.append(ConvBlock(channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm))
+                stages.append(
+                    ConvBlock(channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm))
                 channels = f
             }
             let f = ndf * (1 << Swift.min(layers, 3))
@@ -66,7 +69,8 @@ public final class PatchDiscriminator: Module {
         case .pixel:
             stages.append(ConvBlock(configuration.inputChannels, ndf, kernelSize: 1, stride: 1, norm: .none))
             stages.append(ConvBlock(ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm))
-            output = Conv2D(ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
+            output = Conv2D(
+                ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
         }
         self.stages = stages
     }
@@ -78,8 +82,10 @@ public final class PatchDiscriminator: Module {
     ///   - target: `[N, H, W, c₂]`, a real or generated map.
     /// - Returns: `[N, H/2^layers, W/2^layers, 1]` logits (`[N, 16, 16, 1]` for 256×256 by default).
     public func callAsFunction(source: Tensor, target: Tensor) -> Tensor {
-        precondition(source.shape.dropLast() == target.shape.dropLast(),
-                     "PatchDiscriminator: source \(describeShape(source.shape)) and target \(describeShape(target.shape)) differ in size")
+        precondition(
+            source.shape.dropLast() == target.shape.dropLast(),
+            "PatchDiscriminator: source \(describeShape(source.shape)) and target \(describeShape(target.shape)) differ in size"
+        )
         let pair = concatenate([source, target], axis: -1)
         return output(stages.reduce(pair) { $1($0) })
     }

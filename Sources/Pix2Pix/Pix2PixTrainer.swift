@@ -41,8 +41,10 @@ public final class Pix2PixTrainer {
         public var decayEpochs: Int = 0
 
         /// The paper's settings with an optional override of any field.
-        public init(l1Weight: Float = 100, ganLoss: GANLoss = .vanilla, learningRate: Float = 2e-4,
-                    beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100, decayEpochs: Int = 0) {
+        public init(
+            l1Weight: Float = 100, ganLoss: GANLoss = .vanilla, learningRate: Float = 2e-4,
+            beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100, decayEpochs: Int = 0
+        ) {
             self.l1Weight = l1Weight
             self.ganLoss = ganLoss
             self.learningRate = learningRate
@@ -109,10 +111,12 @@ public final class Pix2PixTrainer {
         discriminatorParameters = discriminator.namedParameters
         modeDependentModules = (generator.modules + discriminator.modules).compactMap { $0 as? TrainingModeDependent }
         discriminatorBatchNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
-        generatorOptimizer = Adam(for: generator, learningRate: options.learningRate,
-                                  beta1: options.beta1, beta2: options.beta2)
-        discriminatorOptimizer = Adam(for: discriminator, learningRate: options.learningRate,
-                                      beta1: options.beta1, beta2: options.beta2)
+        generatorOptimizer = Adam(
+            for: generator, learningRate: options.learningRate,
+            beta1: options.beta1, beta2: options.beta2)
+        discriminatorOptimizer = Adam(
+            for: discriminator, learningRate: options.learningRate,
+            beta1: options.beta1, beta2: options.beta2)
         applySchedule()
     }
 
@@ -151,8 +155,9 @@ public final class Pix2PixTrainer {
         // same values as two separate passes, with GEMMs twice as tall.
         let n = source.shape[0]
         for norm in discriminatorBatchNorms { norm.independentSubBatches = 2 }
-        let logits = discriminator(source: concatenate([source, source], axis: 0),
-                                   target: concatenate([target, fake.detached()], axis: 0))
+        let logits = discriminator(
+            source: concatenate([source, source], axis: 0),
+            target: concatenate([target, fake.detached()], axis: 0))
         for norm in discriminatorBatchNorms { norm.independentSubBatches = 1 }
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
@@ -174,8 +179,9 @@ public final class Pix2PixTrainer {
         generatorOptimizer.update()
 
         completedSteps += 1
-        return Losses(discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
-                      generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
+        return Losses(
+            discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
+            generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
     }
 
     private func checkFinite(_ losses: KeyValuePairs<String, Float>) throws {
@@ -188,7 +194,8 @@ public final class Pix2PixTrainer {
         for (name, parameter) in parameters {
             if !parameter.gradientIsFinite {
                 for (_, p) in parameters { p.zeroGradient() }
-                throw NonFiniteTrainingError(step: completedSteps + 1, quantity: "gradient of \(network).\(name)", value: .nan)
+                throw NonFiniteTrainingError(
+                    step: completedSteps + 1, quantity: "gradient of \(network).\(name)", value: .nan)
             }
         }
     }

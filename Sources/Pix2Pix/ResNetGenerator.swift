@@ -15,13 +15,15 @@ public final class ResidualBlock: Layer {
 
     /// Creates a block keeping `channels` channels.
     public init(_ channels: Int, norm: NormalizationKind, dropout: Bool) {
-        let useBias = norm != .batch   // junyanz: a bias before batch norm is redundant
-        conv1 = Conv2D(channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
-                       kernelInitializer: pix2pixKernelInitializer)
+        let useBias = norm != .batch  // junyanz: a bias before batch norm is redundant
+        conv1 = Conv2D(
+            channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
+            kernelInitializer: pix2pixKernelInitializer)
         norm1 = norm.makeForResNet(channels)
         self.dropout = dropout ? Dropout(rate: 0.5) : nil
-        conv2 = Conv2D(channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
-                       kernelInitializer: pix2pixKernelInitializer)
+        conv2 = Conv2D(
+            channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
+            kernelInitializer: pix2pixKernelInitializer)
         norm2 = norm.makeForResNet(channels)
     }
 
@@ -68,8 +70,10 @@ public final class ResNetGenerator: Layer {
         public var dropout: Bool = false
 
         /// `resnet_9blocks` by default.
-        public init(blocks: Int = 9, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
-                    norm: NormalizationKind = .batch, dropout: Bool = false) {
+        public init(
+            blocks: Int = 9, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
+            norm: NormalizationKind = .batch, dropout: Bool = false
+        ) {
             self.blocks = blocks
             self.baseFilters = baseFilters
             self.inputChannels = inputChannels
@@ -103,30 +107,35 @@ public final class ResNetGenerator: Layer {
         self.configuration = configuration
         let ngf = configuration.baseFilters, norm = configuration.norm
         let useBias = norm != .batch
-        stem = Conv2D(configuration.inputChannels, ngf, kernelSize: 7, padding: .valid, useBias: useBias,
-                      kernelInitializer: pix2pixKernelInitializer)
+        stem = Conv2D(
+            configuration.inputChannels, ngf, kernelSize: 7, padding: .valid, useBias: useBias,
+            kernelInitializer: pix2pixKernelInitializer)
         stemNorm = norm.makeForResNet(ngf)
         down = [1, 2].map { mult in
-            Conv2D(ngf * mult, ngf * mult * 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
-                   kernelInitializer: pix2pixKernelInitializer)
+            Conv2D(
+                ngf * mult, ngf * mult * 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
+                kernelInitializer: pix2pixKernelInitializer)
         }
         downNorms = [2, 4].compactMap { norm.makeForResNet(ngf * $0) }
         residuals = (0..<configuration.blocks).map { _ in
             ResidualBlock(ngf * 4, norm: norm, dropout: configuration.dropout)
         }
         up = [4, 2].map { mult in
-            Conv2DTranspose(ngf * mult, ngf * mult / 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
-                            kernelInitializer: pix2pixKernelInitializer)
+            Conv2DTranspose(
+                ngf * mult, ngf * mult / 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
+                kernelInitializer: pix2pixKernelInitializer)
         }
         upNorms = [2, 1].compactMap { norm.makeForResNet(ngf * $0) }
-        output = Conv2D(ngf, configuration.outputChannels, kernelSize: 7, padding: .valid,
-                        kernelInitializer: pix2pixKernelInitializer)
+        output = Conv2D(
+            ngf, configuration.outputChannels, kernelSize: 7, padding: .valid,
+            kernelInitializer: pix2pixKernelInitializer)
     }
 
     /// `[N, H, W, inputChannels]` in [-1, 1] → `[N, H, W, outputChannels]` in (-1, 1).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.rank == 4 && x.shape[1] % 4 == 0 && x.shape[2] % 4 == 0,
-                     "ResNetGenerator: input \(describeShape(x.shape)) must be [N, H, W, C] with H and W multiples of 4")
+        precondition(
+            x.rank == 4 && x.shape[1] % 4 == 0 && x.shape[2] % 4 == 0,
+            "ResNetGenerator: input \(describeShape(x.shape)) must be [N, H, W, C] with H and W multiples of 4")
         func normalized(_ y: Tensor, _ norm: Layer?) -> Tensor { relu(norm?(y) ?? y) }
         var y = normalized(stem(x.padded(top: 3, bottom: 3, left: 3, right: 3, mode: .reflect)), stemNorm)
         for (i, conv) in down.enumerated() { y = normalized(conv(y), downNorms.isEmpty ? nil : downNorms[i]) }

@@ -39,10 +39,11 @@ extension Pix2PixTrainer {
         for (name, tensor) in discriminatorOptimizer.stateTensors().sorted(by: { $0.key < $1.key }) {
             tensors.append(("discriminatorOptimizer/" + name, tensor))
         }
-        let state = State(completedSteps: completedSteps, epoch: epoch, options: options,
-                          generatorOptimizerStep: generatorOptimizer.step,
-                          discriminatorOptimizerStep: discriminatorOptimizer.step,
-                          dropoutGenerators: dropoutGenerators(), extra: extra)
+        let state = State(
+            completedSteps: completedSteps, epoch: epoch, options: options,
+            generatorOptimizerStep: generatorOptimizer.step,
+            discriminatorOptimizerStep: discriminatorOptimizer.step,
+            dropoutGenerators: dropoutGenerators(), extra: extra)
         let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: [Self.stateKey: json], to: url)
     }
@@ -58,19 +59,24 @@ extension Pix2PixTrainer {
     public func loadCheckpoint(from url: URL) throws -> [String: String] {
         let (tensors, metadata) = try SafeTensors.read(from: url)
         guard let json = metadata[Self.stateKey],
-              let state = try? JSONDecoder().decode(State.self, from: Data(json.utf8)) else {
-            throw SerializationError(path: url.path, "not a pix2pix training checkpoint (metadata '\(Self.stateKey)' missing or unreadable)")
+            let state = try? JSONDecoder().decode(State.self, from: Data(json.utf8))
+        else {
+            throw SerializationError(
+                path: url.path, "not a pix2pix training checkpoint (metadata '\(Self.stateKey)' missing or unreadable)")
         }
         func part(_ prefix: String) -> [String: Tensor] {
             var result: [String: Tensor] = [:]
-            for (name, tensor) in tensors where name.hasPrefix(prefix) { result[String(name.dropFirst(prefix.count))] = tensor }
+            for (name, tensor) in tensors where name.hasPrefix(prefix) {
+                result[String(name.dropFirst(prefix.count))] = tensor
+            }
             return result
         }
         do {
             try generator.loadStateDictionary(part("generator/"))
             try discriminator.loadStateDictionary(part("discriminator/"))
             try generatorOptimizer.loadState(part("generatorOptimizer/"), step: state.generatorOptimizerStep)
-            try discriminatorOptimizer.loadState(part("discriminatorOptimizer/"), step: state.discriminatorOptimizerStep)
+            try discriminatorOptimizer.loadState(
+                part("discriminatorOptimizer/"), step: state.discriminatorOptimizerStep)
         } catch {
             throw SerializationError(path: url.path, "\(error)")
         }

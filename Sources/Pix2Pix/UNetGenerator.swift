@@ -12,8 +12,9 @@ public final class UNetUp: Module {
 
     /// Creates a block mapping `inChannels` to `outChannels` at twice the resolution.
     public init(_ inChannels: Int, _ outChannels: Int, norm: NormalizationKind, dropout: Bool) {
-        deconv = Conv2DTranspose(inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same,
-                                 kernelInitializer: pix2pixKernelInitializer)
+        deconv = Conv2DTranspose(
+            inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same,
+            kernelInitializer: pix2pixKernelInitializer)
         self.norm = norm.make(outChannels)
         self.dropout = dropout ? Dropout(rate: 0.5) : nil
     }
@@ -54,8 +55,10 @@ public final class UNetGenerator: Layer {
         public var norm: NormalizationKind = .batch
 
         /// The seed's `unet_256`.
-        public init(depth: Int = 8, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
-                    dropout: Bool = true, norm: NormalizationKind = .batch) {
+        public init(
+            depth: Int = 8, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
+            dropout: Bool = true, norm: NormalizationKind = .batch
+        ) {
             self.depth = depth
             self.baseFilters = baseFilters
             self.inputChannels = inputChannels
@@ -90,17 +93,19 @@ public final class UNetGenerator: Layer {
             channels = f
         }
         self.encoder = encoder
-        bottleneck = Conv2D(channels, ngf * 8, kernelSize: 4, stride: 2, padding: .same,
-                            kernelInitializer: pix2pixKernelInitializer)
+        bottleneck = Conv2D(
+            channels, ngf * 8, kernelSize: 4, stride: 2, padding: .same,
+            kernelInitializer: pix2pixKernelInitializer)
         channels = ngf * 8
         var decoder: [UNetUp] = []
         for (i, f) in filters.reversed().enumerated() {
             decoder.append(UNetUp(channels, f, norm: configuration.norm, dropout: configuration.dropout && i < 3))
-            channels = f * 2   // concatenated with the skip of the same width
+            channels = f * 2  // concatenated with the skip of the same width
         }
         self.decoder = decoder
-        output = Conv2DTranspose(channels, configuration.outputChannels, kernelSize: 4, stride: 2, padding: .same,
-                                 kernelInitializer: pix2pixKernelInitializer)
+        output = Conv2DTranspose(
+            channels, configuration.outputChannels, kernelSize: 4, stride: 2, padding: .same,
+            kernelInitializer: pix2pixKernelInitializer)
     }
 
     /// `[N, H, W, inputChannels]` in [-1, 1] → `[N, H, W, outputChannels]` in (-1, 1).
@@ -108,8 +113,10 @@ public final class UNetGenerator: Layer {
     /// - Precondition: H and W are multiples of 2^depth.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let multiple = 1 << configuration.depth
-        precondition(x.rank == 4 && x.shape[1] % multiple == 0 && x.shape[2] % multiple == 0,
-                     "UNetGenerator(depth \(configuration.depth)): input \(describeShape(x.shape)) must be [N, H, W, C] with H and W multiples of \(multiple)")
+        precondition(
+            x.rank == 4 && x.shape[1] % multiple == 0 && x.shape[2] % multiple == 0,
+            "UNetGenerator(depth \(configuration.depth)): input \(describeShape(x.shape)) must be [N, H, W, C] with H and W multiples of \(multiple)"
+        )
         var skips: [Tensor] = []
         var y = x
         for block in encoder {

@@ -25,18 +25,22 @@ final class ArithmeticTests: XCTestCase {
         let d = Tensor(shape: [3, 1], scalars: [1, 2, 3])
         let product = c * d
         XCTAssertEqual(product.shape, [2, 3, 4])
-        XCTAssertEqual(product.scalars, [0, 1, 2, 3, 0, 2, 4, 6, 0, 3, 6, 9, 4, 5, 6, 7, 8, 10, 12, 14, 12, 15, 18, 21])
+        XCTAssertEqual(
+            product.scalars, [0, 1, 2, 3, 0, 2, 4, 6, 0, 3, 6, 9, 4, 5, 6, 7, 8, 10, 12, 14, 12, 15, 18, 21])
     }
 
     func testColumnOverRowBroadcastMatchesNumPy() {
         // np.arange(1, 5).reshape(4, 1) / np.arange(1, 6).reshape(1, 5)  (float32)
         let e = Tensor(shape: [4, 1], scalars: [1, 2, 3, 4])
         let f = Tensor(shape: [1, 5], scalars: [1, 2, 3, 4, 5])
-        let expected = Tensor(shape: [4, 5], scalars: [
-            1, 0.5, 1.0 / 3, 0.25, 0.2,
-            2, 1, 2.0 / 3, 0.5, 0.4,
-            3, 1.5, 1, 0.75, 0.6,
-            4, 2, 4.0 / 3, 1, 0.8])
+        let expected = Tensor(
+            shape: [4, 5],
+            scalars: [
+                1, 0.5, 1.0 / 3, 0.25, 0.2,
+                2, 1, 2.0 / 3, 0.5, 0.4,
+                3, 1.5, 1, 0.75, 0.6,
+                4, 2, 4.0 / 3, 1, 0.8,
+            ])
         assertClose(e / f, expected, tolerance: 1e-6)
     }
 
@@ -90,8 +94,10 @@ final class ArithmeticTests: XCTestCase {
     // MARK: Gradients
 
     func testGradientsOfTensorTensorOpsWithBroadcasting() {
-        let cases: [([Int], [Int])] = [([2, 3], [2, 3]), ([2, 3], [3]), ([3], [2, 3]),
-                                       ([2, 1, 4], [3, 1]), ([], [2, 3]), ([2, 3], []), ([4, 1], [1, 5])]
+        let cases: [([Int], [Int])] = [
+            ([2, 3], [2, 3]), ([2, 3], [3]), ([3], [2, 3]),
+            ([2, 1, 4], [3, 1]), ([], [2, 3]), ([2, 3], []), ([4, 1], [1, 5]),
+        ]
         for (index, (shapeA, shapeB)) in cases.enumerated() {
             let x = randomTensor(shapeA, seed: UInt64(10 + index))
             let y = randomTensor(shapeB, seed: UInt64(20 + index))

@@ -19,10 +19,11 @@ final class AtomicWriteTests: XCTestCase {
         // A write that fails half-way (duplicate name found only by NPZ's validation, and a
         // producer that throws after writing bytes) must not touch the existing file.
         struct Interrupted: Error {}
-        XCTAssertThrowsError(try writeAtomically(to: url) { file in
-            try file.write([1, 2, 3])
-            throw Interrupted()
-        })
+        XCTAssertThrowsError(
+            try writeAtomically(to: url) { file in
+                try file.write([1, 2, 3])
+                throw Interrupted()
+            })
         assertSerializedBitExact(try NPY.read(from: url), Tensor([1, 2]))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["model.npy"])
     }
@@ -36,11 +37,14 @@ final class AtomicWriteTests: XCTestCase {
         if getuid() == 0 {
             // root ignores directory permissions; a missing directory still exercises the error path.
             let missing = directory.appendingPathComponent("no/such/dir/x.npy")
-            assertSerializationError(try NPY.write(Tensor([1]), to: missing), mentioning: "cannot create temporary file", path: missing.path)
-            assertSerializationError(try NPZ.write([("arr_0", Tensor([8]))], to: missing), mentioning: "write failed", path: missing.path)
+            assertSerializationError(
+                try NPY.write(Tensor([1]), to: missing), mentioning: "cannot create temporary file", path: missing.path)
+            assertSerializationError(
+                try NPZ.write([("arr_0", Tensor([8]))], to: missing), mentioning: "write failed", path: missing.path)
         } else {
             assertSerializationError(try NPZ.write([("arr_0", Tensor([8]))], to: url), mentioning: "", path: url.path)
-            assertSerializationError(try NPY.write(Tensor([8]), to: url), mentioning: "cannot create temporary file", path: url.path)
+            assertSerializationError(
+                try NPY.write(Tensor([8]), to: url), mentioning: "cannot create temporary file", path: url.path)
         }
         assertSerializedBitExact(try NPZ.read(from: url)["arr_0"], Tensor([7]))
     }

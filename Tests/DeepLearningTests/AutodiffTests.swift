@@ -4,7 +4,7 @@ import XCTest
 final class AutodiffTests: XCTestCase {
     func testGradientAccumulatesWhenAValueIsUsedTwice() {
         let x = Parameter(Tensor([1, 2, 3]))
-        let y = x.value * x.value + x.value     // dy/dx = 2x + 1
+        let y = x.value * x.value + x.value  // dy/dx = 2x + 1
         y.sum().backward()
         XCTAssertEqual(x.gradient?.scalars, [3, 5, 7])
     }
@@ -18,7 +18,7 @@ final class AutodiffTests: XCTestCase {
 
     func testDetachedStopsTheGradient() {
         let x = Parameter(Tensor([2, 3]))
-        let y = (x.value.detached() * x.value).sum()   // d/dx of c·x with c = x held constant
+        let y = (x.value.detached() * x.value).sum()  // d/dx of c·x with c = x held constant
         y.backward()
         XCTAssertEqual(x.gradient?.scalars, [2, 3])
     }
@@ -45,11 +45,11 @@ final class AutodiffTests: XCTestCase {
         XCTAssertTrue(x.gradientIsFinite, "no gradient yet")
         (x.value * 3).sum().backward()
         XCTAssertTrue(x.gradientIsFinite)
-        (x.value * Tensor([.infinity, 1])).sum().backward()   // accumulates ∞ into the first entry
+        (x.value * Tensor([.infinity, 1])).sum().backward()  // accumulates ∞ into the first entry
         XCTAssertFalse(x.gradientIsFinite)
         x.zeroGradient()
         XCTAssertTrue(x.gradientIsFinite)
-        (x.value.log() * Tensor([0, 1])).sum().backward()   // finite
+        (x.value.log() * Tensor([0, 1])).sum().backward()  // finite
         XCTAssertTrue(x.gradientIsFinite)
         x.zeroGradient()
         (x.value * Tensor([.nan, 1])).sum().backward()

@@ -41,12 +41,15 @@ private final class TinyNet: Module {
 final class CheckpointTests: XCTestCase {
     func testStateDictionaryNamesFollowPropertyPaths() {
         let names = TinyNet(seed: 1).stateDictionary().map(\.name)
-        XCTAssertEqual(names, [
-            "scale", "stem.kernel", "stem.runningMean",
-            "blocks.0.dense.kernel", "blocks.0.dense.runningMean",
-            "blocks.1.dense.kernel", "blocks.1.dense.runningMean", "blocks.1.extra.kernel", "blocks.1.extra.runningMean",
-            "head.kernel", "head.runningMean",
-        ])
+        XCTAssertEqual(
+            names,
+            [
+                "scale", "stem.kernel", "stem.runningMean",
+                "blocks.0.dense.kernel", "blocks.0.dense.runningMean",
+                "blocks.1.dense.kernel", "blocks.1.dense.runningMean", "blocks.1.extra.kernel",
+                "blocks.1.extra.runningMean",
+                "head.kernel", "head.runningMean",
+            ])
     }
 
     func testSaveThenLoadRestoresEveryParameterAndBufferBitExactly() throws {
@@ -74,8 +77,10 @@ final class CheckpointTests: XCTestCase {
         tensors["blocks.1.extra.kernel"] = Tensor.zeros([4, 1])
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("bad.safetensors")
         try SafeTensors.write(tensors.sorted { $0.key < $1.key }.map { (name: $0.key, tensor: $0.value) }, to: url)
-        assertSerializationError(try net.load(from: url),
-                                 mentioning: "blocks.1.extra.kernel has shape [4, 1] in the checkpoint but [3, 1] in the model", path: url.path)
+        assertSerializationError(
+            try net.load(from: url),
+            mentioning: "blocks.1.extra.kernel has shape [4, 1] in the checkpoint but [3, 1] in the model",
+            path: url.path)
         for (a, e) in zip(net.stateDictionary(), before) { assertSerializedBitExact(a.tensor, e.tensor) }
     }
 
@@ -85,8 +90,9 @@ final class CheckpointTests: XCTestCase {
         tensors["head.kernel"] = nil
         tensors["head.runningMean"] = nil
         tensors["tail.kernel"] = Tensor(1)
-        assertSerializationError(try net.loadStateDictionary(tensors),
-                                 mentioning: "missing: head.kernel, head.runningMean; unexpected: tail.kernel", path: "state dictionary")
+        assertSerializationError(
+            try net.loadStateDictionary(tensors),
+            mentioning: "missing: head.kernel, head.runningMean; unexpected: tail.kernel", path: "state dictionary")
         // Non-strict: the rest loads, missing ones keep their values, unknown names are ignored.
         let other = TinyNet(seed: 2)
         let headBefore = other.head!.kernel.value.scalars
@@ -99,8 +105,9 @@ final class CheckpointTests: XCTestCase {
     func testLoadingAModelWithADifferentOptionalLayoutFails() throws {
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("net.safetensors")
         try TinyBlock(seed: 1, withExtra: true).save(to: url.path)
-        assertSerializationError(try TinyBlock(seed: 1, withExtra: false).load(from: url.path),
-                                 mentioning: "unexpected: extra.kernel, extra.runningMean", path: url.path)
+        assertSerializationError(
+            try TinyBlock(seed: 1, withExtra: false).load(from: url.path),
+            mentioning: "unexpected: extra.kernel, extra.runningMean", path: url.path)
     }
 
     func testSavedCheckpointIsReadableBySafetensorsPackage() throws {

@@ -47,15 +47,26 @@ private func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride s: Int, pa
     let (ho, pt) = referenceOutputAndPad(h, k, s, padding), (wo, pl) = referenceOutputAndPad(wd, k, s, padding)
     let xs = x.scalars, ws = w.scalars, bs = b?.scalars
     var y = [Float](repeating: 0, count: n * ho * wo * cout)
-    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for co in 0..<cout {
-        var sum = bs?[co] ?? 0
-        for ky in 0..<k { for kx in 0..<k {
-            let iy = oy * s - pt + ky, ix = ox * s - pl + kx
-            guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
-            for ci in 0..<cin { sum += xs[((b * h + iy) * wd + ix) * cin + ci] * ws[((ky * k + kx) * cin + ci) * cout + co] }
-        } }
-        y[((b * ho + oy) * wo + ox) * cout + co] = sum
-    } } } }
+    for b in 0..<n {
+        for oy in 0..<ho {
+            for ox in 0..<wo {
+                for co in 0..<cout {
+                    var sum = bs?[co] ?? 0
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let iy = oy * s - pt + ky, ix = ox * s - pl + kx
+                            guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                            for ci in 0..<cin {
+                                sum +=
+                                    xs[((b * h + iy) * wd + ix) * cin + ci] * ws[((ky * k + kx) * cin + ci) * cout + co]
+                            }
+                        }
+                    }
+                    y[((b * ho + oy) * wo + ox) * cout + co] = sum
+                }
+            }
+        }
+    }
     return Tensor(shape: [n, ho, wo, cout], scalars: y)
 }
 
@@ -68,13 +79,24 @@ private func naiveConvTranspose(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride s
     let pt = padding == .same ? max(k - s, 0) / 2 : 0
     let xs = x.scalars, ws = w.scalars
     var y = [Float](repeating: 0, count: n * ho * wo * cout)
-    for b in 0..<n { for i in 0..<h { for j in 0..<wd { for ky in 0..<k { for kx in 0..<k {
-        let oy = i * s - pt + ky, ox = j * s - pt + kx
-        guard oy >= 0, oy < ho, ox >= 0, ox < wo else { continue }
-        for co in 0..<cout { for ci in 0..<cin {
-            y[((b * ho + oy) * wo + ox) * cout + co] += xs[((b * h + i) * wd + j) * cin + ci] * ws[((ky * k + kx) * cout + co) * cin + ci]
-        } }
-    } } } } }
+    for b in 0..<n {
+        for i in 0..<h {
+            for j in 0..<wd {
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        let oy = i * s - pt + ky, ox = j * s - pt + kx
+                        guard oy >= 0, oy < ho, ox >= 0, ox < wo else { continue }
+                        for co in 0..<cout {
+                            for ci in 0..<cin {
+                                y[((b * ho + oy) * wo + ox) * cout + co] +=
+                                    xs[((b * h + i) * wd + j) * cin + ci] * ws[((ky * k + kx) * cout + co) * cin + ci]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     if let b { for index in y.indices { y[index] += b.scalars[index % cout] } }
     return Tensor(shape: [n, ho, wo, cout], scalars: y)
 }
@@ -85,21 +107,24 @@ final class ConvolutionTests: XCTestCase {
             let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: UInt64(index))
             let w = randomTensor([c.kernelSize, c.kernelSize, c.inChannels, c.outChannels], seed: UInt64(100 + index))
             let b = randomTensor([c.outChannels], seed: UInt64(200 + index))
-            assertClose(conv2D(x, kernel: w, bias: b, stride: c.stride, padding: c.padding),
-                        naiveConv(x, w, b, stride: c.stride, padding: c.padding), tolerance: 1e-5, "\(c)")
+            assertClose(
+                conv2D(x, kernel: w, bias: b, stride: c.stride, padding: c.padding),
+                naiveConv(x, w, b, stride: c.stride, padding: c.padding), tolerance: 1e-5, "\(c)")
         }
     }
 
     func testConv2DTransposeMatchesNaiveLoops() {
         var all = configs
-        all.append(Config(height: 3, width: 2, inChannels: 2, outChannels: 2, kernelSize: 1, stride: 2, padding: .valid))
+        all.append(
+            Config(height: 3, width: 2, inChannels: 2, outChannels: 2, kernelSize: 1, stride: 2, padding: .valid))
         all.append(Config(height: 3, width: 2, inChannels: 2, outChannels: 2, kernelSize: 2, stride: 3, padding: .same))
         for (index, c) in all.enumerated() {
             let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: UInt64(index))
             let w = randomTensor([c.kernelSize, c.kernelSize, c.outChannels, c.inChannels], seed: UInt64(100 + index))
             let b = randomTensor([c.outChannels], seed: UInt64(200 + index))
-            assertClose(conv2DTranspose(x, kernel: w, bias: b, stride: c.stride, padding: c.padding),
-                        naiveConvTranspose(x, w, b, stride: c.stride, padding: c.padding), tolerance: 1e-5, "\(c)")
+            assertClose(
+                conv2DTranspose(x, kernel: w, bias: b, stride: c.stride, padding: c.padding),
+                naiveConvTranspose(x, w, b, stride: c.stride, padding: c.padding), tolerance: 1e-5, "\(c)")
         }
     }
 
@@ -108,7 +133,8 @@ final class ConvolutionTests: XCTestCase {
     func testConv2DTransposeIsTheAdjointOfConv2D() {
         for (index, c) in configs.enumerated() where c.padding == .same || (c.height - c.kernelSize) % c.stride == 0 {
             let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: UInt64(index))
-            let kernel = randomTensor([c.kernelSize, c.kernelSize, c.inChannels, c.outChannels], seed: UInt64(50 + index))
+            let kernel = randomTensor(
+                [c.kernelSize, c.kernelSize, c.inChannels, c.outChannels], seed: UInt64(50 + index))
             let convolved = conv2D(x, kernel: kernel, stride: c.stride, padding: c.padding)
             let y = randomTensor(convolved.shape, seed: UInt64(300 + index))
             let transposed = conv2DTranspose(y, kernel: kernel, stride: c.stride, padding: c.padding)
@@ -142,13 +168,18 @@ final class ConvolutionTests: XCTestCase {
         let x = Tensor.zeros([1, 7, 5, 2])
         XCTAssertEqual(conv2D(x, kernel: .zeros([3, 3, 2, 4]), stride: 2, padding: .same).shape, [1, 4, 3, 4])
         XCTAssertEqual(conv2D(x, kernel: .zeros([3, 3, 2, 4]), stride: 2, padding: .valid).shape, [1, 3, 2, 4])
-        XCTAssertEqual(conv2DTranspose(x, kernel: .zeros([4, 4, 3, 2]), stride: 2, padding: .same).shape, [1, 14, 10, 3])
-        XCTAssertEqual(conv2DTranspose(x, kernel: .zeros([4, 4, 3, 2]), stride: 2, padding: .valid).shape, [1, 16, 12, 3])
-        XCTAssertEqual(conv2DTranspose(Tensor.zeros([1, 1, 1, 8]), kernel: .zeros([4, 4, 2, 8]), stride: 2, padding: .same).shape, [1, 2, 2, 2])
+        XCTAssertEqual(
+            conv2DTranspose(x, kernel: .zeros([4, 4, 3, 2]), stride: 2, padding: .same).shape, [1, 14, 10, 3])
+        XCTAssertEqual(
+            conv2DTranspose(x, kernel: .zeros([4, 4, 3, 2]), stride: 2, padding: .valid).shape, [1, 16, 12, 3])
+        XCTAssertEqual(
+            conv2DTranspose(Tensor.zeros([1, 1, 1, 8]), kernel: .zeros([4, 4, 2, 8]), stride: 2, padding: .same).shape,
+            [1, 2, 2, 2])
     }
 
     func testChunkedPatchMatricesGiveTheSameResults() {
-        let c = Config(batch: 2, height: 7, width: 6, inChannels: 3, outChannels: 4, kernelSize: 4, stride: 2, padding: .same)
+        let c = Config(
+            batch: 2, height: 7, width: 6, inChannels: 3, outChannels: 4, kernelSize: 4, stride: 2, padding: .same)
         let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: 7)
         let w = randomTensor([4, 4, 3, 4], seed: 8)
         let saved = ConvGeometry.scratchBudget
@@ -163,12 +194,15 @@ final class ConvolutionTests: XCTestCase {
             let reference = [Parameter(x), Parameter(w)]
             let yReference = conv2D(reference[0].value, kernel: reference[1].value, stride: 2, padding: .same)
             (yReference * yReference).sum().backward()
-            assertClose(parameters[0].gradient!, reference[0].gradient!, tolerance: 1e-5, "input gradient, budget \(budget)")
-            assertClose(parameters[1].gradient!, reference[1].gradient!, tolerance: 1e-5, "kernel gradient, budget \(budget)")
+            assertClose(
+                parameters[0].gradient!, reference[0].gradient!, tolerance: 1e-5, "input gradient, budget \(budget)")
+            assertClose(
+                parameters[1].gradient!, reference[1].gradient!, tolerance: 1e-5, "kernel gradient, budget \(budget)")
             let t = conv2DTranspose(x, kernel: w.permuted([0, 1, 3, 2]), stride: 2, padding: .same)
             ConvGeometry.scratchBudget = budget
-            assertClose(conv2DTranspose(x, kernel: w.permuted([0, 1, 3, 2]), stride: 2, padding: .same), t,
-                        tolerance: 1e-5, "transposed, budget \(budget)")
+            assertClose(
+                conv2DTranspose(x, kernel: w.permuted([0, 1, 3, 2]), stride: 2, padding: .same), t,
+                tolerance: 1e-5, "transposed, budget \(budget)")
         }
     }
 
@@ -177,7 +211,8 @@ final class ConvolutionTests: XCTestCase {
             let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: UInt64(index))
             let w = randomTensor([c.kernelSize, c.kernelSize, c.inChannels, c.outChannels], seed: UInt64(100 + index))
             let b = randomTensor([c.outChannels], seed: UInt64(200 + index))
-            checkGradients(of: { conv2D($0[0], kernel: $0[1], bias: $0[2], stride: c.stride, padding: c.padding) }, at: [x, w, b])
+            checkGradients(
+                of: { conv2D($0[0], kernel: $0[1], bias: $0[2], stride: c.stride, padding: c.padding) }, at: [x, w, b])
         }
     }
 
@@ -186,7 +221,9 @@ final class ConvolutionTests: XCTestCase {
             let x = randomTensor([c.batch, c.height, c.width, c.inChannels], seed: UInt64(index))
             let w = randomTensor([c.kernelSize, c.kernelSize, c.outChannels, c.inChannels], seed: UInt64(100 + index))
             let b = randomTensor([c.outChannels], seed: UInt64(200 + index))
-            checkGradients(of: { conv2DTranspose($0[0], kernel: $0[1], bias: $0[2], stride: c.stride, padding: c.padding) }, at: [x, w, b])
+            checkGradients(
+                of: { conv2DTranspose($0[0], kernel: $0[1], bias: $0[2], stride: c.stride, padding: c.padding) },
+                at: [x, w, b])
         }
     }
 
@@ -203,11 +240,13 @@ final class ConvolutionTests: XCTestCase {
     func testOnePixelLayersUseTheOuterProductPathCorrectly() {
         // The U-Net bottleneck (2×2 → 1×1) and first decoder block (1×1 → 2×2): the kernel
         // gradient has one row of patches (k = 1), written directly instead of through sgemm.
-        let x = randomTensor([1, 2, 2, 3], seed: 21), w = randomTensor([4, 4, 3, 5], seed: 22), b = randomTensor([5], seed: 23)
+        let x = randomTensor([1, 2, 2, 3], seed: 21), w = randomTensor([4, 4, 3, 5], seed: 22),
+            b = randomTensor([5], seed: 23)
         checkGradients(of: { conv2D($0[0], kernel: $0[1], bias: $0[2], stride: 2, padding: .same) }, at: [x, w, b])
         let z = randomTensor([1, 1, 1, 5], seed: 24)
-        checkGradients(of: { conv2DTranspose($0[0], kernel: $0[1], bias: $0[2], stride: 2, padding: .same) },
-                       at: [z, randomTensor([4, 4, 3, 5], seed: 25), randomTensor([3], seed: 26)])
+        checkGradients(
+            of: { conv2DTranspose($0[0], kernel: $0[1], bias: $0[2], stride: 2, padding: .same) },
+            at: [z, randomTensor([4, 4, 3, 5], seed: 25), randomTensor([3], seed: 26)])
     }
 
     func testMaximumMagnitudeScan() {
@@ -224,7 +263,9 @@ final class ConvolutionTests: XCTestCase {
             for position in [3, 40_000, 70_002] {
                 var copy = values
                 copy[position] = bad
-                XCTAssertNil(copy.withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: $0.count) }, "\(bad) at \(position)")
+                XCTAssertNil(
+                    copy.withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: $0.count) },
+                    "\(bad) at \(position)")
             }
         }
         XCTAssertEqual([Float(-0.0)].withUnsafeBufferPointer { maximumMagnitude($0.baseAddress!, count: 1) }, 0)
@@ -236,7 +277,8 @@ final class ConvolutionTests: XCTestCase {
         let kernel = Parameter(randomTensor([4, 4, 64, 64], seed: 50))
         func backward(input: Tensor, seed: Float) -> Tensor? {
             kernel.zeroGradient()
-            conv2D(input, kernel: kernel.value, stride: 2, padding: .same).backward(seed: Tensor(shape: [1, 1, 1, 64], repeating: seed))
+            conv2D(input, kernel: kernel.value, stride: 2, padding: .same).backward(
+                seed: Tensor(shape: [1, 1, 1, 64], repeating: seed))
             return kernel.gradient
         }
         let x = randomTensor([1, 2, 2, 64], seed: 51)
@@ -287,15 +329,20 @@ final class ConvolutionTests: XCTestCase {
         // The library sets OPENBLAS_CORETYPE itself when it corrects the choice; skip only if
         // the user forced some other family.
         let forced = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
-        try XCTSkipIf(forced != nil && !["skylakex", "haswell"].contains(forced!.lowercased()), "OPENBLAS_CORETYPE=\(forced!)")
-        XCTAssertFalse(["prescott", "core2", "nehalem", "unknown"].contains(OpenBLASSetup.coreName.lowercased()), OpenBLASSetup.coreName)
+        try XCTSkipIf(
+            forced != nil && !["skylakex", "haswell"].contains(forced!.lowercased()), "OPENBLAS_CORETYPE=\(forced!)")
+        XCTAssertFalse(
+            ["prescott", "core2", "nehalem", "unknown"].contains(OpenBLASSetup.coreName.lowercased()),
+            OpenBLASSetup.coreName)
     }
 
     /// OpenBLAS's workers must not spin for 2^28 cycles after each call (they would hold a core
     /// the library's own passes need), unless the user asked for it.
     func testOpenBLASWorkersSpinOnlyBriefly() {
         _ = matmul(Tensor.ones([64, 64]), Tensor.ones([64, 64]))
-        if let forced = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"], let value = Int(forced), value >= 4 {
+        if let forced = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"], let value = Int(forced),
+            value >= 4
+        {
             XCTAssertEqual(OpenBLASSetup.activeThreadTimeout, Swift.min(value, 30))
         } else {
             XCTAssertEqual(OpenBLASSetup.activeThreadTimeout, OpenBLASSetup.threadTimeout)
@@ -305,7 +352,9 @@ final class ConvolutionTests: XCTestCase {
         let product = matmul(a, b)
         let (pa, pb) = (a.scalars, b.scalars)
         var expected = [Float](repeating: 0, count: 300 * 100)
-        for i in 0..<300 { for k in 0..<200 { for j in 0..<100 { expected[i * 100 + j] += pa[i * 200 + k] * pb[k * 100 + j] } } }
+        for i in 0..<300 {
+            for k in 0..<200 { for j in 0..<100 { expected[i * 100 + j] += pa[i * 200 + k] * pb[k * 100 + j] } }
+        }
         assertClose(product, Tensor(shape: [300, 100], scalars: expected), tolerance: 1e-3)
     }
 }

@@ -54,8 +54,10 @@ func randomTensor(_ shape: [Int], seed: UInt64 = 1, lower: Float = -1, upper: Fl
 }
 
 /// Fails unless `actual` matches `expected` elementwise within `tolerance`, reporting the worst element.
-func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-4, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-4, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
     let difference = actual.maxAbsoluteDifference(to: expected)

@@ -13,7 +13,7 @@ final class GradientModeTests: XCTestCase {
             withoutGradient {
                 recordingInside.store(GradientMode.isRecording, ordering: .relaxed)
                 entered.signal()
-                checked.wait()   // stay inside withoutGradient while the other thread records
+                checked.wait()  // stay inside withoutGradient while the other thread records
             }
         }
         quiet.start()
@@ -35,7 +35,7 @@ final class GradientModeTests: XCTestCase {
         let busy = Thread {
             started.signal()
             while !stop.load(ordering: .relaxed) {
-                (a.value.exp().exp().exp() * a.value).sum().backward()   // mostly pullbacks
+                (a.value.exp().exp().exp() * a.value).sum().backward()  // mostly pullbacks
                 a.zeroGradient()
             }
         }

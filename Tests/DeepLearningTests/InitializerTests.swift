@@ -17,7 +17,8 @@ final class InitializerTests: XCTestCase {
     func testEveryInitializerHasTheRequestedShapeAndIsReproducibleFromItsSeed() {
         for initializer in all {
             for shape in [[3, 3, 4, 8], [16, 5]] {
-                var first = SeededGenerator(seed: 42), second = SeededGenerator(seed: 42), other = SeededGenerator(seed: 43)
+                var first = SeededGenerator(seed: 42), second = SeededGenerator(seed: 42),
+                    other = SeededGenerator(seed: 43)
                 let a = initializer.make(shape, generator: &first)
                 let b = initializer.make(shape, generator: &second)
                 let c = initializer.make(shape, generator: &other)

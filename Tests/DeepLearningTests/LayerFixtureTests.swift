@@ -30,7 +30,8 @@ final class LayerFixtureTests: XCTestCase {
         let layer: Layer
         let kernelParameter: Parameter, biasParameter: Parameter
         if transposed {
-            let conv = Conv2DTranspose(kernel.shape[3], kernel.shape[2], kernelSize: k, stride: stride, padding: padding)
+            let conv = Conv2DTranspose(
+                kernel.shape[3], kernel.shape[2], kernelSize: k, stride: stride, padding: padding)
             (kernelParameter, biasParameter, layer) = (conv.kernel, conv.bias!, conv)
         } else {
             let conv = Conv2D(kernel.shape[2], kernel.shape[3], kernelSize: k, stride: stride, padding: padding)
@@ -77,8 +78,9 @@ final class LayerFixtureTests: XCTestCase {
         assertClose(norm.gamma.gradient!, try fixture(name, "dgamma"), tolerance: 1e-4, "dgamma")
         assertClose(norm.beta.gradient!, try fixture(name, "dbeta"), tolerance: 1e-4, "dbeta")
         assertClose(norm.runningMean.value, try fixture(name, "new_moving_mean"), tolerance: 1e-6, "moving mean")
-        assertClose(norm.runningVariance.value, try fixture(name, "new_moving_variance"), tolerance: 1e-6,
-                    "moving variance")
+        assertClose(
+            norm.runningVariance.value, try fixture(name, "new_moving_variance"), tolerance: 1e-6,
+            "moving variance")
     }
 
     func testBatchNormInference() throws {

@@ -15,7 +15,9 @@ private func valueAndGradient(_ loss: (Tensor) -> Tensor, at x: Tensor) -> (Floa
     return (value.scalar, parameter.gradient!.scalars)
 }
 
-private func assertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
+private func assertEqual(
+    _ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, "\(a) vs \(b)", file: file, line: line) }
 }
@@ -28,7 +30,8 @@ final class LossTests: XCTestCase {
     }
 
     func testBinaryCrossEntropyWithLogitsIsStableAndMatchesPyTorch() {
-        let (value, gradient) = valueAndGradient({ binaryCrossEntropy(logits: $0, targets, reduction: .sum) }, at: logits)
+        let (value, gradient) = valueAndGradient(
+            { binaryCrossEntropy(logits: $0, targets, reduction: .sum) }, at: logits)
         XCTAssertEqual(value, 35.842735, accuracy: 1e-4)
         assertEqual(gradient, [9.3576236e-14, -0.88079709, -0.5, 0.62245935, -0.047425866, 0.80000001], accuracy: 1e-6)
     }
@@ -36,19 +39,24 @@ final class LossTests: XCTestCase {
     func testL1AndMSEMatchPyTorch() {
         let (l1, l1Gradient) = valueAndGradient({ l1Loss($0, targets) }, at: predictions)
         XCTAssertEqual(l1, 1.3249999, accuracy: 1e-6)
-        assertEqual(l1Gradient, [0.16666667, -0.16666667, 0.16666667, 0.16666667, -0.16666667, -0.16666667], accuracy: 1e-6)
+        assertEqual(
+            l1Gradient, [0.16666667, -0.16666667, 0.16666667, 0.16666667, -0.16666667, -0.16666667], accuracy: 1e-6)
         let (mse, mseGradient) = valueAndGradient({ meanSquaredError($0, targets) }, at: predictions)
         XCTAssertEqual(mse, 2.7587502, accuracy: 1e-5)
-        assertEqual(mseGradient, [0.16666667, -0.66666669, 0.33333334, 0.083333336, -0.33333334, -1.0666667], accuracy: 1e-6)
+        assertEqual(
+            mseGradient, [0.16666667, -0.66666669, 0.33333334, 0.083333336, -0.33333334, -1.0666667], accuracy: 1e-6)
     }
 
     func testLossGradientsNumerically() {
         let t = randomTensor([2, 3], seed: 40, lower: 0, upper: 1)
-        checkGradients(of: { binaryCrossEntropy(logits: $0[0], t, reduction: .sum) }, at: [randomTensor([2, 3], seed: 41)])
-        checkGradients(of: { binaryCrossEntropy($0[0], t) }, at: [randomTensor([2, 3], seed: 42, lower: 0.2, upper: 0.8)],
-                       step: 1e-3)
+        checkGradients(
+            of: { binaryCrossEntropy(logits: $0[0], t, reduction: .sum) }, at: [randomTensor([2, 3], seed: 41)])
+        checkGradients(
+            of: { binaryCrossEntropy($0[0], t) }, at: [randomTensor([2, 3], seed: 42, lower: 0.2, upper: 0.8)],
+            step: 1e-3)
         checkGradients(of: { meanSquaredError($0[0], t, reduction: .none) }, at: [randomTensor([2, 3], seed: 43)])
-        checkGradients(of: { l1Loss($0[0], t, reduction: .sum) }, at: [randomTensor([2, 3], seed: 44, lower: 1.1, upper: 2)])
+        checkGradients(
+            of: { l1Loss($0[0], t, reduction: .sum) }, at: [randomTensor([2, 3], seed: 44, lower: 1.1, upper: 2)])
     }
 
     func testReductions() {
@@ -93,15 +101,17 @@ final class OptimizerTests: XCTestCase {
         var w = model.w.value.scalars.map(Double.init), m = [Double](repeating: 0, count: 37), v = m
         for step in 1...3 {
             let g = randomTensor([37], seed: UInt64(80 + step))
-            model.w.value.sum().backward()   // gradient of ones …
+            model.w.value.sum().backward()  // gradient of ones …
             model.w.zeroGradient()
-            (model.w.value * g).sum().backward()   // … replaced by g
+            (model.w.value * g).sum().backward()  // … replaced by g
             adam.update()
             for i in 0..<37 {
                 let gi = Double(g.scalars[i]) + 0.1 * w[i]
                 m[i] = 0.5 * m[i] + 0.5 * gi
                 v[i] = 0.999 * v[i] + 0.001 * gi * gi
-                w[i] -= 0.01 * (m[i] / (1 - pow(0.5, Double(step)))) / ((v[i] / (1 - pow(0.999, Double(step)))).squareRoot() + 1e-8)
+                w[i] -=
+                    0.01 * (m[i] / (1 - pow(0.5, Double(step))))
+                    / ((v[i] / (1 - pow(0.999, Double(step)))).squareRoot() + 1e-8)
             }
         }
         for (a, b) in zip(model.w.value.scalars, w) { XCTAssertEqual(Double(a), b, accuracy: 1e-5) }

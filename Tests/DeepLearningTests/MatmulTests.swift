@@ -42,8 +42,9 @@ final class MatmulTests: XCTestCase {
         assertClose(product, naiveMatmul(a, b), tolerance: 1e-5)
         // Each batch element is the plain product of its slices.
         for s in 0..<3 {
-            let plain = matmul(a.slice(axis: 0, s..<(s + 1)).reshaped(to: [7, 5]),
-                               b.slice(axis: 0, s..<(s + 1)).reshaped(to: [5, 4]))
+            let plain = matmul(
+                a.slice(axis: 0, s..<(s + 1)).reshaped(to: [7, 5]),
+                b.slice(axis: 0, s..<(s + 1)).reshaped(to: [5, 4]))
             XCTAssertEqual(product.slice(axis: 0, s..<(s + 1)).reshaped(to: [7, 4]).scalars, plain.scalars)
         }
     }
@@ -65,9 +66,11 @@ final class MatmulTests: XCTestCase {
     }
 
     func testGradients() {
-        checkGradients(of: { matmul($0[0], $0[1]) }, at: [randomTensor([3, 4], seed: 9), randomTensor([4, 2], seed: 10)])
-        checkGradients(of: { matmul($0[0], $0[1]) },
-                       at: [randomTensor([2, 3, 4], seed: 11), randomTensor([2, 4, 2], seed: 12)])
+        checkGradients(
+            of: { matmul($0[0], $0[1]) }, at: [randomTensor([3, 4], seed: 9), randomTensor([4, 2], seed: 10)])
+        checkGradients(
+            of: { matmul($0[0], $0[1]) },
+            at: [randomTensor([2, 3, 4], seed: 11), randomTensor([2, 4, 2], seed: 12)])
         // The same matrix on both sides: A·A accumulates both pullbacks.
         checkGradients(of: { matmul($0[0], $0[0]) }, at: [randomTensor([3, 3], seed: 13)])
     }

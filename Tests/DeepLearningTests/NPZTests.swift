@@ -4,7 +4,8 @@ import XCTest
 
 final class NPZTests: XCTestCase {
     let arrays: [(name: String, tensor: Tensor)] = [
-        ("arr_0", serializationRamp([2, 3, 4])), ("arr_1", serializationRamp([5]) * 2), ("empty", Tensor.zeros([0, 2])),
+        ("arr_0", serializationRamp([2, 3, 4])), ("arr_1", serializationRamp([5]) * 2),
+        ("empty", Tensor.zeros([0, 2])),
     ]
 
     func testRoundTripCompressedAndStoredIsBitExact() throws {
@@ -16,8 +17,12 @@ final class NPZTests: XCTestCase {
             XCTAssertEqual(Set(loaded.keys), ["arr_0", "arr_1", "empty"])
             for (name, tensor) in arrays { assertSerializedBitExact(loaded[name], tensor) }
         }
-        let compressedSize = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("atrue.npz").path)[.size] as! Int
-        let storedSize = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("afalse.npz").path)[.size] as! Int
+        let compressedSize =
+            try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("atrue.npz").path)[.size]
+            as! Int
+        let storedSize =
+            try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("afalse.npz").path)[.size]
+            as! Int
         XCTAssertLessThan(compressedSize, storedSize, "compressed: true must deflate")
     }
 
@@ -26,7 +31,8 @@ final class NPZTests: XCTestCase {
             let loaded = try NPZ.read(from: serializationFixture(name))
             XCTAssertEqual(Set(loaded.keys), ["arr_0", "arr_1"], name)
             assertSerializedBitExact(loaded["arr_0"], serializationRamp([2, 3, 4]))
-            assertSerializedBitExact(loaded["arr_1"], Tensor(shape: [3, 2, 2], scalars: (0..<12).map { 255 - Float($0) }))
+            assertSerializedBitExact(
+                loaded["arr_1"], Tensor(shape: [3, 2, 2], scalars: (0..<12).map { 255 - Float($0) }))
         }
     }
 
@@ -34,12 +40,15 @@ final class NPZTests: XCTestCase {
         let url = serializationFixture("compressed.npz")
         let only = try NPZ.read(from: url, names: ["arr_1"])
         XCTAssertEqual(Array(only.keys), ["arr_1"])
-        assertSerializationError(try NPZ.read(from: url, names: ["arr_0", "arr_2"]), mentioning: "no array named 'arr_2' (the archive has: arr_0, arr_1)", path: url.path)
+        assertSerializationError(
+            try NPZ.read(from: url, names: ["arr_0", "arr_2"]),
+            mentioning: "no array named 'arr_2' (the archive has: arr_0, arr_1)", path: url.path)
     }
 
     func testRejectsDuplicateNames() throws {
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("d.npz")
-        assertSerializationError(try NPZ.write([("a", Tensor(1)), ("a", Tensor(2))], to: url), mentioning: "appears twice", path: url.path)
+        assertSerializationError(
+            try NPZ.write([("a", Tensor(1)), ("a", Tensor(2))], to: url), mentioning: "appears twice", path: url.path)
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
     }
 
@@ -69,7 +78,10 @@ final class NPZTests: XCTestCase {
 
     func testExportForNumPy() throws {
         try exportForPythonCheck { directory in
-            let pair = [(name: "arr_0", tensor: serializationRamp([2, 3, 4])), (name: "arr_1", tensor: serializationRamp([5]) * 2)]
+            let pair = [
+                (name: "arr_0", tensor: serializationRamp([2, 3, 4])),
+                (name: "arr_1", tensor: serializationRamp([5]) * 2),
+            ]
             try NPZ.write(pair, to: directory.appendingPathComponent("swift_compressed.npz"))
             try NPZ.write(pair, to: directory.appendingPathComponent("swift_stored.npz"), compressed: false)
         }
@@ -82,7 +94,8 @@ final class NPZLayoutRegressionTests: XCTestCase {
     func testEntryDataPastTheEndOfTheFileIsAnErrorNotAHang() throws {
         let url = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/serialization/hang-data-past-end.npz")
         XCTAssertThrowsError(try NPZ.read(from: url)) { error in
-            XCTAssertTrue("\(error)".contains("hang-data-past-end.npz") && "\(error)".contains("past the end"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("hang-data-past-end.npz") && "\(error)".contains("past the end"), "\(error)")
         }
     }
 
@@ -103,7 +116,9 @@ final class NPZLayoutRegressionTests: XCTestCase {
         bytes.removeSubrange((dataStart + cut)..<(dataStart + compressed))
         put32(18, cut)
         var directory0 = 0
-        for i in stride(from: bytes.count - 22, through: 0, by: -1) where u32(i) == 0x0605_4B50 { directory0 = u32(i + 16) - (compressed - cut); put32(i + 16, directory0); break }
+        for i in stride(from: bytes.count - 22, through: 0, by: -1) where u32(i) == 0x0605_4B50 {
+            directory0 = u32(i + 16) - (compressed - cut); put32(i + 16, directory0); break
+        }
         put32(directory0 + 20, cut)
         let broken = directory.appendingPathComponent("truncated-stream.npz")
         try Data(bytes).write(to: broken)

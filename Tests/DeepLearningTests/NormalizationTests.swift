@@ -3,37 +3,45 @@ import XCTest
 
 final class NormalizationTests: XCTestCase {
     func testBatchNormGradientWithBatchStatistics() {
-        checkGradients(of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
-                       at: [randomTensor([2, 3, 2, 4], seed: 1), randomTensor([4], seed: 2), randomTensor([4], seed: 3)])
+        checkGradients(
+            of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
+            at: [randomTensor([2, 3, 2, 4], seed: 1), randomTensor([4], seed: 2), randomTensor([4], seed: 3)])
     }
 
     func testBatchNormGradientWithRunningStatistics() {
         let mean = randomTensor([3], seed: 4), variance = randomTensor([3], seed: 5, lower: 0.5, upper: 2)
-        checkGradients(of: { batchNormalized($0[0], mean: mean, variance: variance, gamma: $0[1], beta: $0[2]) },
-                       at: [randomTensor([2, 2, 2, 3], seed: 6), randomTensor([3], seed: 7), randomTensor([3], seed: 8)])
+        checkGradients(
+            of: { batchNormalized($0[0], mean: mean, variance: variance, gamma: $0[1], beta: $0[2]) },
+            at: [randomTensor([2, 2, 2, 3], seed: 6), randomTensor([3], seed: 7), randomTensor([3], seed: 8)])
     }
 
     func testInstanceNormGradient() {
-        checkGradients(of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
-                       at: [randomTensor([2, 3, 3, 2], seed: 9), randomTensor([2], seed: 10), randomTensor([2], seed: 11)])
+        checkGradients(
+            of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
+            at: [randomTensor([2, 3, 3, 2], seed: 9), randomTensor([2], seed: 10), randomTensor([2], seed: 11)])
     }
 
     func testGradientsThroughTheVectorKernels() {
         // 35 channels: two 16-wide vector blocks and a 3-channel scalar tail per row.
-        checkGradients(of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
-                       at: [randomTensor([2, 2, 3, 35], seed: 31), randomTensor([35], seed: 32), randomTensor([35], seed: 33)])
-        checkGradients(of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
-                       at: [randomTensor([2, 2, 2, 35], seed: 34), randomTensor([35], seed: 35), randomTensor([35], seed: 36)])
+        checkGradients(
+            of: { batchNormalized($0[0], gamma: $0[1], beta: $0[2]).output },
+            at: [randomTensor([2, 2, 3, 35], seed: 31), randomTensor([35], seed: 32), randomTensor([35], seed: 33)])
+        checkGradients(
+            of: { instanceNormalized($0[0], gamma: $0[1], beta: $0[2]) },
+            at: [randomTensor([2, 2, 2, 35], seed: 34), randomTensor([35], seed: 35), randomTensor([35], seed: 36)])
     }
 
     /// `activation(norm(x))` computed as separate ops and fused: values and all gradients agree.
-    private func assertFusedMatchesSeparate(_ activation: Activation, channels: Int, instance: Bool = false,
-                                            running: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertFusedMatchesSeparate(
+        _ activation: Activation, channels: Int, instance: Bool = false,
+        running: Bool = false, file: StaticString = #filePath, line: UInt = #line
+    ) {
         let x = Parameter(randomTensor([2, 5, 3, channels], seed: 40) * 2)
         let gamma = Parameter(randomTensor([channels], seed: 41, lower: 0.5, upper: 1.5))
         let beta = Parameter(randomTensor([channels], seed: 42))
         let seed = randomTensor([2, 5, 3, channels], seed: 43)
-        let mean = randomTensor([channels], seed: 44), variance = randomTensor([channels], seed: 45, lower: 0.5, upper: 2)
+        let mean = randomTensor([channels], seed: 44),
+            variance = randomTensor([channels], seed: 45, lower: 0.5, upper: 2)
         func run(_ fused: Bool) -> [Tensor] {
             for p in [x, gamma, beta] { p.zeroGradient() }
             let applied: Activation = fused ? activation : .identity
@@ -41,7 +49,8 @@ final class NormalizationTests: XCTestCase {
             if instance {
                 y = instanceNormalized(x.value, gamma: gamma.value, beta: beta.value, activation: applied)
             } else if running {
-                y = batchNormalized(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, activation: applied)
+                y = batchNormalized(
+                    x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, activation: applied)
             } else {
                 y = batchNormalized(x.value, gamma: gamma.value, beta: beta.value, activation: applied).output
             }
@@ -51,7 +60,9 @@ final class NormalizationTests: XCTestCase {
         }
         let separate = run(false), fused = run(true)
         for (name, (a, b)) in zip(["output", "∂x", "∂γ", "∂β"], zip(separate, fused)) {
-            XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 2e-5, "\(activation) \(name), \(channels) channels", file: file, line: line)
+            XCTAssertLessThan(
+                a.maxAbsoluteDifference(to: b), 2e-5, "\(activation) \(name), \(channels) channels", file: file,
+                line: line)
         }
     }
 
@@ -69,7 +80,8 @@ final class NormalizationTests: XCTestCase {
         let x = randomTensor([2, 4, 4, 20], seed: 50)
         let batch = BatchNorm(20), instance = InstanceNorm(20)
         let activation = Activation.leakyReLU(slope: 0.2)
-        XCTAssertLessThan(batch(x, activation: activation).maxAbsoluteDifference(to: leakyReLU(batch(x), slope: 0.2)), 1e-6)
+        XCTAssertLessThan(
+            batch(x, activation: activation).maxAbsoluteDifference(to: leakyReLU(batch(x), slope: 0.2)), 1e-6)
         XCTAssertLessThan(instance(x, activation: .relu).maxAbsoluteDifference(to: relu(instance(x))), 1e-6)
         batch.isTraining = false
         XCTAssertLessThan(batch(x, activation: .tanh).maxAbsoluteDifference(to: tanh(batch(x))), 1e-6)
@@ -85,7 +97,9 @@ final class NormalizationTests: XCTestCase {
         let halves = [x.value.slice(axis: 0, 0..<2), x.value.slice(axis: 0, 2..<4)]
         let separate = concatenate(halves.map { norm($0, activation: .relu) }, axis: 0)
         separate.backward(seed: seed)
-        let (separateGradients, separateMean, separateVariance) = (gradients(), norm.runningMean.value, norm.runningVariance.value)
+        let (separateGradients, separateMean, separateVariance) = (
+            gradients(), norm.runningMean.value, norm.runningVariance.value
+        )
 
         reset()
         norm.runningMean.value = .zeros([20])
@@ -117,7 +131,7 @@ final class NormalizationTests: XCTestCase {
 
     func testBatchNormLayerUpdatesRunningStatisticsOnlyWhileTraining() {
         let norm = BatchNorm(2, momentum: 0.9)
-        let x = Tensor(shape: [2, 1, 1, 2], scalars: [1, 10, 3, 20])   // channel 0: {1, 3}, channel 1: {10, 20}
+        let x = Tensor(shape: [2, 1, 1, 2], scalars: [1, 10, 3, 20])  // channel 0: {1, 3}, channel 1: {10, 20}
         _ = norm(x)
         // mean: 0.9·0 + 0.1·(2, 15); unbiased variance (2, 50): 0.9·1 + 0.1·(2, 50)
         XCTAssertEqual(norm.runningMean.value.scalars[0], 0.2, accuracy: 1e-6)
@@ -151,10 +165,11 @@ final class NormalizationTests: XCTestCase {
 
 final class DropoutAndActivationTests: XCTestCase {
     func testDropoutGradientUsesTheSameMask() {
-        checkGradients(of: { inputs in
-            var generator = SeededGenerator(seed: 5)
-            return dropout(inputs[0], rate: 0.5, generator: &generator)
-        }, at: [randomTensor([3, 4], seed: 13)])
+        checkGradients(
+            of: { inputs in
+                var generator = SeededGenerator(seed: 5)
+                return dropout(inputs[0], rate: 0.5, generator: &generator)
+            }, at: [randomTensor([3, 4], seed: 13)])
     }
 
     func testDropoutScalesKeptElementsAndIsReproducible() {
@@ -204,11 +219,15 @@ final class ModuleTests: XCTestCase {
 
     func testParametersAndBuffersAreFoundByPropertyPath() {
         let net = Net()
-        XCTAssertEqual(net.namedParameters.map(\.name),
-                       ["blocks.0.norm.gamma", "blocks.0.norm.beta", "blocks.1.norm.gamma", "blocks.1.norm.beta", "scale"])
-        XCTAssertEqual(net.namedBuffers.map(\.name),
-                       ["blocks.0.norm.runningMean", "blocks.0.norm.runningVariance",
-                        "blocks.1.norm.runningMean", "blocks.1.norm.runningVariance"])
+        XCTAssertEqual(
+            net.namedParameters.map(\.name),
+            ["blocks.0.norm.gamma", "blocks.0.norm.beta", "blocks.1.norm.gamma", "blocks.1.norm.beta", "scale"])
+        XCTAssertEqual(
+            net.namedBuffers.map(\.name),
+            [
+                "blocks.0.norm.runningMean", "blocks.0.norm.runningVariance",
+                "blocks.1.norm.runningMean", "blocks.1.norm.runningVariance",
+            ])
         XCTAssertEqual(net.parameterCount, 10)
     }
 

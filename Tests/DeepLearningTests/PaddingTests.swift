@@ -13,10 +13,12 @@ final class PaddingTests: XCTestCase {
     }
 
     func testPaddingGradients() {
-        checkGradients(of: { $0[0].padded(top: 2, bottom: 1, left: 1, right: 2, mode: .reflect) },
-                       at: [randomTensor([2, 3, 4, 2], seed: 21)])
-        checkGradients(of: { $0[0].padded(top: 1, bottom: 2, left: 0, right: 1, mode: .zeros) },
-                       at: [randomTensor([1, 2, 3, 2], seed: 22)])
+        checkGradients(
+            of: { $0[0].padded(top: 2, bottom: 1, left: 1, right: 2, mode: .reflect) },
+            at: [randomTensor([2, 3, 4, 2], seed: 21)])
+        checkGradients(
+            of: { $0[0].padded(top: 1, bottom: 2, left: 0, right: 1, mode: .zeros) },
+            at: [randomTensor([1, 2, 3, 2], seed: 22)])
     }
 
     func testReflectionPadLayer() {

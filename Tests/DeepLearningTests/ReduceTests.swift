@@ -4,8 +4,12 @@ import XCTest
 /// sum / mean / max with NumPy's `axis=` and `keepdims=` semantics.
 final class ReduceTests: XCTestCase {
     // x = ((np.arange(24) * 7) % 11 - 5).astype(np.float32).reshape(2, 3, 4)
-    let x = Tensor(shape: [2, 3, 4], scalars: [-5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5,
-                                               2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2])
+    let x = Tensor(
+        shape: [2, 3, 4],
+        scalars: [
+            -5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5,
+            2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2,
+        ])
 
     func testSumMatchesNumPy() {
         // x.sum(axis=1)

@@ -6,8 +6,10 @@ final class SafeTensorsTests: XCTestCase {
     func testRoundTripIsBitExactWithMetadataAndAlignedData() throws {
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("a.safetensors")
         let special = Tensor(shape: [2, 2], scalars: [-0.0, .nan, .infinity, .leastNonzeroMagnitude])
-        let tensors = [(name: "z.weight", tensor: serializationRamp([2, 3])), (name: "a.bias", tensor: special),
-                       (name: "scalar", tensor: Tensor(2.5)), (name: "empty", tensor: Tensor.zeros([0, 4]))]
+        let tensors = [
+            (name: "z.weight", tensor: serializationRamp([2, 3])), (name: "a.bias", tensor: special),
+            (name: "scalar", tensor: Tensor(2.5)), (name: "empty", tensor: Tensor.zeros([0, 4])),
+        ]
         try SafeTensors.write(tensors, metadata: ["epoch": "3", "note": "ünïcode"], to: url)
         let (loaded, metadata) = try SafeTensors.read(from: url)
         XCTAssertEqual(metadata, ["epoch": "3", "note": "ünïcode"])
@@ -50,22 +52,72 @@ final class SafeTensorsTests: XCTestCase {
             ("trailing data", file(header: good, dataBytes: 9), "data section has 9 bytes but the tensors cover 8"),
             ("not json", file(header: "{not json", dataBytes: 0), "not a JSON object"),
             ("json array", file(header: "[1, 2]", dataBytes: 0), "not a JSON object"),
-            ("deep json", file(header: #"{"a":"# + String(repeating: "[", count: 100_000), dataBytes: 0), "not a JSON object"),
-            ("deep valid json", file(header: #"{"a":"# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}", dataBytes: 0), "not a JSON object"),
-            ("unknown dtype", file(header: #"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8), "unsupported dtype 'C64'"),
-            ("missing dtype", file(header: #"{"w":{"shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4), "missing dtype"),
-            ("negative dim", file(header: #"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, dataBytes: 8), "non-negative"),
-            ("fractional dim", file(header: #"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, dataBytes: 8), "non-negative integers"),
-            ("shape/bytes mismatch", file(header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8), "does not fill"),
-            ("huge dims", file(header: #"{"w":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,8]}}"#, dataBytes: 8), "does not fill"),
-            ("offsets outside", file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, dataBytes: 8), "outside"),
-            ("reversed offsets", file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, dataBytes: 8), "0 ≤ begin ≤ end"),
-            ("overlap", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, dataBytes: 12), "overlaps"),
-            ("hole", file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#, dataBytes: 12), "belong to no tensor"),
+            (
+                "deep json", file(header: #"{"a":"# + String(repeating: "[", count: 100_000), dataBytes: 0),
+                "not a JSON object"
+            ),
+            (
+                "deep valid json",
+                file(
+                    header: #"{"a":"# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+                        + "}", dataBytes: 0), "not a JSON object"
+            ),
+            (
+                "unknown dtype", file(header: #"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#, dataBytes: 8),
+                "unsupported dtype 'C64'"
+            ),
+            (
+                "missing dtype", file(header: #"{"w":{"shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4),
+                "missing dtype"
+            ),
+            (
+                "negative dim", file(header: #"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, dataBytes: 8),
+                "non-negative"
+            ),
+            (
+                "fractional dim",
+                file(header: #"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, dataBytes: 8),
+                "non-negative integers"
+            ),
+            (
+                "shape/bytes mismatch",
+                file(header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8), "does not fill"
+            ),
+            (
+                "huge dims",
+                file(
+                    header:
+                        #"{"w":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,8]}}"#,
+                    dataBytes: 8), "does not fill"
+            ),
+            (
+                "offsets outside",
+                file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, dataBytes: 8), "outside"
+            ),
+            (
+                "reversed offsets",
+                file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, dataBytes: 8),
+                "0 ≤ begin ≤ end"
+            ),
+            (
+                "overlap",
+                file(
+                    header:
+                        #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                    dataBytes: 12), "overlaps"
+            ),
+            (
+                "hole",
+                file(
+                    header:
+                        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                    dataBytes: 12), "belong to no tensor"
+            ),
             ("bad metadata", file(header: #"{"__metadata__":{"a":1}}"#, dataBytes: 0), "__metadata__"),
         ]
         for (label, bytes, fragment) in cases {
-            assertSerializationError(try SafeTensors.decode(bytes, source: "case \(label)"), mentioning: fragment, path: "case \(label)")
+            assertSerializationError(
+                try SafeTensors.decode(bytes, source: "case \(label)"), mentioning: fragment, path: "case \(label)")
         }
         XCTAssertNoThrow(try SafeTensors.decode(file(header: good, dataBytes: 8), source: "control"))
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("truncated.safetensors")
@@ -76,15 +128,19 @@ final class SafeTensorsTests: XCTestCase {
 
     func testRejectsInvalidNamesOnWrite() throws {
         let url = try serializationTemporaryDirectory(self).appendingPathComponent("n.safetensors")
-        assertSerializationError(try SafeTensors.write([("a", Tensor(1)), ("a", Tensor(2))], to: url), mentioning: "appears twice", path: url.path)
-        assertSerializationError(try SafeTensors.write([("__metadata__", Tensor(1))], to: url), mentioning: "reserved", path: url.path)
+        assertSerializationError(
+            try SafeTensors.write([("a", Tensor(1)), ("a", Tensor(2))], to: url), mentioning: "appears twice",
+            path: url.path)
+        assertSerializationError(
+            try SafeTensors.write([("__metadata__", Tensor(1))], to: url), mentioning: "reserved", path: url.path)
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
     }
 
     func testExportForSafetensorsPackage() throws {
         try exportForPythonCheck { directory in
-            try SafeTensors.write([("weight", serializationRamp([2, 3])), ("bias", serializationRamp([3]))],
-                                  metadata: ["note": "from swift"], to: directory.appendingPathComponent("swift.safetensors"))
+            try SafeTensors.write(
+                [("weight", serializationRamp([2, 3])), ("bias", serializationRamp([3]))],
+                metadata: ["note": "from swift"], to: directory.appendingPathComponent("swift.safetensors"))
         }
     }
 }

@@ -15,18 +15,24 @@ final class SerializationMutationTests: XCTestCase {
                     bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next())
                 }
             case 1: bytes = Array(bytes.prefix(Int(generator.next() % UInt64(bytes.count))))
-            default: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: Int(generator.next() % UInt64(bytes.count)))
+            default:
+                bytes.insert(
+                    UInt8(truncatingIfNeeded: generator.next()), at: Int(generator.next() % UInt64(bytes.count)))
             }
             return Data(bytes)
         }
         func expectSerializationErrorOrSuccess(_ label: String, _ body: () throws -> Void) {
-            do { try body() } catch { XCTAssertTrue(error is SerializationError, "\(label): \(type(of: error)) \(error)") }
+            do { try body() } catch {
+                XCTAssertTrue(error is SerializationError, "\(label): \(type(of: error)) \(error)")
+            }
         }
         let npy = try Data(contentsOf: serializationFixture("f8.npy"))
         let safetensors = try Data(contentsOf: serializationFixture("numpy.safetensors"))
         for round in 0..<300 {
             expectSerializationErrorOrSuccess("npy \(round)") { _ = try NPY.decode(mutated(npy), source: "npy") }
-            expectSerializationErrorOrSuccess("safetensors \(round)") { _ = try SafeTensors.decode(mutated(safetensors), source: "st") }
+            expectSerializationErrorOrSuccess("safetensors \(round)") {
+                _ = try SafeTensors.decode(mutated(safetensors), source: "st")
+            }
         }
         let directory = try serializationTemporaryDirectory(self)
         for name in ["compressed.npz", "stored.npz"] {

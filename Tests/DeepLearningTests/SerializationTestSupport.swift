@@ -24,19 +24,23 @@ func serializationTemporaryDirectory(_ test: XCTestCase) throws -> URL {
 }
 
 /// Asserts `body` throws a `SerializationError` whose description names `path` and contains `fragment`.
-func assertSerializationError<T>(_ body: @autoclosure () throws -> T, mentioning fragment: String, path: String,
-                                 file: StaticString = #filePath, line: UInt = #line) {
+func assertSerializationError<T>(
+    _ body: @autoclosure () throws -> T, mentioning fragment: String, path: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertThrowsError(try body(), file: file, line: line) { error in
         guard let error = error as? SerializationError else {
             return XCTFail("expected SerializationError, got \(error)", file: file, line: line)
         }
         XCTAssertTrue(error.description.hasPrefix(path), "\(error) does not start with \(path)", file: file, line: line)
-        XCTAssertTrue(error.description.contains(fragment), "\(error) does not mention '\(fragment)'", file: file, line: line)
+        XCTAssertTrue(
+            error.description.contains(fragment), "\(error) does not mention '\(fragment)'", file: file, line: line)
     }
 }
 
 /// Bit-for-bit equality, NaN payloads and signed zeros included.
-func assertSerializedBitExact(_ actual: Tensor?, _ expected: Tensor, file: StaticString = #filePath, line: UInt = #line) {
+func assertSerializedBitExact(_ actual: Tensor?, _ expected: Tensor, file: StaticString = #filePath, line: UInt = #line)
+{
     guard let actual else { return XCTFail("missing tensor", file: file, line: line) }
     XCTAssertEqual(actual.shape, expected.shape, file: file, line: line)
     XCTAssertEqual(actual.scalars.map(\.bitPattern), expected.scalars.map(\.bitPattern), file: file, line: line)

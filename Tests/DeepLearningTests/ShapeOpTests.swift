@@ -4,8 +4,12 @@ import XCTest
 /// reshape, permute/transpose, slice, broadcast and concatenate: NumPy's values and gradients.
 final class ShapeOpTests: XCTestCase {
     // x = ((np.arange(24) * 7) % 11 - 5).astype(np.float32).reshape(2, 3, 4)
-    let x = Tensor(shape: [2, 3, 4], scalars: [-5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5,
-                                               2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2])
+    let x = Tensor(
+        shape: [2, 3, 4],
+        scalars: [
+            -5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5,
+            2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2,
+        ])
 
     func testReshapeInfersOneAxisAndSharesTheBuffer() {
         let y = x.reshaped(to: [4, -1])
@@ -22,13 +26,21 @@ final class ShapeOpTests: XCTestCase {
         // np.transpose(x, (2, 0, 1))
         let p = x.permuted([2, 0, 1])
         XCTAssertEqual(p.shape, [4, 2, 3])
-        XCTAssertEqual(p.scalars, [-5, 1, -4, 2, -3, 3, 2, -3, 3, -2, 4, -1,
-                                   -2, 4, -1, 5, 0, -5, 5, 0, -5, 1, -4, 2])
+        XCTAssertEqual(
+            p.scalars,
+            [
+                -5, 1, -4, 2, -3, 3, 2, -3, 3, -2, 4, -1,
+                -2, 4, -1, 5, 0, -5, 5, 0, -5, 1, -4, 2,
+            ])
         // np.swapaxes(x, -1, -2)
         let t = x.transposed()
         XCTAssertEqual(t.shape, [2, 4, 3])
-        XCTAssertEqual(t.scalars, [-5, 1, -4, 2, -3, 3, -2, 4, -1, 5, 0, -5,
-                                   2, -3, 3, -2, 4, -1, 5, 0, -5, 1, -4, 2])
+        XCTAssertEqual(
+            t.scalars,
+            [
+                -5, 1, -4, 2, -3, 3, -2, 4, -1, 5, 0, -5,
+                2, -3, 3, -2, 4, -1, 5, 0, -5, 1, -4, 2,
+            ])
         XCTAssertEqual(x.permuted([0, 1, 2]).scalars, x.scalars)
         let m = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]).transposed()
         XCTAssertEqual(m.shape, [3, 2])
@@ -79,14 +91,22 @@ final class ShapeOpTests: XCTestCase {
         let z = Tensor(shape: [2, 1, 4], scalars: (100..<108).map(Float.init))
         let c1 = try Tensor.concatenating([x, z], alongAxis: 1)
         XCTAssertEqual(c1.shape, [2, 4, 4])
-        XCTAssertEqual(c1.scalars, [-5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 100, 101, 102, 103,
-                                    2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2, 104, 105, 106, 107])
+        XCTAssertEqual(
+            c1.scalars,
+            [
+                -5, 2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 100, 101, 102, 103,
+                2, -2, 5, 1, -3, 4, 0, -4, 3, -1, -5, 2, 104, 105, 106, 107,
+            ])
         // np.concatenate([x, np.arange(100, 106, dtype=np.float32).reshape(2, 3, 1)], axis=-1)
         let w = Tensor(shape: [2, 3, 1], scalars: (100..<106).map(Float.init))
         let cLast = concatenate([x, w])
         XCTAssertEqual(cLast.shape, [2, 3, 5])
-        XCTAssertEqual(cLast.scalars, [-5, 2, -2, 5, 100, 1, -3, 4, 0, 101, -4, 3, -1, -5, 102,
-                                       2, -2, 5, 1, 103, -3, 4, 0, -4, 104, 3, -1, -5, 2, 105])
+        XCTAssertEqual(
+            cLast.scalars,
+            [
+                -5, 2, -2, 5, 100, 1, -3, 4, 0, 101, -4, 3, -1, -5, 102,
+                2, -2, 5, 1, 103, -3, 4, 0, -4, 104, 3, -1, -5, 2, 105,
+            ])
         XCTAssertEqual(concatenate([w, w, w], axis: 2).shape, [2, 3, 3])
     }
 
@@ -130,7 +150,8 @@ final class ShapeOpTests: XCTestCase {
         let a = randomTensor([2, 3, 2], seed: 25)
         checkGradients(of: { concatenate($0, axis: 0) }, at: [a, randomTensor([1, 3, 2], seed: 26)])
         checkGradients(of: { concatenate($0, axis: 1) }, at: [a, randomTensor([2, 1, 2], seed: 27)])
-        checkGradients(of: { concatenate($0) }, at: [a, randomTensor([2, 3, 3], seed: 28), randomTensor([2, 3, 1], seed: 29)])
+        checkGradients(
+            of: { concatenate($0) }, at: [a, randomTensor([2, 3, 3], seed: 28), randomTensor([2, 3, 1], seed: 29)])
     }
 
     func testConcatenateWithActivationEqualsActivationOfConcatenate() {
@@ -140,12 +161,15 @@ final class ShapeOpTests: XCTestCase {
         let b = Parameter(Tensor.randomUniform([2, 3, 3, 16], lowerBound: -1, upperBound: 1, generator: &generator))
         for activation: Activation in [.relu, .leakyReLU(slope: 0.2), .tanh, .leakyReLU(slope: -1), .identity] {
             for (axis, second) in [(-1, b), (0, a)] {
-                let seed = Tensor.randomUniform(concatenate([a.value, second.value], axis: axis).shape, lowerBound: -1, upperBound: 1,
-                                                generator: &generator)
+                let seed = Tensor.randomUniform(
+                    concatenate([a.value, second.value], axis: axis).shape, lowerBound: -1, upperBound: 1,
+                    generator: &generator)
                 func run(_ fused: Bool) -> (Tensor, Tensor, Tensor) {
                     a.zeroGradient(); b.zeroGradient()
-                    let y = fused ? concatenate([a.value, second.value], axis: axis, activation: activation)
-                                  : activation(concatenate([a.value, second.value], axis: axis))
+                    let y =
+                        fused
+                        ? concatenate([a.value, second.value], axis: axis, activation: activation)
+                        : activation(concatenate([a.value, second.value], axis: axis))
                     y.backward(seed: seed)
                     return (y.detached(), a.gradient!, (second === a ? a : b).gradient!)
                 }

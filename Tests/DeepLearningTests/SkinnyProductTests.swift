@@ -19,7 +19,8 @@ final class SkinnyProductTests: XCTestCase {
     }
 
     private func levels() throws -> ClosedRange<Int> {
-        try XCTSkipIf(SkinnyProduct.supportedLevel == 0, "this CPU has neither AVX2+FMA nor AVX-512: the kernels are never used")
+        try XCTSkipIf(
+            SkinnyProduct.supportedLevel == 0, "this CPU has neither AVX2+FMA nor AVX-512: the kernels are never used")
         return 1...SkinnyProduct.supportedLevel
     }
 
@@ -29,27 +30,34 @@ final class SkinnyProductTests: XCTestCase {
 
     /// Runs one product both ways and compares; `cOffset` misaligns C to reach the kernels'
     /// non-streaming stores.
-    private func check(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, beta: Float,
-                       padding: Int = 3, cOffset: Int = 0, file: StaticString = #filePath, line: UInt = #line) {
+    private func check(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, beta: Float,
+        padding: Int = 3, cOffset: Int = 0, file: StaticString = #filePath, line: UInt = #line
+    ) {
         let rowsA = transposeA ? k : m, colsA = transposeA ? m : k
         let rowsB = transposeB ? n : k, colsB = transposeB ? k : n
         let lda = colsA + padding, ldb = colsB + padding, ldc = n + padding
         let a = randomScalars(rowsA * lda, seed: UInt64(m * 131 + n * 7 + k))
         let b = randomScalars(rowsB * ldb, seed: UInt64(m + n * 13 + k * 17))
         // With β = 0 the old contents must not leak in, NaN included.
-        let initial = beta == 0 ? [Float](repeating: .nan, count: m * ldc + cOffset)
-                                : randomScalars(m * ldc + cOffset, seed: 99)
+        let initial =
+            beta == 0
+            ? [Float](repeating: .nan, count: m * ldc + cOffset)
+            : randomScalars(m * ldc + cOffset, seed: 99)
         // C on 64-byte boundaries (as tensors are), so the streaming stores are reached too.
         let expectedBuffer = alignedCopy(initial), actualBuffer = alignedCopy(initial)
         defer { expectedBuffer.deallocate(); actualBuffer.deallocate() }
-        let description = "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") m \(m) n \(n) k \(k) β \(beta) level \(SkinnyProduct.level) offset \(cOffset)"
+        let description =
+            "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") m \(m) n \(n) k \(k) β \(beta) level \(SkinnyProduct.level) offset \(cOffset)"
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda,
-                      b: pb.baseAddress!, ldb: ldb, beta: beta, c: expectedBuffer.baseAddress! + cOffset, ldc: ldc)
-                let handled = SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                                a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
-                                                beta: beta, c: actualBuffer.baseAddress! + cOffset, ldc: ldc)
+                sgemm(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda,
+                    b: pb.baseAddress!, ldb: ldb, beta: beta, c: expectedBuffer.baseAddress! + cOffset, ldc: ldc)
+                let handled = SkinnyProduct.run(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                    a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
+                    beta: beta, c: actualBuffer.baseAddress! + cOffset, ldc: ldc)
                 XCTAssertTrue(handled, "not handled: \(description)", file: file, line: line)
             }
         }
@@ -67,15 +75,17 @@ final class SkinnyProductTests: XCTestCase {
         for row in 0..<m {
             for column in n..<ldc where cOffset + row * ldc + column < actual.count {
                 let index = cOffset + row * ldc + column
-                XCTAssertTrue(actual[index].bitPattern == initial[index].bitPattern, "padding written: \(description)",
-                              file: file, line: line)
+                XCTAssertTrue(
+                    actual[index].bitPattern == initial[index].bitPattern, "padding written: \(description)",
+                    file: file, line: line)
             }
         }
     }
 
     private func alignedCopy(_ values: [Float]) -> UnsafeMutableBufferPointer<Float> {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(values.count, 1) * 4, alignment: 64)
-        let buffer = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: values.count), count: values.count)
+        let buffer = UnsafeMutableBufferPointer(
+            start: raw.bindMemory(to: Float.self, capacity: values.count), count: values.count)
         _ = buffer.initialize(from: values)
         return buffer
     }
@@ -140,9 +150,10 @@ final class SkinnyProductTests: XCTestCase {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeMutableBufferPointer { pc in
-                        SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                          a: pa.baseAddress!, lda: 64, b: pb.baseAddress!, ldb: 64, beta: beta,
-                                          c: pc.baseAddress!, ldc: 64)
+                        SkinnyProduct.run(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                            a: pa.baseAddress!, lda: 64, b: pb.baseAddress!, ldb: 64, beta: beta,
+                            c: pc.baseAddress!, ldc: 64)
                     }
                 }
             }
@@ -166,12 +177,12 @@ final class SkinnyProductTests: XCTestCase {
     func testConvolutionsMatchTheBLASPath() throws {
         let level = try levels().upperBound
         let cases: [(input: [Int], kernel: [Int], transposed: Bool)] = [
-            ([1, 8, 8, 16], [4, 4, 16, 32], false),   // 16 output pixels
-            ([1, 4, 4, 32], [4, 4, 32, 16], false),   // 4
-            ([1, 2, 2, 16], [4, 4, 16, 16], false),   // 1: NN and NT with one row, TN with one term
-            ([1, 1, 1, 32], [4, 4, 16, 32], true),    // 1 → 2×2
-            ([1, 2, 2, 32], [4, 4, 16, 32], true),    // 2×2 → 4×4
-            ([1, 4, 4, 16], [4, 4, 32, 16], true),    // 4×4 → 8×8
+            ([1, 8, 8, 16], [4, 4, 16, 32], false),  // 16 output pixels
+            ([1, 4, 4, 32], [4, 4, 32, 16], false),  // 4
+            ([1, 2, 2, 16], [4, 4, 16, 16], false),  // 1: NN and NT with one row, TN with one term
+            ([1, 1, 1, 32], [4, 4, 16, 32], true),  // 1 → 2×2
+            ([1, 2, 2, 32], [4, 4, 16, 32], true),  // 2×2 → 4×4
+            ([1, 4, 4, 16], [4, 4, 32, 16], true),  // 4×4 → 8×8
         ]
         for (index, testCase) in cases.enumerated() {
             let x = randomTensor(testCase.input, seed: UInt64(10 + index))
@@ -181,13 +192,20 @@ final class SkinnyProductTests: XCTestCase {
             for skinnyLevel in [0, level] {
                 SkinnyProduct.level = skinnyLevel
                 let parameters = [Parameter(x), Parameter(w), Parameter(bias)]
-                let y = testCase.transposed
-                    ? conv2DTranspose(parameters[0].value, kernel: parameters[1].value, bias: parameters[2].value, stride: 2, padding: .same)
-                    : conv2D(parameters[0].value, kernel: parameters[1].value, bias: parameters[2].value, stride: 2, padding: .same)
+                let y =
+                    testCase.transposed
+                    ? conv2DTranspose(
+                        parameters[0].value, kernel: parameters[1].value, bias: parameters[2].value, stride: 2,
+                        padding: .same)
+                    : conv2D(
+                        parameters[0].value, kernel: parameters[1].value, bias: parameters[2].value, stride: 2,
+                        padding: .same)
                 (y * y).sum().backward()
                 results.append([y] + parameters.map { $0.gradient! })
             }
-            for (name, pair) in zip(["output", "input gradient", "kernel gradient", "bias gradient"], zip(results[0], results[1])) {
+            for (name, pair) in zip(
+                ["output", "input gradient", "kernel gradient", "bias gradient"], zip(results[0], results[1]))
+            {
                 assertClose(pair.1, pair.0, tolerance: 1e-4, "case \(index) \(name)")
             }
         }
@@ -196,7 +214,8 @@ final class SkinnyProductTests: XCTestCase {
     /// A numerical gradient check with every product on the kernels.
     func testGradientsThroughTheKernels() throws {
         SkinnyProduct.level = try levels().upperBound
-        let x = randomTensor([1, 2, 2, 16], seed: 41), w = randomTensor([4, 4, 16, 16], seed: 42, lower: -0.3, upper: 0.3)
+        let x = randomTensor([1, 2, 2, 16], seed: 41),
+            w = randomTensor([4, 4, 16, 16], seed: 42, lower: -0.3, upper: 0.3)
         checkGradients(of: { conv2D($0[0], kernel: $0[1], stride: 2, padding: .same) }, at: [x, w])
         let z = randomTensor([1, 1, 1, 16], seed: 43)
         checkGradients(of: { conv2DTranspose($0[0], kernel: $0[1], stride: 2, padding: .same) }, at: [z, w])

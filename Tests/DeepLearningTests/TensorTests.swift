@@ -97,7 +97,8 @@ final class TensorTests: XCTestCase {
         // The stream continues: the next draw differs from the first.
         XCTAssertNotEqual(Tensor.randomNormal([16], generator: &g1).scalars, a.scalars)
         var u1 = SeededGenerator(seed: 7), u2 = SeededGenerator(seed: 7)
-        XCTAssertEqual(Tensor.randomUniform([8], generator: &u1).scalars, Tensor.randomUniform([8], generator: &u2).scalars)
+        XCTAssertEqual(
+            Tensor.randomUniform([8], generator: &u1).scalars, Tensor.randomUniform([8], generator: &u2).scalars)
     }
 
     func testGeneratorStateRoundTripsThroughCodable() throws {
@@ -128,8 +129,9 @@ final class TensorTests: XCTestCase {
     }
 
     func testDescription() {
-        XCTAssertEqual(Tensor(shape: [2, 2], scalars: [1, 2.5, -3, 0]).description,
-                       "Tensor(shape: [2, 2], [1, 2.5, -3, 0])")
+        XCTAssertEqual(
+            Tensor(shape: [2, 2], scalars: [1, 2.5, -3, 0]).description,
+            "Tensor(shape: [2, 2], [1, 2.5, -3, 0])")
         XCTAssertEqual(Tensor(1).description, "Tensor(shape: [], [1])")
         let long = Tensor.zeros([20]).description
         XCTAssertTrue(long.hasSuffix(", 0, …])"), long)

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (This file mirrors code blocks of the docs line for line, as the test below checks: it keeps their layout.)
 // The code of Docs/Extending.md, compiled and run. `testTheTutorialShowsThisCode` fails if a
 // ```swift block of the tutorial is not found verbatim in this file, so the two cannot drift.
 import DeepLearning

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (This file mirrors code blocks of the docs line for line, as the test below checks: it keeps their layout.)
 // The README's usage example, compiled (not run: it needs the maps dataset on disk).
 // `testTheReadmeShowsThisCode` fails if README.md's ```swift block that trains pix2pix drifts from it.
 import DeepLearning

@@ -9,10 +9,14 @@ final class ImageCodecsTests: XCTestCase {
     // gray.png: mode L = g. rgba.png: R = g, G = 255 − g, B = 7, A = [[0,100,255],[255,0,50]].
     // palette.png: that RGB converted to mode P (adaptive, 6 colours).
     // gray16.png: mode I;16 = g·257 + [[0,100,200],[128,0,127]].
-    static let grayPNG = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAAAAAC4HznGAAAAEElEQVR4nGNkcHBgOPBfAQAHLgJhD+lRDQAAAABJRU5ErkJggg=="
-    static let gray16PNG = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACEAAAAADoj+WFAAAAFklEQVR4nGNkYHBY4riE4aDD//8K8wEeSwWJMhcibgAAAABJRU5ErkJggg=="
-    static let palettePNG = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACBAMAAABvWnspAAAAElBMVEUA/wcg3wdAvweAfwfAPwf/AAdFzkzzAAAADklEQVR4nGNk0mNwFQAAAWgAh00Q5FQAAAAASUVORK5CYII="
-    static let rgbaPNG = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAYAAACddGYaAAAAI0lEQVR4nGNk+M/O4HCAIcXhAMNshgP27P//M7AzKNxnNwIAbTAISu0Px3cAAAAASUVORK5CYII="
+    static let grayPNG =
+        "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAAAAAC4HznGAAAAEElEQVR4nGNkcHBgOPBfAQAHLgJhD+lRDQAAAABJRU5ErkJggg=="
+    static let gray16PNG =
+        "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACEAAAAADoj+WFAAAAFklEQVR4nGNkYHBY4riE4aDD//8K8wEeSwWJMhcibgAAAABJRU5ErkJggg=="
+    static let palettePNG =
+        "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACBAMAAABvWnspAAAAElBMVEUA/wcg3wdAvweAfwfAPwf/AAdFzkzzAAAADklEQVR4nGNk0mNwFQAAAWgAh00Q5FQAAAAASUVORK5CYII="
+    static let rgbaPNG =
+        "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAYAAACddGYaAAAAI0lEQVR4nGNk+M/O4HCAIcXhAMNshgP27P//M7AzKNxnNwIAbTAISu0Px3cAAAAASUVORK5CYII="
     static let g: [Float] = [0, 64, 128, 192, 255, 32]
 
     func decodeFixture(_ base64: String) throws -> Tensor {
@@ -101,11 +105,14 @@ final class ImageCodecsTests: XCTestCase {
         try saveImage(randomPixels(8, 8, seed: 4), to: jpegURL)
         XCTAssertEqual(ImageFormat(detecting: try Data(contentsOf: jpegURL)), .jpeg)
         // No temporary files are left next to the outputs.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted(), ["out.JPEG", "out.png"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted(), ["out.JPEG", "out.png"])
         let bad = directory.appendingPathComponent("out.gif")
         assertImagingError(source: bad.path, mentioning: "extension") { try saveImage(image, to: bad) }
         let wrongShape = directory.appendingPathComponent("x.png")
-        assertImagingError(source: wrongShape.path, mentioning: "[2, 2]") { try saveImage(Tensor.zeros([2, 2]), to: wrongShape) }
+        assertImagingError(source: wrongShape.path, mentioning: "[2, 2]") {
+            try saveImage(Tensor.zeros([2, 2]), to: wrongShape)
+        }
     }
 
     // MARK: - Corrupt and hostile inputs: each must throw an ImagingError naming the file.
@@ -134,14 +141,16 @@ final class ImageCodecsTests: XCTestCase {
 
     func testPNGWithWrongCRCThrows() throws {
         var bytes = [UInt8](try encodeImage(randomPixels(4, 4, seed: 6), format: .png))
-        bytes[29] ^= 0xFF   // bytes 29...32 are the IHDR chunk's CRC
+        bytes[29] ^= 0xFF  // bytes 29...32 are the IHDR chunk's CRC
         let (url, body) = try load(Data(bytes), named: "crc.png")
         assertImagingError(source: url.path, mentioning: "CRC", body)
     }
 
     func testPNGSignatureFollowedByGarbageThrows() throws {
         var generator = SeededGenerator(seed: 7)
-        let garbage = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + (0..<200).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let garbage =
+            [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            + (0..<200).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let (url, body) = try load(Data(garbage), named: "garbage.png")
         assertImagingError(source: url.path, mentioning: "invalid PNG", body)
     }
@@ -164,7 +173,8 @@ final class ImageCodecsTests: XCTestCase {
         let ihdr = Array("IHDR".utf8) + bigEndian(100_000) + bigEndian(100_000) + [8, 2, 0, 0, 0]
         let idat = Array("IDAT".utf8) + [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]
         let iend = Array("IEND".utf8)
-        let bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let bytes: [UInt8] =
+            [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
             + bigEndian(13) + ihdr + bigEndian(crc32(ihdr))
             + bigEndian(8) + idat + bigEndian(crc32(idat))
             + bigEndian(0) + iend + bigEndian(crc32(iend))

@@ -49,7 +49,8 @@ final class JitterTests: XCTestCase {
         let ramp = Tensor(shape: [2, 4, 1], scalars: [0, 1, 2, 3, 0, 1, 2, 3])
         var generator = SeededGenerator(seed: 5)
         for _ in 0..<50 {
-            let (s, _) = Jitter(resizeTo: 4, cropTo: 2, mirror: false).apply(source: ramp, target: ramp, generator: &generator)
+            let (s, _) = Jitter(resizeTo: 4, cropTo: 2, mirror: false).apply(
+                source: ramp, target: ramp, generator: &generator)
             XCTAssertEqual(s.scalars[1] - s.scalars[0], 1)
         }
     }

@@ -13,7 +13,8 @@ final class PairedImageDatasetTests: XCTestCase {
             for _ in 0..<8 {
                 for x in 0..<16 { scalars += Array(repeating: Float(10 * (i + 1) + (x < 8 ? 0 : 100)), count: 3) }
             }
-            try saveImage(Tensor(shape: [8, 16, 3], scalars: scalars), to: directory.appendingPathComponent("\(i).png"))
+            try saveImage(
+                Tensor(shape: [8, 16, 3], scalars: scalars), to: directory.appendingPathComponent("\(i).png"))
         }
         try Data("not an image".utf8).write(to: directory.appendingPathComponent("README.txt"))
         return directory
@@ -31,7 +32,8 @@ final class PairedImageDatasetTests: XCTestCase {
         XCTAssertEqual(target.shape, [4, 4, 3])
         XCTAssertLessThan(source.maxAbsoluteDifference(to: Tensor(shape: [4, 4, 3], repeating: 20 / 127.5 - 1)), 1e-6)
         XCTAssertLessThan(target.maxAbsoluteDifference(to: Tensor(shape: [4, 4, 3], repeating: 120 / 127.5 - 1)), 1e-6)
-        let reversed = try PairedImageDataset(directory: dataset.files[0].deletingLastPathComponent(), imageSize: 4, direction: .bToA)
+        let reversed = try PairedImageDataset(
+            directory: dataset.files[0].deletingLastPathComponent(), imageSize: 4, direction: .bToA)
         XCTAssertEqual(try reversed.pair(at: 1).source.scalars, target.scalars)
     }
 
@@ -53,7 +55,9 @@ final class PairedImageDatasetTests: XCTestCase {
         try Data("x".utf8).write(to: empty.appendingPathComponent("notes.txt"))
         assertImagingError(source: empty.path, mentioning: "no .jpg") { _ = try PairedImageDataset(directory: empty) }
         let missing = empty.appendingPathComponent("nope")
-        assertImagingError(source: missing.path, mentioning: "no such directory") { _ = try PairedImageDataset(directory: missing) }
+        assertImagingError(source: missing.path, mentioning: "no such directory") {
+            _ = try PairedImageDataset(directory: missing)
+        }
     }
 
     func testBatchesCoverAnEpochInOrderAndShuffled() throws {
@@ -87,11 +91,14 @@ final class PairedImageDatasetTests: XCTestCase {
     func testBatchesWithJitterAreReproducible() throws {
         // Random pixels so crops and flips change values.
         let directory = try makeTemporaryDirectory(self)
-        for i in 0..<3 { try saveImage(randomPixels(4, 8, seed: UInt64(i)), to: directory.appendingPathComponent("\(i).png")) }
+        for i in 0..<3 {
+            try saveImage(randomPixels(4, 8, seed: UInt64(i)), to: directory.appendingPathComponent("\(i).png"))
+        }
         let dataset = try PairedImageDataset(directory: directory, imageSize: 4)
         func epoch() throws -> [Float] {
             var generator = SeededGenerator(seed: 3)
-            var batches = dataset.batches(of: 3, shuffled: true, generator: &generator, jitter: Jitter(resizeTo: 6, cropTo: 4))
+            var batches = dataset.batches(
+                of: 3, shuffled: true, generator: &generator, jitter: Jitter(resizeTo: 6, cropTo: 4))
             let (source, target) = try batches.next()!
             XCTAssertEqual(source.shape, [3, 4, 4, 3])
             XCTAssertNil(try batches.next())

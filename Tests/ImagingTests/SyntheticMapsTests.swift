@@ -74,8 +74,11 @@ final class SyntheticMapsTests: XCTestCase {
             }
         }
         let total = Float(tiles * size * size)
-        func fraction(_ classes: TileClass...) -> Float { Float(classes.map { counts[$0, default: 0] }.reduce(0, +)) / total }
-        XCTAssertTrue((0.08...0.35).contains(fraction(.minorRoad, .majorRoad)), "roads \(fraction(.minorRoad, .majorRoad))")
+        func fraction(_ classes: TileClass...) -> Float {
+            Float(classes.map { counts[$0, default: 0] }.reduce(0, +)) / total
+        }
+        XCTAssertTrue(
+            (0.08...0.35).contains(fraction(.minorRoad, .majorRoad)), "roads \(fraction(.minorRoad, .majorRoad))")
         XCTAssertTrue((0.05...0.40).contains(fraction(.building)), "buildings \(fraction(.building))")
         XCTAssertTrue((0.02...0.25).contains(fraction(.park)), "parks \(fraction(.park))")
         XCTAssertTrue((0.02...0.30).contains(fraction(.water)), "water \(fraction(.water))")
@@ -83,7 +86,8 @@ final class SyntheticMapsTests: XCTestCase {
         // Every tile has streets and buildings; water and parks show up in some, not all.
         XCTAssertEqual(tilesWith[.minorRoad], tiles)
         XCTAssertEqual(tilesWith[.building], tiles)
-        XCTAssertTrue((2..<tiles).contains(tilesWith[.water, default: 0]), "tiles with water \(tilesWith[.water, default: 0])")
+        XCTAssertTrue(
+            (2..<tiles).contains(tilesWith[.water, default: 0]), "tiles with water \(tilesWith[.water, default: 0])")
         XCTAssertGreaterThanOrEqual(tilesWith[.majorRoad, default: 0], tiles / 2)
         XCTAssertGreaterThanOrEqual(tilesWith[.park, default: 0], 2)
     }
@@ -94,14 +98,17 @@ final class SyntheticMapsTests: XCTestCase {
     func testMapIsNotAPerPixelFunctionOfTheSatellite() {
         let maps = SyntheticMaps(seed: 5, tileSize: size)
         let binsPerChannel = 16
-        var histogram = [[Int]](repeating: [Int](repeating: 0, count: 6), count: binsPerChannel * binsPerChannel * binsPerChannel)
+        var histogram = [[Int]](
+            repeating: [Int](repeating: 0, count: 6), count: binsPerChannel * binsPerChannel * binsPerChannel)
         var pixels = 0
         for index in 0..<6 {
             let (satellite, map) = maps.tile(index)
             let classes = Self.mapClasses(map)
             let photo = satellite.scalars
             for (i, cls) in classes.enumerated() {
-                let bin = (0..<3).reduce(0) { key, c in key * binsPerChannel + min(Int(photo[3 * i + c]) * binsPerChannel / 256, binsPerChannel - 1) }
+                let bin = (0..<3).reduce(0) { key, c in
+                    key * binsPerChannel + min(Int(photo[3 * i + c]) * binsPerChannel / 256, binsPerChannel - 1)
+                }
                 histogram[bin][Int(cls.rawValue)] += 1
                 pixels += 1
             }

@@ -14,14 +14,17 @@ func makeTemporaryDirectory(_ test: XCTestCase) throws -> URL {
 
 /// Asserts that `body` throws an `ImagingError` whose source is `source` and whose problem
 /// mentions `fragment`.
-func assertImagingError(source: String, mentioning fragment: String,
-                        file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+func assertImagingError(
+    source: String, mentioning fragment: String,
+    file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
+) {
     do {
         try body()
         XCTFail("expected an ImagingError about \(source)", file: file, line: line)
     } catch let error as ImagingError {
         XCTAssertEqual(error.source, source, file: file, line: line)
-        XCTAssertTrue(error.problem.contains(fragment), "\(error) does not mention '\(fragment)'", file: file, line: line)
+        XCTAssertTrue(
+            error.problem.contains(fragment), "\(error) does not mention '\(fragment)'", file: file, line: line)
         XCTAssertTrue(error.description.hasPrefix(source + ": "), file: file, line: line)
     } catch {
         XCTFail("expected an ImagingError, got \(error)", file: file, line: line)
@@ -31,7 +34,8 @@ func assertImagingError(source: String, mentioning fragment: String,
 /// An `[h, w, c]` image of integer pixel values drawn from `seed`.
 func randomPixels(_ h: Int, _ w: Int, _ c: Int = 3, seed: UInt64) -> Tensor {
     var generator = SeededGenerator(seed: seed)
-    return Tensor(shape: [h, w, c], scalars: (0..<(h * w * c)).map { _ in Float(Int.random(in: 0...255, using: &generator)) })
+    return Tensor(
+        shape: [h, w, c], scalars: (0..<(h * w * c)).map { _ in Float(Int.random(in: 0...255, using: &generator)) })
 }
 
 /// CRC-32 (zlib polynomial), to forge valid PNG chunks in tests.

@@ -38,13 +38,15 @@ final class TransformsTests: XCTestCase {
         // Row heights [2, 1], column widths [2, 1]; padding 1 → (1+2+1+1+1) × (1+2+1+1+1).
         let grid = imageGrid([[a, b], [c]], padding: 1, background: 0)
         XCTAssertEqual(grid.shape, [6, 6, 1])
-        XCTAssertEqual(grid.scalars, [
-            0, 0, 0, 0, 0, 0,
-            0, 1, 0, 0, 2, 0,   // b starts at column padding + 2 (widest in column 0) + padding = 4
-            0, 0, 0, 0, 3, 0,
-            0, 0, 0, 0, 0, 0,
-            0, 4, 5, 0, 0, 0,
-            0, 0, 0, 0, 0, 0,
-        ])
+        XCTAssertEqual(
+            grid.scalars,
+            [
+                0, 0, 0, 0, 0, 0,
+                0, 1, 0, 0, 2, 0,  // b starts at column padding + 2 (widest in column 0) + padding = 4
+                0, 0, 0, 0, 3, 0,
+                0, 0, 0, 0, 0, 0,
+                0, 4, 5, 0, 0, 0,
+                0, 0, 0, 0, 0, 0,
+            ])
     }
 }

@@ -15,13 +15,17 @@ final class CrashSafetyTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable.path), "maps executable not built")
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-crash-\(UUID())")
         defer { try? FileManager.default.removeItem(at: root) }
-        var command = try MapsCommand.parseAsRoot(["synthesize", "--output", root.appendingPathComponent("data").path,
-                                                   "--count", "4", "--val-count", "1", "--tile-size", "64"])
+        var command = try MapsCommand.parseAsRoot([
+            "synthesize", "--output", root.appendingPathComponent("data").path,
+            "--count", "4", "--val-count", "1", "--tile-size", "64",
+        ])
         try command.run()
         let run = root.appendingPathComponent("run")
-        let arguments = ["train", "--data", root.appendingPathComponent("data").path, "--output", run.path,
-                         "--image-size", "32", "--depth", "5", "--ngf", "4", "--ndf", "4", "--disc-layers", "2",
-                         "--checkpoint-every", "3", "--sample-every", "1000"]
+        let arguments = [
+            "train", "--data", root.appendingPathComponent("data").path, "--output", run.path,
+            "--image-size", "32", "--depth", "5", "--ngf", "4", "--ndf", "4", "--disc-layers", "2",
+            "--checkpoint-every", "3", "--sample-every", "1000",
+        ]
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments + ["--steps", "100000"]
@@ -40,7 +44,8 @@ final class CrashSafetyTests: XCTestCase {
         let (tensors, metadata) = try SafeTensors.read(from: checkpoint)
         XCTAssertFalse(tensors.isEmpty)
         let state = try XCTUnwrap(metadata["pix2pix.training-state"])
-        let savedStep = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])?["completedSteps"] as? Int)
+        let savedStep = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])?["completedSteps"] as? Int)
         XCTAssertEqual(savedStep % 3, 0)
         XCTAssertGreaterThanOrEqual(savedStep, 3)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.contains(".tmp-") }
@@ -56,7 +61,9 @@ final class CrashSafetyTests: XCTestCase {
 
 private enum LossCount {
     static func steps(_ run: URL) -> [Int] {
-        guard let text = try? String(contentsOf: run.appendingPathComponent("losses.csv"), encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOf: run.appendingPathComponent("losses.csv"), encoding: .utf8) else {
+            return []
+        }
         return text.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: ",").first ?? "") }
     }
     static func of(_ run: URL) -> Int { steps(run).count }

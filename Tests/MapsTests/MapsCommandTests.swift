@@ -47,20 +47,33 @@ final class MapsCommandTests: XCTestCase {
 
     func testTrainTranslateEvaluateEndToEnd() throws {
         try synthesize()
-        try maps(["train", "--data", path("data"), "--output", path("run"), "--steps", "3",
-                  "--sample-every", "2", "--checkpoint-every", "2"] + tinyModel)
-        for file in ["options.json", "checkpoint.safetensors", "generator.safetensors", "losses.csv",
-                     "samples/step-000002.png", "samples/step-000003.png", "index.html"] {
+        try maps(
+            [
+                "train", "--data", path("data"), "--output", path("run"), "--steps", "3",
+                "--sample-every", "2", "--checkpoint-every", "2",
+            ] + tinyModel)
+        for file in [
+            "options.json", "checkpoint.safetensors", "generator.safetensors", "losses.csv",
+            "samples/step-000002.png", "samples/step-000003.png", "index.html",
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/\(file)")), file)
         }
-        XCTAssertEqual(try String(contentsOfFile: path("run/losses.csv"), encoding: .utf8).split(separator: "\n").count, 4)
+        XCTAssertEqual(
+            try String(contentsOfFile: path("run/losses.csv"), encoding: .utf8).split(separator: "\n").count, 4)
         XCTAssertTrue(try String(contentsOfFile: path("run/index.html"), encoding: .utf8).contains("<svg"))
-        try maps(["translate", "--checkpoint", path("run"), "--input", path("data/val"), "--output", path("out"), "--side-by-side"])
+        try maps([
+            "translate", "--checkpoint", path("run"), "--input", path("data/val"), "--output", path("out"),
+            "--side-by-side",
+        ])
         XCTAssertEqual(try loadImage(at: root.appendingPathComponent("out/0001.png")).shape, [64, 64, 3])
-        try maps(["translate", "--checkpoint", path("run"), "--input", path("data/val/0001.jpg"), "--output", path("out2")])
+        try maps([
+            "translate", "--checkpoint", path("run"), "--input", path("data/val/0001.jpg"), "--output", path("out2"),
+        ])
         XCTAssertEqual(try loadImage(at: root.appendingPathComponent("out2/0001.png")).shape, [64, 128, 3])
         try maps(["evaluate", "--checkpoint", path("run"), "--data", path("data"), "--json"])
-        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("run/metrics.json"))) as? [String: Any]
+        let metrics =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("run/metrics.json")))
+            as? [String: Any]
         XCTAssertNotNil(metrics?["model"])
         XCTAssertNotNil(metrics?["identity"])
         XCTAssertTrue(try String(contentsOfFile: path("run/index.html"), encoding: .utf8).contains("pixel accuracy"))
@@ -81,14 +94,21 @@ final class MapsCommandTests: XCTestCase {
         try synthesize()
         try maps(["train", "--data", path("data"), "--output", path("run"), "--steps", "2"] + tinyModel)
         let generator = root.appendingPathComponent("run/generator.safetensors")
-        try Data(try Data(contentsOf: generator).prefix(100)).write(to: generator)   // truncated
-        XCTAssertThrowsError(try maps(["translate", "--checkpoint", path("run"), "--input", path("data/val"),
-                                       "--output", path("out"), "--side-by-side"])) { error in
+        try Data(try Data(contentsOf: generator).prefix(100)).write(to: generator)  // truncated
+        XCTAssertThrowsError(
+            try maps([
+                "translate", "--checkpoint", path("run"), "--input", path("data/val"),
+                "--output", path("out"), "--side-by-side",
+            ])
+        ) { error in
             XCTAssertTrue("\(error)".contains("generator.safetensors"), "\(error)")
         }
         let checkpoint = root.appendingPathComponent("run/checkpoint.safetensors")
         try Data("not a checkpoint".utf8).write(to: checkpoint)
-        XCTAssertThrowsError(try maps(["train", "--data", path("data"), "--output", path("run"), "--resume", "--steps", "4"] + tinyModel)) { error in
+        XCTAssertThrowsError(
+            try maps(
+                ["train", "--data", path("data"), "--output", path("run"), "--resume", "--steps", "4"] + tinyModel)
+        ) { error in
             XCTAssertTrue("\(error)".contains("checkpoint.safetensors"), "\(error)")
         }
     }
@@ -135,11 +155,15 @@ final class MapsBadInputTests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    private func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertFails(
+        _ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable.path), "maps executable not built")
         let (status, output) = try run(arguments)
         XCTAssertEqual(status, 1, output, file: file, line: line)
-        for fragment in fragments { XCTAssertTrue(output.contains(fragment), "\(fragment) not in: \(output)", file: file, line: line) }
+        for fragment in fragments {
+            XCTAssertTrue(output.contains(fragment), "\(fragment) not in: \(output)", file: file, line: line)
+        }
         XCTAssertFalse(output.contains("Fatal error"), output, file: file, line: line)
     }
 
@@ -147,23 +171,37 @@ final class MapsBadInputTests: XCTestCase {
         let data = root.appendingPathComponent("data/train")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         // An empty dataset folder.
-        try assertFails(["train", "--data", data.path, "--output", root.appendingPathComponent("run").path], mentioning: [data.path, "no .jpg"])
+        try assertFails(
+            ["train", "--data", data.path, "--output", root.appendingPathComponent("run").path],
+            mentioning: [data.path, "no .jpg"])
         // A 3:2 image among the pairs.
         try saveImage(Tensor(shape: [20, 30, 3], repeating: 100), to: data.appendingPathComponent("0001.jpg"))
-        try assertFails(["train", "--data", root.appendingPathComponent("data").path, "--output", root.appendingPathComponent("run").path,
-                         "--image-size", "32", "--depth", "5"], mentioning: ["0001.jpg", "2:1"])
+        try assertFails(
+            [
+                "train", "--data", root.appendingPathComponent("data").path, "--output",
+                root.appendingPathComponent("run").path,
+                "--image-size", "32", "--depth", "5",
+            ], mentioning: ["0001.jpg", "2:1"])
         // A corrupt image.
         try Data("not an image".utf8).write(to: data.appendingPathComponent("0001.jpg"))
-        try assertFails(["prepare", "--input", data.path, "--output", root.appendingPathComponent("x.npz").path],
-                        mentioning: ["0001.jpg"])
+        try assertFails(
+            ["prepare", "--input", data.path, "--output", root.appendingPathComponent("x.npz").path],
+            mentioning: ["0001.jpg"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("x.npz").path))
         // A missing run.
-        try assertFails(["translate", "--checkpoint", root.appendingPathComponent("nowhere").path, "--input", data.path,
-                         "--output", root.appendingPathComponent("out").path], mentioning: ["nowhere", "options.json"])
+        try assertFails(
+            [
+                "translate", "--checkpoint", root.appendingPathComponent("nowhere").path, "--input", data.path,
+                "--output", root.appendingPathComponent("out").path,
+            ], mentioning: ["nowhere", "options.json"])
         // An NPZ without the seed's arrays.
         let npz = root.appendingPathComponent("wrong.npz")
         try NPZ.write([("images", Tensor.zeros([1, 4, 4, 3]))], to: npz)
-        try assertFails(["train", "--data", npz.path, "--output", root.appendingPathComponent("run2").path, "--image-size", "32", "--depth", "5"],
-                        mentioning: ["wrong.npz", "arr_0"])
+        try assertFails(
+            [
+                "train", "--data", npz.path, "--output", root.appendingPathComponent("run2").path, "--image-size", "32",
+                "--depth", "5",
+            ],
+            mentioning: ["wrong.npz", "arr_0"])
     }
 }

@@ -9,8 +9,9 @@ import XCTest
 final class ConcurrentTrainingTests: XCTestCase {
     private func makeTrainer(seed: UInt64) -> Pix2PixTrainer {
         RandomState.seed(seed)
-        return Pix2PixTrainer(generator: UNetGenerator(.init(depth: 4, baseFilters: 8)),
-                              discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8)))
+        return Pix2PixTrainer(
+            generator: UNetGenerator(.init(depth: 4, baseFilters: 8)),
+            discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8)))
     }
 
     /// Trains `trainer` for `steps` steps on its own seeded data and returns every weight and
@@ -24,9 +25,11 @@ final class ConcurrentTrainingTests: XCTestCase {
             losses += try trainer.step(source: source, target: target).all
         }
         let models: [Module] = [trainer.generator, trainer.discriminator]
-        return [losses] + models.flatMap { model in
-            model.namedParameters.map { $0.parameter.value.scalars } + model.namedBuffers.map { $0.buffer.value.scalars }
-        }
+        return [losses]
+            + models.flatMap { model in
+                model.namedParameters.map { $0.parameter.value.scalars }
+                    + model.namedBuffers.map { $0.buffer.value.scalars }
+            }
     }
 
     func testTwoModelsTrainedOnTwoThreadsAtOnceEqualTrainingThemOneAfterTheOther() throws {
@@ -42,7 +45,9 @@ final class ConcurrentTrainingTests: XCTestCase {
         let threads = (0..<2).map { index in
             Thread {
                 start.wait()
-                concurrent[index] = Result { try self.train(trainers[index], dataSeed: UInt64(11 + index), steps: steps) }
+                concurrent[index] = Result {
+                    try self.train(trainers[index], dataSeed: UInt64(11 + index), steps: steps)
+                }
             }
         }
         threads.forEach { $0.start() }
@@ -54,8 +59,9 @@ final class ConcurrentTrainingTests: XCTestCase {
             let values = try XCTUnwrap(concurrent[index]).get()
             XCTAssertEqual(values.count, sequential[index].count)
             for (tensor, (a, b)) in zip(values, sequential[index]).enumerated() {
-                XCTAssertTrue(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern },
-                              "model \(index): tensor \(tensor) differs between concurrent and sequential training")
+                XCTAssertTrue(
+                    a.elementsEqual(b) { $0.bitPattern == $1.bitPattern },
+                    "model \(index): tensor \(tensor) differs between concurrent and sequential training")
             }
         }
     }

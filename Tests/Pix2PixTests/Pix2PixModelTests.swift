@@ -77,7 +77,8 @@ final class Pix2PixModelTests: XCTestCase {
         let source = kerasPattern(256, phase: 0), target = kerasPattern(256, phase: 0.5)
         discriminator.setTraining(false)
         let inference = withoutGradient { discriminator.probabilities(source: source, target: target) }
-        assertClose(inference, try NPY.read(from: fixtureURL("discriminator_inference.npy")), tolerance: 1e-4, "inference")
+        assertClose(
+            inference, try NPY.read(from: fixtureURL("discriminator_inference.npy")), tolerance: 1e-4, "inference")
         discriminator.setTraining(true)
         let training = withoutGradient { discriminator.probabilities(source: source, target: target) }
         assertClose(training, try NPY.read(from: fixtureURL("discriminator_training.npy")), tolerance: 1e-4, "training")
@@ -86,21 +87,27 @@ final class Pix2PixModelTests: XCTestCase {
     func testPaperInferenceSamplesDropoutButDeterministicModeDoesNot() {
         RandomState.seed(4)
         let generator = UNetGenerator(.init(depth: 4, baseFilters: 4))
-        let x = RandomState.withGenerator { Tensor.randomUniform([1, 16, 16, 3], lowerBound: -1, upperBound: 1, generator: &$0) }
-        _ = generator(x)   // one training pass so running statistics are not the initial ones
+        let x = RandomState.withGenerator {
+            Tensor.randomUniform([1, 16, 16, 3], lowerBound: -1, upperBound: 1, generator: &$0)
+        }
+        _ = generator(x)  // one training pass so running statistics are not the initial ones
         let a = generator.translate(x, mode: .deterministic), b = generator.translate(x, mode: .deterministic)
         XCTAssertEqual(a.scalars, b.scalars)
         let c = generator.translate(x, mode: .paper), d = generator.translate(x, mode: .paper)
         XCTAssertNotEqual(c.scalars, d.scalars)
-        XCTAssertTrue(generator.modules.compactMap { $0 as? BatchNorm }.allSatisfy { $0.isTraining && !$0.forceBatchStatistics })
+        XCTAssertTrue(
+            generator.modules.compactMap { $0 as? BatchNorm }.allSatisfy { $0.isTraining && !$0.forceBatchStatistics })
         XCTAssertEqual(generator.translate(x.reshaped(to: [16, 16, 3]), mode: .deterministic).shape, [16, 16, 3])
     }
 }
 
 /// Fails unless `actual` matches `expected` elementwise within `tolerance`.
-func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
     guard actual.shape == expected.shape else { return }
-    XCTAssertLessThanOrEqual(actual.maxAbsoluteDifference(to: expected), tolerance, "max |Δ| \(message)", file: file, line: line)
+    XCTAssertLessThanOrEqual(
+        actual.maxAbsoluteDifference(to: expected), tolerance, "max |Δ| \(message)", file: file, line: line)
 }

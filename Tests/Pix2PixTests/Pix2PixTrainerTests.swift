@@ -10,8 +10,12 @@ final class Pix2PixTrainerTests: XCTestCase {
         var generator = SeededGenerator(seed: UInt64(index % 8))
         var values = [Float](repeating: 0, count: 16 * 16 * 3)
         for c in 0..<3 {
-            let (a, b, phase) = (generator.nextUnitFloat() - 0.5, generator.nextUnitFloat() - 0.5, 6 * generator.nextUnitFloat())
-            for y in 0..<16 { for x in 0..<16 { values[(y * 16 + x) * 3 + c] = sinf(a * Float(y) + b * Float(x) + phase) } }
+            let (a, b, phase) = (
+                generator.nextUnitFloat() - 0.5, generator.nextUnitFloat() - 0.5, 6 * generator.nextUnitFloat()
+            )
+            for y in 0..<16 {
+                for x in 0..<16 { values[(y * 16 + x) * 3 + c] = sinf(a * Float(y) + b * Float(x) + phase) }
+            }
         }
         let source = Tensor(shape: [1, 16, 16, 3], scalars: values)
         let rotated = concatenate([source.slice(axis: 3, 2..<3), source.slice(axis: 3, 0..<2)], axis: 3)
@@ -20,9 +24,10 @@ final class Pix2PixTrainerTests: XCTestCase {
 
     private func makeTrainer(seed: UInt64, learningRate: Float = 2e-4) -> Pix2PixTrainer {
         RandomState.seed(seed)
-        return Pix2PixTrainer(generator: UNetGenerator(.init(depth: 3, baseFilters: 8)),
-                              discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8)),
-                              options: .init(learningRate: learningRate))
+        return Pix2PixTrainer(
+            generator: UNetGenerator(.init(depth: 3, baseFilters: 8)),
+            discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 8)),
+            options: .init(learningRate: learningRate))
     }
 
     func testTrainingReducesTheL1LossOnAToyTask() throws {
@@ -49,7 +54,9 @@ final class Pix2PixTrainerTests: XCTestCase {
             let target = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
             let fake = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
             let checkpoint = d.namedBuffers.map { $0.buffer.value }
-            func state() -> [Tensor] { d.namedParameters.map { $0.parameter.gradient! } + d.namedBuffers.map { $0.buffer.value } }
+            func state() -> [Tensor] {
+                d.namedParameters.map { $0.parameter.gradient! } + d.namedBuffers.map { $0.buffer.value }
+            }
 
             let real = d(source: source, target: target), generated = d(source: source, target: fake)
             ((real * real).mean() + generated.mean()).backward()
@@ -59,14 +66,18 @@ final class Pix2PixTrainerTests: XCTestCase {
 
             let norms = d.modules.compactMap { $0 as? BatchNorm }
             for norm in norms { norm.independentSubBatches = 2 }
-            let logits = d(source: concatenate([source, source], axis: 0), target: concatenate([target, fake], axis: 0))
+            let logits = d(
+                source: concatenate([source, source], axis: 0), target: concatenate([target, fake], axis: 0))
             for norm in norms { norm.independentSubBatches = 1 }
-            let (realPart, fakePart) = (logits.slice(axis: 0, 0..<batchSize), logits.slice(axis: 0, batchSize..<(2 * batchSize)))
+            let (realPart, fakePart) = (
+                logits.slice(axis: 0, 0..<batchSize), logits.slice(axis: 0, batchSize..<(2 * batchSize))
+            )
             ((realPart * realPart).mean() + fakePart.mean()).backward()
             XCTAssertLessThan(realPart.maxAbsoluteDifference(to: real), 1e-5, "real logits, batch \(batchSize)")
             XCTAssertLessThan(fakePart.maxAbsoluteDifference(to: generated), 1e-5, "fake logits, batch \(batchSize)")
             for (index, (a, b)) in zip(state(), separate).enumerated() {
-                XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 1e-5, "gradient or buffer \(index), batch \(batchSize)")
+                XCTAssertLessThan(
+                    a.maxAbsoluteDifference(to: b), 1e-5, "gradient or buffer \(index), batch \(batchSize)")
             }
         }
     }
@@ -79,17 +90,21 @@ final class Pix2PixTrainerTests: XCTestCase {
 
         let straight = makeTrainer(seed: 5)
         var straightLosses: [Pix2PixTrainer.Losses] = []
-        for step in 0..<5 { straightLosses.append(try straight.step(source: batch(step).source, target: batch(step).target)) }
+        for step in 0..<5 {
+            straightLosses.append(try straight.step(source: batch(step).source, target: batch(step).target))
+        }
 
         let first = makeTrainer(seed: 5)
         for step in 0..<3 { try first.step(source: batch(step).source, target: batch(step).target) }
         try first.saveCheckpoint(to: checkpoint, extra: ["note": "three steps"])
 
-        let resumed = makeTrainer(seed: 99)   // different initial weights, all overwritten by the load
+        let resumed = makeTrainer(seed: 99)  // different initial weights, all overwritten by the load
         XCTAssertEqual(try resumed.loadCheckpoint(from: checkpoint)["note"], "three steps")
         XCTAssertEqual(resumed.completedSteps, 3)
         var resumedLosses: [Pix2PixTrainer.Losses] = []
-        for step in 3..<5 { resumedLosses.append(try resumed.step(source: batch(step).source, target: batch(step).target)) }
+        for step in 3..<5 {
+            resumedLosses.append(try resumed.step(source: batch(step).source, target: batch(step).target))
+        }
 
         XCTAssertEqual(resumedLosses, Array(straightLosses[3...]))
         for ((name, a), (_, b)) in zip(straight.generator.namedParameters, resumed.generator.namedParameters) {
@@ -118,9 +133,10 @@ final class Pix2PixTrainerTests: XCTestCase {
 
     func testLSGANLossTrains() throws {
         RandomState.seed(4)
-        let trainer = Pix2PixTrainer(generator: UNetGenerator(.init(depth: 3, baseFilters: 4)),
-                                     discriminator: PatchDiscriminator(.init(architecture: .pixel, baseFilters: 4)),
-                                     options: .init(ganLoss: .lsgan))
+        let trainer = Pix2PixTrainer(
+            generator: UNetGenerator(.init(depth: 3, baseFilters: 4)),
+            discriminator: PatchDiscriminator(.init(architecture: .pixel, baseFilters: 4)),
+            options: .init(ganLoss: .lsgan))
         let losses = try trainer.step(source: batch(0).source, target: batch(0).target)
         XCTAssertTrue(losses.all.allSatisfy(\.isFinite))
     }
@@ -128,7 +144,9 @@ final class Pix2PixTrainerTests: XCTestCase {
 
 final class MetricsTests: XCTestCase {
     func testIdenticalImagesArePerfect() throws {
-        let image = RandomState.withGenerator { Tensor.randomUniform([2, 16, 16, 3], lowerBound: 0, upperBound: 255, generator: &$0) }
+        let image = RandomState.withGenerator {
+            Tensor.randomUniform([2, 16, 16, 3], lowerBound: 0, upperBound: 255, generator: &$0)
+        }
         let metrics = try ImageMetrics(predictions: image, targets: image)
         XCTAssertEqual(metrics.pixelAccuracy, 1)
         XCTAssertEqual(metrics.rmse, 0)

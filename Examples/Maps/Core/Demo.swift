@@ -5,7 +5,8 @@ import Pix2Pix
 /// `maps` / `maps demo`: the whole pipeline in one command on built-in synthetic data.
 public struct Demo: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "The whole pipeline on synthetic data: synthesize, train a small pix2pix, evaluate, report (default).",
+        abstract:
+            "The whole pipeline on synthetic data: synthesize, train a small pix2pix, evaluate, report (default).",
         discussion: """
             Trains a smaller configuration than the paper's so it finishes in minutes on 2 cores: \
             128×128 images, U-Net depth 7 (unet_128) with 32 base filters, a 3-layer (70×70) \
@@ -41,13 +42,17 @@ public struct Demo: ParsableCommand {
             dataPath = folder.path
         }
         let run = RunDirectory(url: root.appendingPathComponent("run"))
-        let options = RunOptions(data: dataPath, imageSize: imageSize, jitter: false, seed: 42, depth: 7, ngf: 32, ndf: 32,
-                                 discriminatorLayers: 3, epochs: 1000, steps: steps,
-                                 sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1))
+        let options = RunOptions(
+            data: dataPath, imageSize: imageSize, jitter: false, seed: 42, depth: 7, ngf: 32, ndf: 32,
+            discriminatorLayers: 3, epochs: 1000, steps: steps,
+            sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1))
         let resume = FileManager.default.fileExists(atPath: run.checkpoint.path)
         try train(run: run, options: options, resume: resume)
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)
         say("\n" + report.table)
-        say(String(format: "\ndemo finished in %@. Open %@", ProgressBar.duration(Date().timeIntervalSince(start)), run.report.path))
+        say(
+            String(
+                format: "\ndemo finished in %@. Open %@", ProgressBar.duration(Date().timeIntervalSince(start)),
+                run.report.path))
     }
 }

@@ -23,7 +23,9 @@ public struct Evaluate: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard InferenceMode(rawValue: mode) != nil else { throw ValidationError("--mode must be paper or deterministic") }
+        guard InferenceMode(rawValue: mode) != nil else {
+            throw ValidationError("--mode must be paper or deterministic")
+        }
     }
 
     public func run() throws {
@@ -32,7 +34,8 @@ public struct Evaluate: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             say(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             say(report.table)
@@ -43,7 +46,8 @@ public struct Evaluate: ParsableCommand {
 /// Evaluates a run on the validation split of `data`, writes RUN_DIR/metrics.json and refreshes the report.
 func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: InferenceMode) throws -> EvaluationReport {
     let (generator, options) = try run.loadGenerator()
-    let data = try MapsData(path: path, imageSize: options.imageSize, direction: Direction(rawValue: options.direction) ?? .aToB)
+    let data = try MapsData(
+        path: path, imageSize: options.imageSize, direction: Direction(rawValue: options.direction) ?? .aToB)
     let count = Swift.min(limit ?? Int.max, data.validation.count)
     guard count > 0 else { throw MapsError("\(path): no pairs to evaluate") }
     // Mean-colour baseline: the average target colour of (up to 64) training pairs.
@@ -65,11 +69,13 @@ func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: Inference
         let constant = Tensor(shape: target.shape, scalars: (0..<target.count).map { meanColor[$0 % 3] })
         flat.append(try ImageMetrics(predictions: constant, targets: target))
     }
-    let report = EvaluationReport(model: .combined(model), identity: .combined(identity), meanColor: .combined(flat),
-                                  mode: mode.rawValue, data: "\(count) pairs of \(path)")
+    let report = EvaluationReport(
+        model: .combined(model), identity: .combined(identity), meanColor: .combined(flat),
+        mode: mode.rawValue, data: "\(count) pairs of \(path)")
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     try writeAtomically(try encoder.encode(report), to: run.metrics)
     try Report.write(run: run, options: options)
     return report

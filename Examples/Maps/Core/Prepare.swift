@@ -19,7 +19,9 @@ public struct Prepare: ParsableCommand {
 
     public func run() throws {
         let start = Date()
-        try PairedImageDataset.prepareCache(from: URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), size: size) { done, total in
+        try PairedImageDataset.prepareCache(
+            from: URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), size: size
+        ) { done, total in
             if standardOutputIsTerminal { say("\rprepared \(done)/\(total)", terminator: done == total ? "\n" : "") }
         }
         say(String(format: "wrote %@ in %.1fs", output, Date().timeIntervalSince(start)))

@@ -5,7 +5,7 @@ import Pix2Pix
 /// One line of RUN_DIR/losses.csv.
 struct LossRecord {
     var step: Int
-    var losses: [Float]   // D real, D fake, G GAN, G L1
+    var losses: [Float]  // D real, D fake, G GAN, G L1
 
     static let header = "step,d_real,d_fake,g_gan,g_l1"
     var csvLine: String { "\(step)," + losses.map { String(format: "%.6g", $0) }.joined(separator: ",") }
@@ -29,14 +29,18 @@ struct EvaluationReport: Codable {
     var mode: String
     var data: String
 
-    var rows: [(String, ImageMetrics)] { [("pix2pix (\(mode))", model), ("identity (source)", identity), ("mean colour", meanColor)] }
+    var rows: [(String, ImageMetrics)] {
+        [("pix2pix (\(mode))", model), ("identity (source)", identity), ("mean colour", meanColor)]
+    }
 
     /// An aligned text table.
     var table: String {
         var lines = ["                      pixel acc.    RMSE     PSNR     SSIM"]
         for (name, m) in rows {
-            lines.append(name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                         + String(format: "  %9.2f%%  %7.2f  %6.2f dB  %6.4f", m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim))
+            lines.append(
+                name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: "  %9.2f%%  %7.2f  %6.2f dB  %6.4f", m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -48,7 +52,9 @@ enum Report {
         let records = LossRecord.read(run.losses)
         let samples = ((try? FileManager.default.contentsOfDirectory(atPath: run.samples.path)) ?? [])
             .filter { $0.hasSuffix(".png") }.sorted()
-        let metrics = (try? Data(contentsOf: run.metrics)).flatMap { try? JSONDecoder().decode(EvaluationReport.self, from: $0) }
+        let metrics = (try? Data(contentsOf: run.metrics)).flatMap {
+            try? JSONDecoder().decode(EvaluationReport.self, from: $0)
+        }
         var html = """
             <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title>
             <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -58,38 +64,51 @@ enum Report {
             <p class="muted">\(records.last.map { "step \($0.step)" } ?? "no steps yet") · updated \(Date())</p>
             """
         if let metrics {
-            html += "<h2>Metrics</h2><p class=\"muted\">on \(escape(metrics.data)); pixel accuracy = every channel within 5 of the target (0–255)</p>"
+            html +=
+                "<h2>Metrics</h2><p class=\"muted\">on \(escape(metrics.data)); pixel accuracy = every channel within 5 of the target (0–255)</p>"
             html += "<table><tr><th></th><th>pixel accuracy</th><th>RMSE</th><th>PSNR</th><th>SSIM</th></tr>"
             for (name, m) in metrics.rows {
-                html += String(format: "<tr><td>%@</td><td>%.2f%%</td><td>%.2f</td><td>%.2f dB</td><td>%.4f</td></tr>",
-                               escape(name), m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
+                html += String(
+                    format: "<tr><td>%@</td><td>%.2f%%</td><td>%.2f</td><td>%.2f dB</td><td>%.4f</td></tr>",
+                    escape(name), m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
             }
             html += "</table>"
         }
         html += "<h2>Losses</h2>"
-        html += chart(title: "Discriminator", records: records, series: [(0, "D real", "#1f77b4"), (1, "D fake", "#ff7f0e")])
+        html += chart(
+            title: "Discriminator", records: records, series: [(0, "D real", "#1f77b4"), (1, "D fake", "#ff7f0e")])
         html += chart(title: "Generator", records: records, series: [(2, "G GAN", "#2ca02c")])
-        html += chart(title: "Generator L1 (mean |G(x) − y| on [-1, 1])", records: records, series: [(3, "G L1", "#d62728")])
+        html += chart(
+            title: "Generator L1 (mean |G(x) − y| on [-1, 1])", records: records, series: [(3, "G L1", "#d62728")])
         if let latest = samples.last {
-            html += "<h2>Samples</h2><p class=\"muted\">each row: satellite | generated | real map — \(escape(latest))</p>"
+            html +=
+                "<h2>Samples</h2><p class=\"muted\">each row: satellite | generated | real map — \(escape(latest))</p>"
             html += "<img src=\"samples/\(escape(latest))\" alt=\"latest samples\" style=\"width:min(100%, 900px)\">"
             if samples.count > 1 {
-                html += "<p>Earlier: " + samples.dropLast().suffix(20).map { "<a href=\"samples/\($0)\">\(escape($0))</a>" }.joined(separator: " · ") + "</p>"
+                html +=
+                    "<p>Earlier: "
+                    + samples.dropLast().suffix(20).map { "<a href=\"samples/\($0)\">\(escape($0))</a>" }.joined(
+                        separator: " · ") + "</p>"
             }
         }
         html += "<h2>Options</h2><table>"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         if let data = try? encoder.encode(options),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            for key in object.keys.sorted() { html += "<tr><td>\(escape(key))</td><td>\(escape("\(object[key]!)"))</td></tr>" }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
+            for key in object.keys.sorted() {
+                html += "<tr><td>\(escape(key))</td><td>\(escape("\(object[key]!)"))</td></tr>"
+            }
         }
         html += "</table></body></html>\n"
         try writeText(html, to: run.report)
     }
 
     /// An SVG line chart of the chosen loss columns, smoothed with a moving average.
-    static func chart(title: String, records: [LossRecord], series: [(column: Int, name: String, color: String)]) -> String {
+    static func chart(
+        title: String, records: [LossRecord], series: [(column: Int, name: String, color: String)]
+    ) -> String {
         let (width, height, left, bottom, top, right) = (720.0, 240.0, 56.0, 28.0, 24.0, 110.0)
         guard records.count >= 2 else { return "<p class=\"muted\">\(escape(title)): not enough steps yet</p>" }
         let window = Swift.max(1, records.count / 60)
@@ -112,25 +131,34 @@ enum Report {
         let plotW = width - left - right, plotH = height - top - bottom
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * plotW }
         func py(_ y: Double) -> Double { top + (1 - (y - yMin) / (yMax - yMin)) * plotH }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"11\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"11\">"
         svg += "<text x=\"\(left)\" y=\"14\" font-weight=\"bold\">\(escape(title))</text>"
         for i in 0...4 {
             let y = yMin + (yMax - yMin) * Double(i) / 4, yy = py(y)
-            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", left, yy, left + plotW, yy)
+            svg += String(
+                format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", left, yy,
+                left + plotW, yy)
             svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>", left - 4, yy + 4, y)
             let x = xMin + (xMax - xMin) * Double(i) / 4
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>", px(x), height - 10, Int(x))
+            svg += String(
+                format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>", px(x), height - 10, Int(x))
         }
-        svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>", left, top, plotW, plotH)
+        svg += String(
+            format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>", left,
+            top, plotW, plotH)
         for (index, (info, points)) in lines.enumerated() {
             let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(info.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
             let ly = top + 14 + Double(index) * 16
-            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"3\"/>",
-                          left + plotW + 10, ly - 4, left + plotW + 28, ly - 4, info.color)
+            svg += String(
+                format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"3\"/>",
+                left + plotW + 10, ly - 4, left + plotW + 28, ly - 4, info.color)
             svg += String(format: "<text x=\"%.1f\" y=\"%.1f\">%@</text>", left + plotW + 32, ly, escape(info.name))
         }
-        svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#777\">step</text>", left + plotW / 2, height)
+        svg += String(
+            format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#777\">step</text>", left + plotW / 2,
+            height)
         return svg + "</svg>"
     }
 

@@ -10,7 +10,7 @@ struct RunOptions: Codable, Equatable {
     var direction = "AtoB"
     var jitter = false
     var seed: UInt64 = 42
-    var generator = "unet"          // unet | resnet9 | resnet6
+    var generator = "unet"  // unet | resnet9 | resnet6
     var depth = 8
     var ngf = 64
     var ndf = 64
@@ -33,12 +33,15 @@ struct RunOptions: Codable, Equatable {
         let generator: Layer
         switch self.generator {
         case "resnet9", "resnet6":
-            generator = ResNetGenerator(.init(blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization))
+            generator = ResNetGenerator(
+                .init(blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization))
         default:
             generator = UNetGenerator(.init(depth: depth, baseFilters: ngf, norm: normalization))
         }
-        let discriminator = PatchDiscriminator(.init(architecture: discriminatorLayers == 0 ? .pixel : .patch(layers: discriminatorLayers),
-                                                     baseFilters: ndf, norm: normalization))
+        let discriminator = PatchDiscriminator(
+            .init(
+                architecture: discriminatorLayers == 0 ? .pixel : .patch(layers: discriminatorLayers),
+                baseFilters: ndf, norm: normalization))
         return (generator, discriminator)
     }
 
@@ -67,7 +70,8 @@ struct RunDirectory {
 
     func loadOptions() throws -> RunOptions {
         guard FileManager.default.fileExists(atPath: options.path) else {
-            throw MapsError("\(url.path): not a training run (no options.json); train one with `maps train --output \(url.path)`")
+            throw MapsError(
+                "\(url.path): not a training run (no options.json); train one with `maps train --output \(url.path)`")
         }
         do {
             return try JSONDecoder().decode(RunOptions.self, from: Data(contentsOf: options))
@@ -118,7 +122,8 @@ struct MapsData {
         let trainFolder = url.appendingPathComponent("train"), valFolder = url.appendingPathComponent("val")
         if FileManager.default.fileExists(atPath: trainFolder.path) {
             train = try PairedImageDataset(directory: trainFolder, imageSize: imageSize, direction: direction)
-            validation = FileManager.default.fileExists(atPath: valFolder.path)
+            validation =
+                FileManager.default.fileExists(atPath: valFolder.path)
                 ? try PairedImageDataset(directory: valFolder, imageSize: imageSize, direction: direction) : train
         } else {
             train = try PairedImageDataset(directory: url, imageSize: imageSize, direction: direction)

@@ -22,13 +22,16 @@ public struct Synthesize: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard count > 0, valCount >= 0 else { throw ValidationError("--count must be positive and --val-count not negative") }
+        guard count > 0, valCount >= 0 else {
+            throw ValidationError("--count must be positive and --val-count not negative")
+        }
         guard tileSize >= 16 else { throw ValidationError("--tile-size must be at least 16") }
     }
 
     public func run() throws {
-        try synthesizeDataset(at: URL(fileURLWithPath: output), train: count, validation: valCount, seed: seed,
-                              tileSize: tileSize)
+        try synthesizeDataset(
+            at: URL(fileURLWithPath: output), train: count, validation: valCount, seed: seed,
+            tileSize: tileSize)
     }
 }
 
@@ -51,6 +54,8 @@ func synthesizeDataset(at root: URL, train: Int, validation: Int, seed: UInt64, 
             }
         }
     }
-    say(String(format: "wrote %d training and %d validation pairs to %@ in %.1fs", train, validation, root.path,
-               Date().timeIntervalSince(start)))
+    say(
+        String(
+            format: "wrote %d training and %d validation pairs to %@ in %.1fs", train, validation, root.path,
+            Date().timeIntervalSince(start)))
 }

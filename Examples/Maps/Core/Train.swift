@@ -7,7 +7,9 @@ import Pix2Pix
 /// `maps train`: trains pix2pix and keeps RUN_DIR up to date (checkpoints, samples, report).
 public struct Train: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "Train pix2pix on a maps dataset folder or NPZ; writes checkpoints, sample grids and index.html to the run folder.")
+        abstract:
+            "Train pix2pix on a maps dataset folder or NPZ; writes checkpoints, sample grids and index.html to the run folder."
+    )
 
     @Option(name: .shortAndLong, help: "Dataset folder (train/ and val/, or images) or an NPZ from `maps prepare`.")
     var data: String?
@@ -37,7 +39,9 @@ public struct Train: ParsableCommand {
     var ngf: Int = 64
     @Option(help: "Discriminator base filters.")
     var ndf: Int = 64
-    @Option(name: .customLong("disc-layers"), help: "Stride-2 layers of the PatchGAN (4 = the seed's, 3 = 70×70, 0 = PixelGAN).")
+    @Option(
+        name: .customLong("disc-layers"),
+        help: "Stride-2 layers of the PatchGAN (4 = the seed's, 3 = 70×70, 0 = PixelGAN).")
     var discriminatorLayers: Int = 4
     @Option(help: "Normalisation: batch or instance.")
     var norm: String = "batch"
@@ -57,22 +61,30 @@ public struct Train: ParsableCommand {
     public func validate() throws {
         guard resume || data != nil else { throw ValidationError("--data is required (unless --resume)") }
         guard Direction(rawValue: direction) != nil else { throw ValidationError("--direction must be AtoB or BtoA") }
-        guard ["unet", "resnet9", "resnet6"].contains(generator) else { throw ValidationError("--generator must be unet, resnet9 or resnet6") }
-        guard NormalizationKind(rawValue: norm) != nil, norm != "none" else { throw ValidationError("--norm must be batch or instance") }
-        guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else { throw ValidationError("--gan-loss must be vanilla or lsgan") }
+        guard ["unet", "resnet9", "resnet6"].contains(generator) else {
+            throw ValidationError("--generator must be unet, resnet9 or resnet6")
+        }
+        guard NormalizationKind(rawValue: norm) != nil, norm != "none" else {
+            throw ValidationError("--norm must be batch or instance")
+        }
+        guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
+            throw ValidationError("--gan-loss must be vanilla or lsgan")
+        }
         guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0 else {
             throw ValidationError("--image-size, --epochs, --sample-every and --checkpoint-every must be positive")
         }
         if generator == "unet" && imageSize % (1 << depth) != 0 {
-            throw ValidationError("--image-size \(imageSize) must be a multiple of 2^depth = \(1 << depth) for the U-Net")
+            throw ValidationError(
+                "--image-size \(imageSize) must be a multiple of 2^depth = \(1 << depth) for the U-Net")
         }
     }
 
     var runOptions: RunOptions {
-        RunOptions(data: data ?? "", imageSize: imageSize, direction: direction, jitter: jitter, seed: seed,
-                   generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
-                   norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
-                   decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery)
+        RunOptions(
+            data: data ?? "", imageSize: imageSize, direction: direction, jitter: jitter, seed: seed,
+            generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
+            norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
+            decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery)
     }
 
     public func run() throws {
@@ -85,31 +97,38 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
     var options = requested
     if resume {
         options = try run.loadOptions()
-        if let steps = requested.steps { options.steps = steps }   // allow extending a finished run
+        if let steps = requested.steps { options.steps = steps }  // allow extending a finished run
         guard FileManager.default.fileExists(atPath: run.checkpoint.path) else {
             throw MapsError("\(run.checkpoint.path): no checkpoint to resume from")
         }
     } else if FileManager.default.fileExists(atPath: run.checkpoint.path) {
-        throw MapsError("\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
+        throw MapsError(
+            "\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
     }
-    let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
+    let data = try MapsData(
+        path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
     try run.create()
     if !resume { try run.save(options) }
 
     let (generator, discriminator) = options.makeModels()
-    let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator, options: .init(
-        l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
-        learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
+    let trainer = Pix2PixTrainer(
+        generator: generator, discriminator: discriminator,
+        options: .init(
+            l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
+            learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
     var dataGenerator = SeededGenerator(seed: options.seed &+ 1)
     var epoch = 0, batchInEpoch = 0
     if resume {
         let extra = try trainer.loadCheckpoint(from: run.checkpoint)
-        guard let state = extra["data"].flatMap({ try? JSONDecoder().decode(DataPosition.self, from: Data($0.utf8)) }) else {
-            throw MapsError("\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
+        guard let state = extra["data"].flatMap({ try? JSONDecoder().decode(DataPosition.self, from: Data($0.utf8)) })
+        else {
+            throw MapsError(
+                "\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
         }
         (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batch)
         // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? []
+        where name.hasPrefix(".") && name.contains(".tmp-") {
             try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
         }
         keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
@@ -118,14 +137,19 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
         try writeText(LossRecord.header + "\n", to: run.losses)
     }
     let totalSteps = Swift.min(options.steps ?? Int.max, (options.epochs + options.decayEpochs) * data.train.count)
-    let samplePairs = try (0..<Swift.min(3, data.validation.count)).map { resized(try data.validation.pair(at: $0), to: options.imageSize) }
-    let jitter = options.jitter
+    let samplePairs = try (0..<Swift.min(3, data.validation.count)).map {
+        resized(try data.validation.pair(at: $0), to: options.imageSize)
+    }
+    let jitter =
+        options.jitter
         ? Jitter(resizeTo: options.imageSize * 286 / 256, cropTo: options.imageSize) : nil
     var progress = ProgressBar(total: totalSteps, startStep: trainer.completedSteps)
     let lossFile = try FileHandle(forWritingTo: run.losses)
     defer { try? lossFile.close() }
     lossFile.seekToEndOfFile()
-    say("training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize) for \(totalSteps) steps → \(run.url.path)")
+    say(
+        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize) for \(totalSteps) steps → \(run.url.path)"
+    )
 
     func saveState(epochStart: SeededGenerator) throws {
         let position = DataPosition(epochStart: epochStart, epoch: epoch, batch: batchInEpoch)
@@ -138,7 +162,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
         trainer.epoch = epoch
         let epochStart = dataGenerator
         var batches = data.train.batches(of: 1, shuffled: true, generator: &dataGenerator, jitter: jitter)
-        for _ in 0..<batchInEpoch { _ = try batches.next() }   // resume mid-epoch with the same order and jitter
+        for _ in 0..<batchInEpoch { _ = try batches.next() }  // resume mid-epoch with the same order and jitter
         while trainer.completedSteps < totalSteps, let batch = try batches.next() {
             let (source, target) = resized(batch, to: options.imageSize)
             let losses: Pix2PixTrainer.Losses
@@ -154,7 +178,9 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
             let last = step == totalSteps
             if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }
             if step % options.sampleEvery == 0 || last {
-                try writeSamples(generator, samplePairs, to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
+                try writeSamples(
+                    generator, samplePairs,
+                    to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
                 try Report.write(run: run, options: options)
             }
         }

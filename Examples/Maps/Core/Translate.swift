@@ -22,13 +22,17 @@ public struct Translate: ParsableCommand {
     var output: String
     @Option(help: "paper (dropout and batch statistics, as pix2pix) or deterministic (eval mode).")
     var mode: String = "paper"
-    @Flag(name: .customLong("side-by-side"), help: "Inputs are A|B pairs: translate the source half (per the run's direction).")
+    @Flag(
+        name: .customLong("side-by-side"),
+        help: "Inputs are A|B pairs: translate the source half (per the run's direction).")
     var sideBySide = false
 
     public init() {}
 
     public func validate() throws {
-        guard InferenceMode(rawValue: mode) != nil else { throw ValidationError("--mode must be paper or deterministic") }
+        guard InferenceMode(rawValue: mode) != nil else {
+            throw ValidationError("--mode must be paper or deterministic")
+        }
     }
 
     public func run() throws {
@@ -44,7 +48,9 @@ public struct Translate: ParsableCommand {
             files = ((try? FileManager.default.contentsOfDirectory(atPath: inputURL.path)) ?? []).sorted()
                 .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
                 .map { inputURL.appendingPathComponent($0) }
-            guard !files.isEmpty else { throw MapsError("\(inputURL.path): directory holds no .jpg, .jpeg or .png images") }
+            guard !files.isEmpty else {
+                throw MapsError("\(inputURL.path): directory holds no .jpg, .jpeg or .png images")
+            }
         } else {
             files = [inputURL]
         }
@@ -55,11 +61,14 @@ public struct Translate: ParsableCommand {
             var image = try loadImage(at: file)
             if sideBySide {
                 let (h, w) = (image.shape[0], image.shape[1])
-                guard w == 2 * h else { throw MapsError("\(file.path): image is \(w)×\(h), expected a 2:1 side-by-side pair") }
+                guard w == 2 * h else {
+                    throw MapsError("\(file.path): image is \(w)×\(h), expected a 2:1 side-by-side pair")
+                }
                 image = crop(image, top: 0, left: direction == .aToB ? 0 : h, height: h, width: h)
             }
-            let translated = translateImage(image, generator: generator, multiple: options.sizeMultiple,
-                                            mode: InferenceMode(rawValue: mode)!)
+            let translated = translateImage(
+                image, generator: generator, multiple: options.sizeMultiple,
+                mode: InferenceMode(rawValue: mode)!)
             let target = outputURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".png")
             try saveImage(translated, to: target)
             say("\(file.lastPathComponent) → \(target.path)")

@@ -60,7 +60,8 @@ import Dispatch
     public static func stop() -> [Entry] {
         let state = ThreadState.current
         defer { state.profile = nil }
-        return (state.profile?.table.values).map { $0.sorted { $0.forward + $0.backward > $1.forward + $1.backward } } ?? []
+        return (state.profile?.table.values).map { $0.sorted { $0.forward + $0.backward > $1.forward + $1.backward } }
+            ?? []
     }
 
     /// Restarts the forward clock (e.g. after work that is not an op).

@@ -30,8 +30,10 @@ public final class Parameter {
             return result
         }
         set {
-            precondition(newValue.shape == storedValue.shape,
-                         "Parameter: cannot assign shape \(describeShape(newValue.shape)) to a parameter of shape \(describeShape(storedValue.shape))")
+            precondition(
+                newValue.shape == storedValue.shape,
+                "Parameter: cannot assign shape \(describeShape(newValue.shape)) to a parameter of shape \(describeShape(storedValue.shape))"
+            )
             storedValue = newValue.detached()
         }
     }
@@ -61,8 +63,10 @@ public final class Parameter {
     }
 
     func accumulateGradient(_ incoming: Tensor) {
-        precondition(incoming.shape == storedValue.shape,
-                     "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))")
+        precondition(
+            incoming.shape == storedValue.shape,
+            "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))"
+        )
         if gradient == nil {
             gradient = incoming.detached()
             // An op may have proved its result finite (a convolution's kernel gradient from

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The library's per-thread state: whether this thread records the autodiff graph, its op

@@ -53,7 +53,8 @@ public enum Initializer: Sendable, Equatable {
             let limit = (6 / Float(fanIn + fanOut)).squareRoot()
             return .randomUniform(shape, lowerBound: -limit, upperBound: limit, generator: &generator)
         case .glorotNormal:
-            return .randomNormal(shape, standardDeviation: (2 / Float(fanIn + fanOut)).squareRoot(), generator: &generator)
+            return .randomNormal(
+                shape, standardDeviation: (2 / Float(fanIn + fanOut)).squareRoot(), generator: &generator)
         case .heNormal:
             return .randomNormal(shape, standardDeviation: (2 / Float(fanIn)).squareRoot(), generator: &generator)
         case .heUniform:

@@ -27,7 +27,9 @@ public enum Activation: Sendable, Equatable {
 /// An activation applied to `input` as its own recorded op.
 private struct ActivationOp: ActivationKernelUser {
     let input: Tensor
-    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Tensor { input.activated(activation, op: "Activation") }
+    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Tensor {
+        input.activated(activation, op: "Activation")
+    }
 }
 
 /// max(x, 0) elementwise, as a layer.

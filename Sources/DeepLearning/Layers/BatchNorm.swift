@@ -34,8 +34,9 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
     /// layers to score the real and the generated pairs together.
     public var independentSubBatches = 1 {
         didSet {
-            precondition(independentSubBatches >= 1,
-                         "BatchNorm.independentSubBatches: \(independentSubBatches) must be at least 1")
+            precondition(
+                independentSubBatches >= 1,
+                "BatchNorm.independentSubBatches: \(independentSubBatches) must be at least 1")
         }
     }
 
@@ -60,17 +61,22 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
     /// updates) are those of each sub-batch separately.
     public func callAsFunction(_ input: Tensor, activation: Activation) -> Tensor {
         let channels = gamma.shape[0]
-        precondition(input.shape.last == channels,
-                     "BatchNorm(\(channels)): input \(describeShape(input.shape)) does not end in \(channels) channels")
+        precondition(
+            input.shape.last == channels,
+            "BatchNorm(\(channels)): input \(describeShape(input.shape)) does not end in \(channels) channels")
         guard isTraining || forceBatchStatistics else {
-            return batchNormalized(input, mean: runningMean.value, variance: runningVariance.value,
-                                   gamma: gamma.value, beta: beta.value, epsilon: epsilon, activation: activation)
+            return batchNormalized(
+                input, mean: runningMean.value, variance: runningVariance.value,
+                gamma: gamma.value, beta: beta.value, epsilon: epsilon, activation: activation)
         }
         let groups = independentSubBatches
-        precondition(input.rank >= 1 && input.shape[0] % groups == 0,
-                     "BatchNorm(\(channels)): batch of \(describeShape(input.shape)) does not split into \(groups) equal sub-batches")
-        let (output, statistics) = normalize(input, gamma: gamma.value, beta: beta.value, groups: groups, epsilon: epsilon,
-                                             activation: activation)
+        precondition(
+            input.rank >= 1 && input.shape[0] % groups == 0,
+            "BatchNorm(\(channels)): batch of \(describeShape(input.shape)) does not split into \(groups) equal sub-batches"
+        )
+        let (output, statistics) = normalize(
+            input, gamma: gamma.value, beta: beta.value, groups: groups, epsilon: epsilon,
+            activation: activation)
         if isTraining {
             // One update per sub-batch, in order: as if each had gone through on its own.
             let n = Float(input.count / channels / groups)

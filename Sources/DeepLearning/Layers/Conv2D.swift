@@ -26,11 +26,14 @@ public final class Conv2D: Layer {
     ///   - biasInitializer: default `.zeros`.
     ///
     /// Random initializers draw from `RandomState`, so `RandomState.seed(_:)` makes models reproducible.
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
-                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-        (kernel, bias) = convolutionParameters("Conv2D", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
-                                               kernelShape: [kernelSize, kernelSize, inChannels, outChannels], useBias: useBias,
-                                               kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
+        useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
+    ) {
+        (kernel, bias) = convolutionParameters(
+            "Conv2D", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
+            kernelShape: [kernelSize, kernelSize, inChannels, outChannels], useBias: useBias,
+            kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
         self.stride = stride
         self.padding = padding
     }
@@ -42,10 +45,16 @@ public final class Conv2D: Layer {
 }
 
 /// The kernel and optional bias of a convolution layer, after checking its settings.
-func convolutionParameters(_ layer: String, _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int,
-                           kernelShape: [Int], useBias: Bool, kernelInitializer: Initializer,
-                           biasInitializer: Initializer) -> (kernel: Parameter, bias: Parameter?) {
-    precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
-                 "\(layer): channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive")
-    return (Parameter(kernelInitializer.make(kernelShape)), useBias ? Parameter(biasInitializer.make([outChannels])) : nil)
+func convolutionParameters(
+    _ layer: String, _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int,
+    kernelShape: [Int], useBias: Bool, kernelInitializer: Initializer,
+    biasInitializer: Initializer
+) -> (kernel: Parameter, bias: Parameter?) {
+    precondition(
+        inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
+        "\(layer): channels (\(inChannels), \(outChannels)), kernel size \(kernelSize) and stride \(stride) must be positive"
+    )
+    return (
+        Parameter(kernelInitializer.make(kernelShape)), useBias ? Parameter(biasInitializer.make([outChannels])) : nil
+    )
 }

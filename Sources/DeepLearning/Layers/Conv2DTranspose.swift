@@ -26,11 +26,14 @@ public final class Conv2DTranspose: Layer {
     ///   - kernelInitializer: default `.glorotUniform` (Keras's; fans from the `[k, k, out, in]`
     ///     shape as Keras computes them); pix2pix uses `.normal(standardDeviation: 0.02)`.
     ///   - biasInitializer: default `.zeros`.
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
-                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-        (kernel, bias) = convolutionParameters("Conv2DTranspose", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
-                                               kernelShape: [kernelSize, kernelSize, outChannels, inChannels], useBias: useBias,
-                                               kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
+        useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
+    ) {
+        (kernel, bias) = convolutionParameters(
+            "Conv2DTranspose", inChannels, outChannels, kernelSize: kernelSize, stride: stride,
+            kernelShape: [kernelSize, kernelSize, outChannels, inChannels], useBias: useBias,
+            kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
         self.stride = stride
         self.padding = padding
     }

@@ -50,9 +50,10 @@ extension Module {
         var mirror: Mirror? = Mirror(reflecting: self)
         var children: [(String, Any)] = []
         while let current = mirror {
-            children.insert(contentsOf: current.children.compactMap { child in
-                child.label.map { ($0, child.value) }
-            }, at: 0)
+            children.insert(
+                contentsOf: current.children.compactMap { child in
+                    child.label.map { ($0, child.value) }
+                }, at: 0)
             mirror = current.superclassMirror
         }
         for (label, value) in children where !label.hasPrefix("$__lazy_storage_$_") {
@@ -99,7 +100,9 @@ extension Module {
     public var namedModules: [(name: String, module: Module)] {
         var result: [(String, Module)] = []
         var seen = Set<ObjectIdentifier>()
-        visitMembers { if case let .module(name, m) = $0, seen.insert(ObjectIdentifier(m)).inserted { result.append((name, m)) } }
+        visitMembers {
+            if case let .module(name, m) = $0, seen.insert(ObjectIdentifier(m)).inserted { result.append((name, m)) }
+        }
         return result.map { (name: $0.0, module: $0.1) }
     }
 

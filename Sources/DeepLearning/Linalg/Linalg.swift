@@ -34,8 +34,9 @@ public enum Linalg {
             }
             // sorgqr expands the K Householder reflectors (in the first K columns) into Q;
             // the leading dimension stays N, the row length of `work`.
-            let info2 = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, numericCast(m), numericCast(k), numericCast(k),
-                                       pointer, numericCast(n), &tau)
+            let info2 = LAPACKE_sorgqr(
+                LAPACK_ROW_MAJOR, numericCast(m), numericCast(k), numericCast(k),
+                pointer, numericCast(n), &tau)
             precondition(info2 == 0, "Linalg.qr: sorgqr failed with info \(info2)")
             q.withUnsafeMutableBufferPointer { qBuffer in
                 for row in 0..<m {
@@ -68,14 +69,17 @@ public enum Linalg {
             u.withUnsafeMutableBufferPointer { uBuffer in
                 s.withUnsafeMutableBufferPointer { sBuffer in
                     vt.withUnsafeMutableBufferPointer { vtBuffer in
-                        LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), numericCast(m), numericCast(n),
-                                       w.baseAddress, numericCast(n), sBuffer.baseAddress,
-                                       uBuffer.baseAddress, numericCast(k), vtBuffer.baseAddress, numericCast(n))
+                        LAPACKE_sgesdd(
+                            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), numericCast(m), numericCast(n),
+                            w.baseAddress, numericCast(n), sBuffer.baseAddress,
+                            uBuffer.baseAddress, numericCast(k), vtBuffer.baseAddress, numericCast(n))
                     }
                 }
             }
         }
-        precondition(info == 0, "Linalg.svd: sgesdd did not converge (info \(info)) for a \(describeShape(a.shape)) matrix; is it finite?")
+        precondition(
+            info == 0,
+            "Linalg.svd: sgesdd did not converge (info \(info)) for a \(describeShape(a.shape)) matrix; is it finite?")
         return (u, s, vt)
     }
 
@@ -91,7 +95,9 @@ public enum Linalg {
     public static func solve(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         OpenBLASSetup.configure()
         guard a.rank == 2, a.shape[0] == a.shape[1], (b.rank == 1 || b.rank == 2), b.shape[0] == a.shape[0] else {
-            throw LinalgError.shapeMismatch("solve needs A [N, N] and B [N] or [N, K]; got A \(describeShape(a.shape)) and B \(describeShape(b.shape))")
+            throw LinalgError.shapeMismatch(
+                "solve needs A [N, N] and B [N] or [N, K]; got A \(describeShape(a.shape)) and B \(describeShape(b.shape))"
+            )
         }
         let n = a.shape[0], columns = b.rank == 1 ? 1 : b.shape[1]
         if n == 0 { return b.detached() }
@@ -101,8 +107,9 @@ public enum Linalg {
         var pivots = [Int32](repeating: 0, count: n)
         let info = lu.withUnsafeMutableBufferPointer { luBuffer in
             solution.withUnsafeMutableBufferPointer { xBuffer in
-                LAPACKE_sgesv(LAPACK_ROW_MAJOR, numericCast(n), numericCast(columns), luBuffer.baseAddress,
-                              numericCast(n), &pivots, xBuffer.baseAddress, numericCast(columns))
+                LAPACKE_sgesv(
+                    LAPACK_ROW_MAJOR, numericCast(n), numericCast(columns), luBuffer.baseAddress,
+                    numericCast(n), &pivots, xBuffer.baseAddress, numericCast(columns))
             }
         }
         if info > 0 { throw LinalgError.singular(pivot: Int(info), shape: a.shape) }
@@ -122,7 +129,8 @@ public enum LinalgError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .singular(pivot, shape):
-            return "Linalg.solve: the \(describeShape(shape)) matrix is singular: pivot U[\(pivot), \(pivot)] (1-based) is exactly zero"
+            return
+                "Linalg.solve: the \(describeShape(shape)) matrix is singular: pivot U[\(pivot), \(pivot)] (1-based) is exactly zero"
         case .shapeMismatch(let message):
             return "Linalg.\(message)"
         }

@@ -12,8 +12,9 @@
 /// The result has orthonormal columns (QᵀQ = gain²·I) when rows ≥ columns, orthonormal
 /// rows otherwise.
 func orthogonalMatrix(_ shape: [Int], gain: Float, generator: inout SeededGenerator) -> Tensor {
-    precondition(shape.count >= 2,
-                 "Initializer.orthogonal needs a shape of rank ≥ 2 (a matrix or kernel); got \(describeShape(shape))")
+    precondition(
+        shape.count >= 2,
+        "Initializer.orthogonal needs a shape of rank ≥ 2 (a matrix or kernel); got \(describeShape(shape))")
     let columns = shape[shape.count - 1]
     let rows = shape.dropLast().reduce(1, *)
     let tall = rows >= columns

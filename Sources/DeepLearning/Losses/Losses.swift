@@ -15,10 +15,13 @@ public enum Reduction: Sendable, Equatable {
 
 /// An elementwise loss `f(p, t)` with derivative `∂f/∂p`, reduced as asked.
 @inline(__always)
-private func elementwiseLoss(_ name: String, _ predictions: Tensor, _ targets: Tensor, _ reduction: Reduction,
-                             value: (Float, Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
-    precondition(predictions.shape == targets.shape,
-                 "\(name): predictions \(describeShape(predictions.shape)) and targets \(describeShape(targets.shape)) differ")
+private func elementwiseLoss(
+    _ name: String, _ predictions: Tensor, _ targets: Tensor, _ reduction: Reduction,
+    value: (Float, Float) -> Float, derivative: @escaping (Float, Float) -> Float
+) -> Tensor {
+    precondition(
+        predictions.shape == targets.shape,
+        "\(name): predictions \(describeShape(predictions.shape)) and targets \(describeShape(targets.shape)) differ")
     let targetValues = targets.detached(), predictionValues = predictions.detached()
     let count = predictions.count
     switch reduction {
@@ -50,15 +53,20 @@ private func elementwiseLoss(_ name: String, _ predictions: Tensor, _ targets: T
 ///   - targets: same shape, labels in [0, 1].
 ///   - reduction: `.mean` (default), `.sum` or `.none` (elementwise losses).
 ///   - epsilon: the clamp margin (Keras's 1e-7).
-public func binaryCrossEntropy(_ probabilities: Tensor, _ targets: Tensor, reduction: Reduction = .mean,
-                               epsilon: Float = 1e-7) -> Tensor {
-    elementwiseLoss("binaryCrossEntropy", probabilities, targets, reduction, value: { p, t in
-        let q = Swift.min(Swift.max(p, epsilon), 1 - epsilon)
-        return -(t * Foundation.logf(q) + (1 - t) * Foundation.logf(1 - q))
-    }, derivative: { p, t in
-        guard p > epsilon && p < 1 - epsilon else { return 0 }
-        return (p - t) / (p * (1 - p))
-    })
+public func binaryCrossEntropy(
+    _ probabilities: Tensor, _ targets: Tensor, reduction: Reduction = .mean,
+    epsilon: Float = 1e-7
+) -> Tensor {
+    elementwiseLoss(
+        "binaryCrossEntropy", probabilities, targets, reduction,
+        value: { p, t in
+            let q = Swift.min(Swift.max(p, epsilon), 1 - epsilon)
+            return -(t * Foundation.logf(q) + (1 - t) * Foundation.logf(1 - q))
+        },
+        derivative: { p, t in
+            guard p > epsilon && p < 1 - epsilon else { return 0 }
+            return (p - t) / (p * (1 - p))
+        })
 }
 
 /// Binary cross-entropy of logits: `max(x, 0) − x·t + log(1 + e^−|x|)`, exact and stable for
@@ -70,20 +78,24 @@ public func binaryCrossEntropy(_ probabilities: Tensor, _ targets: Tensor, reduc
 ///   - targets: same shape, labels in [0, 1].
 ///   - reduction: `.mean` (default), `.sum` or `.none` (elementwise losses).
 public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
-    elementwiseLoss("binaryCrossEntropy(logits:)", logits, targets, reduction, value: { x, t in
-        Swift.max(x, 0) - x * t + Foundation.log1pf(Foundation.expf(-Swift.abs(x)))
-    }, derivative: { x, t in stableSigmoid(x) - t })
+    elementwiseLoss(
+        "binaryCrossEntropy(logits:)", logits, targets, reduction,
+        value: { x, t in
+            Swift.max(x, 0) - x * t + Foundation.log1pf(Foundation.expf(-Swift.abs(x)))
+        }, derivative: { x, t in stableSigmoid(x) - t })
 }
 
 /// Mean (or summed) absolute error `|p − t|`, the pix2pix L1 term (Keras's `mae`). The
 /// derivative at p = t is taken as 0.
 public func l1Loss(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
-    elementwiseLoss("l1Loss", predictions, targets, reduction, value: { p, t in Swift.abs(p - t) },
-                    derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) })
+    elementwiseLoss(
+        "l1Loss", predictions, targets, reduction, value: { p, t in Swift.abs(p - t) },
+        derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) })
 }
 
 /// Mean (or summed) squared error `(p − t)²` (LSGAN's loss).
 public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
-    elementwiseLoss("meanSquaredError", predictions, targets, reduction, value: { p, t in (p - t) * (p - t) },
-                    derivative: { p, t in 2 * (p - t) })
+    elementwiseLoss(
+        "meanSquaredError", predictions, targets, reduction, value: { p, t in (p - t) * (p - t) },
+        derivative: { p, t in 2 * (p - t) })
 }

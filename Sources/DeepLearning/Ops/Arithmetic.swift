@@ -4,7 +4,8 @@
 extension Tensor {
     private static func checkedBroadcast(_ a: Tensor, _ b: Tensor, _ op: String) -> [Int] {
         guard let shape = broadcastShape(a.shape, b.shape) else {
-            preconditionFailure("\(op): shapes \(describeShape(a.shape)) and \(describeShape(b.shape)) cannot be broadcast together")
+            preconditionFailure(
+                "\(op): shapes \(describeShape(a.shape)) and \(describeShape(b.shape)) cannot be broadcast together")
         }
         return shape
     }
@@ -15,8 +16,10 @@ extension Tensor {
         let output = broadcastElements(a, b, to: shape) { $0 + $1 }
         let (shapeA, shapeB) = (a.shape, b.shape)
         return recording(output, inputs: [a, b]) { gradient, needed in
-            [needed[0] ? gradient.summed(toShape: shapeA) : nil,
-             needed[1] ? gradient.summed(toShape: shapeB) : nil]
+            [
+                needed[0] ? gradient.summed(toShape: shapeA) : nil,
+                needed[1] ? gradient.summed(toShape: shapeB) : nil,
+            ]
         }
     }
 
@@ -26,8 +29,10 @@ extension Tensor {
         let output = broadcastElements(a, b, to: shape) { $0 - $1 }
         let (shapeA, shapeB) = (a.shape, b.shape)
         return recording(output, inputs: [a, b]) { gradient, needed in
-            [needed[0] ? gradient.summed(toShape: shapeA) : nil,
-             needed[1] ? gradient.mapElements { -$0 }.summed(toShape: shapeB) : nil]
+            [
+                needed[0] ? gradient.summed(toShape: shapeA) : nil,
+                needed[1] ? gradient.mapElements { -$0 }.summed(toShape: shapeB) : nil,
+            ]
         }
     }
 
@@ -37,8 +42,14 @@ extension Tensor {
         let output = broadcastElements(a, b, to: shape) { $0 * $1 }
         let (valueA, valueB) = (a.detached(), b.detached())
         return recording(output, inputs: [a, b]) { gradient, needed in
-            [needed[0] ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 * $1 }.summed(toShape: valueA.shape) : nil,
-             needed[1] ? broadcastElements(gradient, valueA, to: gradient.shape) { $0 * $1 }.summed(toShape: valueB.shape) : nil]
+            [
+                needed[0]
+                    ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 * $1 }.summed(toShape: valueA.shape)
+                    : nil,
+                needed[1]
+                    ? broadcastElements(gradient, valueA, to: gradient.shape) { $0 * $1 }.summed(toShape: valueB.shape)
+                    : nil,
+            ]
         }
     }
 
@@ -50,9 +61,15 @@ extension Tensor {
         let shapeA = a.shape
         return recording(output, inputs: [a, b]) { gradient, needed in
             // ∂(a/b)/∂a = 1/b,  ∂(a/b)/∂b = −(a/b)/b
-            [needed[0] ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 / $1 }.summed(toShape: shapeA) : nil,
-             needed[1] ? broadcastElements(zipElements(gradient, quotient) { -$0 * $1 }, valueB,
-                                           to: gradient.shape) { $0 / $1 }.summed(toShape: valueB.shape) : nil]
+            [
+                needed[0]
+                    ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 / $1 }.summed(toShape: shapeA) : nil,
+                needed[1]
+                    ? broadcastElements(
+                        zipElements(gradient, quotient) { -$0 * $1 }, valueB,
+                        to: gradient.shape
+                    ) { $0 / $1 }.summed(toShape: valueB.shape) : nil,
+            ]
         }
     }
 

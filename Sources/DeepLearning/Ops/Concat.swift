@@ -14,23 +14,30 @@ extension Tensor {
     /// decoder's concat → ReLU).
     ///
     /// - Throws: `ShapeError` naming every shape when they do not fit together.
-    public static func concatenating(_ tensors: [Tensor], alongAxis axis: Int, activation: Activation) throws -> Tensor {
+    public static func concatenating(_ tensors: [Tensor], alongAxis axis: Int, activation: Activation) throws -> Tensor
+    {
         let op = ConcatenateOp(tensors: tensors, axis: axis)
         if let result = activation.withKernel(op) { return try result.get() }
         return activation(try op(IdentityActivation()).get())
     }
 
-    fileprivate static func concatenating<A: PointwiseActivation>(_ tensors: [Tensor], alongAxis axis: Int, _ activation: A) throws -> Tensor {
+    fileprivate static func concatenating<A: PointwiseActivation>(
+        _ tensors: [Tensor], alongAxis axis: Int, _ activation: A
+    ) throws -> Tensor {
         guard let first = tensors.first else { throw ShapeError("concatenate: no tensors given") }
         let axis = normalizeAxis(axis, rank: first.rank)
         for t in tensors {
             var a = t.shape, b = first.shape
             guard a.count == b.count else {
-                throw ShapeError("concatenate along axis \(axis): ranks differ in shapes \(tensors.map { describeShape($0.shape) }.joined(separator: ", "))")
+                throw ShapeError(
+                    "concatenate along axis \(axis): ranks differ in shapes \(tensors.map { describeShape($0.shape) }.joined(separator: ", "))"
+                )
             }
             a[axis] = 0; b[axis] = 0
             guard a == b else {
-                throw ShapeError("concatenate along axis \(axis): shapes \(tensors.map { describeShape($0.shape) }.joined(separator: ", ")) differ off that axis")
+                throw ShapeError(
+                    "concatenate along axis \(axis): shapes \(tensors.map { describeShape($0.shape) }.joined(separator: ", ")) differ off that axis"
+                )
             }
         }
         let sizes = tensors.map { $0.shape[axis] }
@@ -80,10 +87,12 @@ extension Tensor {
                 withPointers(gradient, saved, piece) { g, y, target in
                     parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(block, 1))) { range in
                         for o in range {
-                            let dy = g + o * outputBlock + offset, out = y + o * outputBlock + offset, dx = target + o * block
+                            let dy = g + o * outputBlock + offset, out = y + o * outputBlock + offset,
+                                dx = target + o * block
                             var i = 0
                             while i + 16 <= block {
-                                storeVector(activation.backward(loadVector(dy + i), output: loadVector(out + i)), dx + i)
+                                storeVector(
+                                    activation.backward(loadVector(dy + i), output: loadVector(out + i)), dx + i)
                                 i += 16
                             }
                             while i < block {

@@ -22,11 +22,14 @@
     ///   - input: `[N, H, W, Cin]`.
     ///   - kernel: `[k, k, Cin, Cout]`, or `[k, k, Cout, Cin]` when `transposed`.
     public init(input: Tensor, kernel: Tensor, stride: Int, padding: Padding, transposed: Bool) {
-        let reference = transposed ? conv2DTranspose(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
-                                   : conv2D(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
+        let reference =
+            transposed
+            ? conv2DTranspose(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
+            : conv2D(input.detached(), kernel: kernel.detached(), stride: stride, padding: padding)
         let (small, large) = transposed ? (input.shape, reference.shape) : (reference.shape, input.shape)
-        geometry = ConvGeometry(batch: large[0], inputHeight: large[1], inputWidth: large[2], inputChannels: large[3],
-                                outputChannels: small[3], kernelSize: kernel.shape[0], stride: stride, padding: padding)
+        geometry = ConvGeometry(
+            batch: large[0], inputHeight: large[1], inputWidth: large[2], inputChannels: large[3],
+            outputChannels: small[3], kernelSize: kernel.shape[0], stride: stride, padding: padding)
         self.transposed = transposed
         self.input = input.detached()
         self.kernel = kernel.detached()
@@ -47,14 +50,19 @@
         withPointers(patches, kernel, transposed ? input : output, kernelGradient) { p, w, small, dw in
             switch pass {
             case .forward where !transposed, .inputGradient where transposed:
-                sgemm(transposeA: false, transposeB: false, m: rows, n: cout, k: patch, a: p, lda: patch, b: w, ldb: cout,
-                      c: small, ldc: cout)
+                sgemm(
+                    transposeA: false, transposeB: false, m: rows, n: cout, k: patch, a: p, lda: patch, b: w, ldb: cout,
+                    c: small, ldc: cout)
             case .forward, .inputGradient:
-                sgemm(transposeA: false, transposeB: true, m: rows, n: patch, k: cout, a: small, lda: cout, b: w, ldb: cout,
-                      c: p, ldc: patch)
+                sgemm(
+                    transposeA: false, transposeB: true, m: rows, n: patch, k: cout, a: small, lda: cout, b: w,
+                    ldb: cout,
+                    c: p, ldc: patch)
             case .kernelGradient:
-                sgemm(transposeA: true, transposeB: false, m: patch, n: cout, k: rows, a: p, lda: patch, b: small, ldb: cout,
-                      c: dw, ldc: cout)
+                sgemm(
+                    transposeA: true, transposeB: false, m: patch, n: cout, k: rows, a: p, lda: patch, b: small,
+                    ldb: cout,
+                    c: dw, ldc: cout)
             }
         }
     }
@@ -64,8 +72,10 @@
         withPointers(input, kernel, output, inputGradient, kernelGradient, outputGradient) { x, w, y, dx, dw, dy in
             switch pass {
             case .forward: geometry.forward(transposed: transposed, input: x, kernel: w, bias: nil, output: y)
-            case .inputGradient: geometry.inputGradient(transposed: transposed, outputGradient: dy, kernel: w, inputGradient: dx)
-            case .kernelGradient: geometry.kernelGradient(transposed: transposed, input: x, outputGradient: dy, kernelGradient: dw)
+            case .inputGradient:
+                geometry.inputGradient(transposed: transposed, outputGradient: dy, kernel: w, inputGradient: dx)
+            case .kernelGradient:
+                geometry.kernelGradient(transposed: transposed, input: x, outputGradient: dy, kernelGradient: dw)
             }
         }
     }

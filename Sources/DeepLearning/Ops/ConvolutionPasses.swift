@@ -28,8 +28,10 @@
 extension ConvGeometry {
     /// y from x (+ `bias` per output channel): the forward pass of the convolution of this
     /// geometry, or of the transposed convolution that is its adjoint.
-    func forward(transposed: Bool, input x: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
-                 bias: UnsafePointer<Float>?, output y: UnsafeMutablePointer<Float>) {
+    func forward(
+        transposed: Bool, input x: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output y: UnsafeMutablePointer<Float>
+    ) {
         if transposed {
             convolutionInputGradient(outputGradient: x, kernel: w, inputGradient: y, bias: bias)
         } else {
@@ -38,8 +40,10 @@ extension ConvGeometry {
     }
 
     /// ∂x from ∂y, overwriting `inputGradient`.
-    func inputGradient(transposed: Bool, outputGradient dy: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
-                       inputGradient dx: UnsafeMutablePointer<Float>) {
+    func inputGradient(
+        transposed: Bool, outputGradient dy: UnsafePointer<Float>, kernel w: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>
+    ) {
         if transposed {
             convolutionForward(input: dy, kernel: w, bias: nil, output: dx)
         } else {
@@ -48,8 +52,10 @@ extension ConvGeometry {
     }
 
     /// ∂kernel from x and ∂y, overwriting `kernelGradient`.
-    func kernelGradient(transposed: Bool, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-                        kernelGradient dw: UnsafeMutablePointer<Float>) {
+    func kernelGradient(
+        transposed: Bool, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        kernelGradient dw: UnsafeMutablePointer<Float>
+    ) {
         if transposed {
             convolutionKernelGradient(input: dy, outputGradient: x, kernelGradient: dw)
         } else {
@@ -58,8 +64,10 @@ extension ConvGeometry {
     }
 
     /// y[rows, Cout] = im2col(x)·W (+ bias).
-    private func convolutionForward(input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                    output: UnsafeMutablePointer<Float>) {
+    private func convolutionForward(
+        input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>
+    ) {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         guard rows > 0, cout > 0 else { return }
         guard patch > 0 else {
@@ -68,8 +76,9 @@ extension ConvGeometry {
         }
         if isPointwise {
             fillRows(output, rows: rows, with: bias, channels: cout)
-            product(transposeA: false, transposeB: false, m: rows, n: cout, k: patch,
-                    a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
+            product(
+                transposeA: false, transposeB: false, m: rows, n: cout, k: patch,
+                a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
             return
         }
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
@@ -77,8 +86,9 @@ extension ConvGeometry {
                 let chunkRows = lineCount * wo, destination = output + firstLine * wo * cout
                 im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
                 fillRows(destination, rows: chunkRows, with: bias, channels: cout)
-                product(transposeA: false, transposeB: false, m: chunkRows, n: cout, k: patch,
-                        a: columns, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: destination, ldc: cout)
+                product(
+                    transposeA: false, transposeB: false, m: chunkRows, n: cout, k: patch,
+                    a: columns, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: destination, ldc: cout)
             }
         }
     }
@@ -87,14 +97,18 @@ extension ConvGeometry {
     ///
     /// `bias` ([Cin]) serves the transposed convolution, whose forward pass this is: starting the
     /// accumulation from the bias saves a separate pass over the output.
-    private func convolutionInputGradient(outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                                          inputGradient: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
+    private func convolutionInputGradient(
+        outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil
+    ) {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         let pixels = batch * inputHeight * inputWidth
         if isPointwise && cout > 0 {
             fillRows(inputGradient, rows: pixels, with: bias, channels: patch)
-            product(transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
-                    a: outputGradient, lda: cout, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: inputGradient, ldc: patch)
+            product(
+                transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
+                a: outputGradient, lda: cout, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: inputGradient,
+                ldc: patch)
             return
         }
         if let bias {
@@ -105,24 +119,28 @@ extension ConvGeometry {
         guard rows > 0, cout > 0, patch > 0 else { return }
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
-                product(transposeA: false, transposeB: true, m: lineCount * wo, n: patch, k: cout,
-                        a: outputGradient + firstLine * wo * cout, lda: cout, b: kernel, ldb: cout, c: columns, ldc: patch)
+                product(
+                    transposeA: false, transposeB: true, m: lineCount * wo, n: patch, k: cout,
+                    a: outputGradient + firstLine * wo * cout, lda: cout, b: kernel, ldb: cout, c: columns, ldc: patch)
                 col2imAdding(columns, firstLine: firstLine, lineCount: lineCount, into: inputGradient)
             }
         }
     }
 
     /// dW[kh·kw·Cin, Cout] = im2col(x)ᵀ·dy, overwriting `kernelGradient`.
-    private func convolutionKernelGradient(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                                           kernelGradient: UnsafeMutablePointer<Float>) {
+    private func convolutionKernelGradient(
+        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        kernelGradient: UnsafeMutablePointer<Float>
+    ) {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         guard rows > 0, cout > 0, patch > 0 else {
             kernelGradient.update(repeating: 0, count: patch * cout)
             return
         }
         if isPointwise {
-            product(transposeA: true, transposeB: false, m: patch, n: cout, k: rows,
-                    a: input, lda: patch, b: outputGradient, ldb: cout, c: kernelGradient, ldc: cout)
+            product(
+                transposeA: true, transposeB: false, m: patch, n: cout, k: rows,
+                a: input, lda: patch, b: outputGradient, ldb: cout, c: kernelGradient, ldc: cout)
             return
         }
         // The first chunk overwrites (β = 0), later ones accumulate: no separate zeroing pass,
@@ -130,16 +148,19 @@ extension ConvGeometry {
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
                 im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
-                product(transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
-                        a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
-                        beta: firstLine == 0 ? 0 : 1, c: kernelGradient, ldc: cout)
+                product(
+                    transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
+                    a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
+                    beta: firstLine == 0 ? 0 : 1, c: kernelGradient, ldc: cout)
             }
         }
     }
 }
 
 /// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none).
-private func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int) {
+private func fillRows(
+    _ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int
+) {
     guard let bias else { return }
     parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
         for row in range {

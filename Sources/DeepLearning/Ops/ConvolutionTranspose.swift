@@ -23,18 +23,26 @@ func transposedOutputSize(_ size: Int, kernelSize: Int, stride: Int, padding: Pa
 ///   - padding: `.valid` (the default; Ho = H·s + max(k − s, 0), i.e. (H − 1)·s + k for k ≥ s)
 ///     or `.same` (Ho = H·s).
 /// - Returns: `[N, Ho, Wo, Cout]`. Differentiable w.r.t. input, kernel and bias.
-public func conv2DTranspose(_ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid) -> Tensor {
-    validateConvolution("conv2DTranspose", input: input, kernel: kernel, bias: bias, stride: stride, kernelInputAxis: 3, kernelOutputAxis: 2)
+public func conv2DTranspose(
+    _ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid
+) -> Tensor {
+    validateConvolution(
+        "conv2DTranspose", input: input, kernel: kernel, bias: bias, stride: stride, kernelInputAxis: 3,
+        kernelOutputAxis: 2)
     let (batch, height, width) = (input.shape[0], input.shape[1], input.shape[2])
     let kernelSize = kernel.shape[0], outputChannels = kernel.shape[2]
     let outputHeight = transposedOutputSize(height, kernelSize: kernelSize, stride: stride, padding: padding)
     let outputWidth = transposedOutputSize(width, kernelSize: kernelSize, stride: stride, padding: padding)
     // The convolution this op is the adjoint of: from our output back to our input.
-    let geometry = ConvGeometry(batch: batch, inputHeight: outputHeight, inputWidth: outputWidth,
-                                inputChannels: outputChannels, outputChannels: input.shape[3],
-                                kernelSize: kernelSize, stride: stride, padding: padding)
-    precondition(geometry.outputHeight == height && geometry.outputWidth == width,
-                 "conv2DTranspose: internal size mismatch for input \(describeShape(input.shape)), kernel \(describeShape(kernel.shape))")
-    return recordedConvolution(input, kernel: kernel, bias: bias, geometry: geometry, transposed: true,
-                               outputShape: [batch, outputHeight, outputWidth, outputChannels])
+    let geometry = ConvGeometry(
+        batch: batch, inputHeight: outputHeight, inputWidth: outputWidth,
+        inputChannels: outputChannels, outputChannels: input.shape[3],
+        kernelSize: kernelSize, stride: stride, padding: padding)
+    precondition(
+        geometry.outputHeight == height && geometry.outputWidth == width,
+        "conv2DTranspose: internal size mismatch for input \(describeShape(input.shape)), kernel \(describeShape(kernel.shape))"
+    )
+    return recordedConvolution(
+        input, kernel: kernel, bias: bias, geometry: geometry, transposed: true,
+        outputShape: [batch, outputHeight, outputWidth, outputChannels])
 }

@@ -41,8 +41,10 @@ extension Tensor {
 
     /// `f(a, b)` with NumPy broadcasting. Shapes are validated by the caller.
     @inline(__always)
-    static func broadcastElements(_ a: Tensor, _ b: Tensor, to outputShape: [Int],
-                                  _ f: (Float, Float) -> Float) -> Tensor {
+    static func broadcastElements(
+        _ a: Tensor, _ b: Tensor, to outputShape: [Int],
+        _ f: (Float, Float) -> Float
+    ) -> Tensor {
         if a.shape == b.shape { return zipElements(a, b, f) }
         let result = Tensor(uninitializedShape: outputShape)
         let pa = a.storage.pointer, pb = b.storage.pointer, target = result.storage.pointer
@@ -56,8 +58,11 @@ extension Tensor {
             parallelChunks(result.count) { range in for i in range { target[i] = f(s, pb[i]) } }
             return result
         }
-        let plan = StridedPlan(shape: outputShape, strides: [
-            broadcastStrides(a.shape, to: outputShape), broadcastStrides(b.shape, to: outputShape)])
+        let plan = StridedPlan(
+            shape: outputShape,
+            strides: [
+                broadcastStrides(a.shape, to: outputShape), broadcastStrides(b.shape, to: outputShape),
+            ])
         let inner = plan.inner
         let innerA = plan.strides[0].last ?? 0, innerB = plan.strides[1].last ?? 0
         parallelChunks(plan.rows, grain: Swift.max(1, 32_768 / Swift.max(inner, 1))) { rows in
@@ -101,7 +106,8 @@ struct StridedPlan {
         var strides: [[Int]] = Array(repeating: [], count: fullStrides.count)
         for axis in 0..<fullShape.count where fullShape[axis] != 1 {
             if let last = shape.last,
-               (0..<fullStrides.count).allSatisfy({ strides[$0].last! == fullStrides[$0][axis] * fullShape[axis] }) {
+                (0..<fullStrides.count).allSatisfy({ strides[$0].last! == fullStrides[$0][axis] * fullShape[axis] })
+            {
                 shape[shape.count - 1] = last * fullShape[axis]
                 for k in 0..<fullStrides.count { strides[k][strides[k].count - 1] = fullStrides[k][axis] }
             } else {

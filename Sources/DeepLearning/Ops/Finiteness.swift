@@ -71,6 +71,7 @@ func maximumMagnitude(_ pointer: UnsafePointer<Float>, count: Int) -> Float? {
 /// only the activations — for the U-Net's inner layers far fewer floats than the gradient.
 func kernelGradientIsProvablyFinite(_ a: Tensor, _ b: Tensor, rows: Int) -> Bool {
     guard let maxA = a.withPointer({ maximumMagnitude($0, count: a.count) }),
-          let maxB = b.withPointer({ maximumMagnitude($0, count: b.count) }) else { return false }
+        let maxB = b.withPointer({ maximumMagnitude($0, count: b.count) })
+    else { return false }
     return Double(rows) * Double(maxA) * Double(maxB) < 1e36
 }

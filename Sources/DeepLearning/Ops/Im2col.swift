@@ -30,8 +30,10 @@ struct ConvGeometry {
         set { ThreadState.current.kernelSettings.scratchBudget = Swift.max(1, newValue) }
     }
 
-    init(batch: Int, inputHeight: Int, inputWidth: Int, inputChannels: Int, outputChannels: Int,
-         kernelSize: Int, stride: Int, padding: Padding) {
+    init(
+        batch: Int, inputHeight: Int, inputWidth: Int, inputChannels: Int, outputChannels: Int,
+        kernelSize: Int, stride: Int, padding: Padding
+    ) {
         self.batch = batch
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
@@ -66,7 +68,8 @@ struct ConvGeometry {
 
     /// Output image lines (n, oy) per chunk so that one chunk's patch matrix fits the budget.
     var linesPerChunk: Int {
-        Swift.max(1, Swift.min(batch * outputHeight, ConvGeometry.scratchBudget / Swift.max(1, outputWidth * patchSize)))
+        Swift.max(
+            1, Swift.min(batch * outputHeight, ConvGeometry.scratchBudget / Swift.max(1, outputWidth * patchSize)))
     }
 
     /// Calls `body(firstLine, lineCount)` for consecutive chunks of output lines.
@@ -82,7 +85,9 @@ struct ConvGeometry {
     /// Writes the patch matrix rows of output lines `firstLine ..< firstLine + lineCount`
     /// into `columns` ([lineCount·Wo, kh·kw·Cin], row-major), zeros where the patch hangs
     /// over the padding.
-    func im2col(_ input: UnsafePointer<Float>, firstLine: Int, lineCount: Int, into columns: UnsafeMutablePointer<Float>) {
+    func im2col(
+        _ input: UnsafePointer<Float>, firstLine: Int, lineCount: Int, into columns: UnsafeMutablePointer<Float>
+    ) {
         let k = kernelSize, cin = inputChannels, run = k * cin, patch = patchSize
         let (h, w, ho, wo, s, pt, pl) = (inputHeight, inputWidth, outputHeight, outputWidth, stride, padTop, padLeft)
         parallelChunks(lineCount, grain: Swift.max(1, 32_768 / Swift.max(1, wo * patch))) { range in
@@ -114,7 +119,9 @@ struct ConvGeometry {
     /// into the image they were taken from (the adjoint of `im2col`): `image += col2im(columns)`.
     ///
     /// Runs as a gather over the touched input lines, so threads never write the same pixel.
-    func col2imAdding(_ columns: UnsafePointer<Float>, firstLine: Int, lineCount: Int, into image: UnsafeMutablePointer<Float>) {
+    func col2imAdding(
+        _ columns: UnsafePointer<Float>, firstLine: Int, lineCount: Int, into image: UnsafeMutablePointer<Float>
+    ) {
         let k = kernelSize, cin = inputChannels, patch = patchSize
         let (h, w, ho, wo, s, pt, pl) = (inputHeight, inputWidth, outputHeight, outputWidth, stride, padTop, padLeft)
         let lastLine = firstLine + lineCount - 1

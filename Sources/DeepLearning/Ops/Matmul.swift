@@ -4,7 +4,9 @@
 
 extension Tensor {
     /// Batched or plain matrix product with optional transposition of either operand.
-    static func matmulWithoutRecording(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    static func matmulWithoutRecording(
+        _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false
+    ) -> Tensor {
         let batched = a.rank == 3
         let batch = batched ? a.shape[0] : 1
         let (rowsA, colsA) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
@@ -14,9 +16,10 @@ extension Tensor {
         let result = Tensor(uninitializedShape: batched ? [batch, m, n] : [m, n])
         withPointers(a, b, result) { pa, pb, pc in
             for i in 0..<batch {
-                product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                        a: pa + i * rowsA * colsA, lda: colsA, b: pb + i * rowsB * colsB, ldb: colsB,
-                        c: pc + i * m * n, ldc: n)
+                product(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                    a: pa + i * rowsA * colsA, lda: colsA, b: pb + i * rowsB * colsB, ldb: colsB,
+                    c: pc + i * m * n, ldc: n)
             }
         }
         return result
@@ -30,14 +33,18 @@ extension Tensor {
 ///   - b: `[K, N]`, or `[B, K, N]` for a batch (same B).
 /// - Returns: `[M, N]` or `[B, M, N]`.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition((a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]),
-                 "matmul: needs [M, K]·[K, N] or [B, M, K]·[B, K, N]; got \(describeShape(a.shape))·\(describeShape(b.shape))")
-    precondition(a.shape[a.rank - 1] == b.shape[b.rank - 2],
-                 "matmul: inner dimensions differ in \(describeShape(a.shape))·\(describeShape(b.shape))")
+    precondition(
+        (a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]),
+        "matmul: needs [M, K]·[K, N] or [B, M, K]·[B, K, N]; got \(describeShape(a.shape))·\(describeShape(b.shape))")
+    precondition(
+        a.shape[a.rank - 1] == b.shape[b.rank - 2],
+        "matmul: inner dimensions differ in \(describeShape(a.shape))·\(describeShape(b.shape))")
     let output = Tensor.matmulWithoutRecording(a, b)
     let (valueA, valueB) = (a.detached(), b.detached())
     return Tensor.recording(output, inputs: [a, b]) { gradient, needed in
-        [needed[0] ? Tensor.matmulWithoutRecording(gradient, valueB, transposeB: true) : nil,
-         needed[1] ? Tensor.matmulWithoutRecording(valueA, gradient, transposeA: true) : nil]
+        [
+            needed[0] ? Tensor.matmulWithoutRecording(gradient, valueB, transposeB: true) : nil,
+            needed[1] ? Tensor.matmulWithoutRecording(valueA, gradient, transposeA: true) : nil,
+        ]
     }
 }

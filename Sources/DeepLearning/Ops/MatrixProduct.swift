@@ -33,30 +33,36 @@ func product(
     }
     let orderA = transposeA ? CblasTrans : CblasNoTrans, orderB = transposeB ? CblasTrans : CblasNoTrans
     if !generalOnly {
-        if SkinnyProduct.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+        if SkinnyProduct.run(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        {
             return
         }
         if m == 1 && k > 1 {
             // c[0, :] = a-row · op(B); the row of op(A) has stride lda when A is stored transposed.
-            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k),
-                        Int32(transposeB ? k : n), 1, b, Int32(ldb), a, Int32(transposeA ? lda : 1), beta, c, 1)
+            cblas_sgemv(
+                CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k),
+                Int32(transposeB ? k : n), 1, b, Int32(ldb), a, Int32(transposeA ? lda : 1), beta, c, 1)
             return
         }
         if n == 1 && k > 1 {
             // c[:, 0] = op(A) · b-column; the column of op(B) has stride ldb unless B is stored transposed.
-            cblas_sgemv(CblasRowMajor, orderA, Int32(transposeA ? k : m), Int32(transposeA ? m : k),
-                        1, a, Int32(lda), b, Int32(transposeB ? 1 : ldb), beta, c, Int32(ldc))
+            cblas_sgemv(
+                CblasRowMajor, orderA, Int32(transposeA ? k : m), Int32(transposeA ? m : k),
+                1, a, Int32(lda), b, Int32(transposeB ? 1 : ldb), beta, c, Int32(ldc))
             return
         }
         if k == 1 && m > 1 && n > 1 {
-            outerProduct(transposeA: transposeA, transposeB: transposeB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb,
-                         beta: beta, c: c, ldc: ldc)
+            outerProduct(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
             return
         }
     }
-    cblas_sgemm(CblasRowMajor, orderA, orderB, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb),
-                beta, c, Int32(ldc))
+    cblas_sgemm(
+        CblasRowMajor, orderA, orderB, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb),
+        beta, c, Int32(ldc))
 }
 
 /// `product` on `sgemm` alone: the reference the other routines are tested and timed against.
@@ -65,8 +71,9 @@ func sgemm(
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-            beta: beta, c: c, ldc: ldc, generalOnly: true)
+    product(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+        beta: beta, c: c, ldc: ldc, generalOnly: true)
 }
 
 /// `c = a·bᵀ + β·c` for a column `a` ([m]) and a row `b` ([n]): sgemm with k = 1 streams C far

@@ -16,7 +16,9 @@ struct NormalizationStatistics {
 
 /// Computes mean and biased variance per (group, channel) in two passes (mean, then
 /// squared deviations), which is far more accurate in Float32 than E[x²] − E[x]².
-func normalizationStatistics(_ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int) -> NormalizationStatistics {
+func normalizationStatistics(
+    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int
+) -> NormalizationStatistics {
     var mean = [Float](repeating: 0, count: groups * channels)
     var variance = [Float](repeating: 0, count: groups * channels)
     for g in 0..<groups {
@@ -45,8 +47,10 @@ func normalizationStatistics(_ x: UnsafePointer<Float>, groups: Int, rows: Int, 
 /// with its own accumulator (no sharing, no atomics); accumulators are Double-free but
 /// blocked so each partial sum covers at most a few thousand rows.
 @inline(__always)
-func channelSums(rows: Int, channels: Int,
-                 _ accumulate: (_ row: Int, _ accumulator: UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+func channelSums(
+    rows: Int, channels: Int,
+    _ accumulate: (_ row: Int, _ accumulator: UnsafeMutablePointer<Float>) -> Void
+) -> [Float] {
     let block = 1024
     let blocks = (rows + block - 1) / block
     var partials = [Float](repeating: 0, count: Swift.max(blocks, 1) * channels)
@@ -72,9 +76,12 @@ func channelSums(rows: Int, channels: Int,
 ///   - shape: the full input shape (for the output and error messages).
 ///   - statistics: per (group, channel) mean and variance; when `nil` they are computed from
 ///     `input` (training) and the pullback includes their dependence on `input`.
-func normalize(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
-               statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity)
-    -> (output: Tensor, statistics: NormalizationStatistics) {
+func normalize(
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
+    statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity
+)
+    -> (output: Tensor, statistics: NormalizationStatistics)
+{
     let op = NormalizeOp(input: input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed)
     if let result = activation.withKernel(op) { return result }
     let (output, statistics) = op(IdentityActivation())
@@ -86,18 +93,24 @@ private struct NormalizeOp: ActivationKernelUser {
     let input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float
     let statistics: NormalizationStatistics?
 
-    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> (output: Tensor, statistics: NormalizationStatistics) {
+    func callAsFunction<A: PointwiseActivation>(
+        _ activation: A
+    ) -> (output: Tensor, statistics: NormalizationStatistics) {
         normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: statistics, activation)
     }
 }
 
 /// The fused kernels behind `normalize(_:…activation:)`, specialised per activation.
-private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
-                                               statistics fixed: NormalizationStatistics?, _ activation: A)
-    -> (output: Tensor, statistics: NormalizationStatistics) {
+private func normalize<A: PointwiseActivation>(
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
+    statistics fixed: NormalizationStatistics?, _ activation: A
+)
+    -> (output: Tensor, statistics: NormalizationStatistics)
+{
     let channels = input.shape[input.rank - 1]
     let rows = input.count / Swift.max(groups * channels, 1)
-    let statistics = fixed ?? input.withPointer { normalizationStatistics($0, groups: groups, rows: rows, channels: channels) }
+    let statistics =
+        fixed ?? input.withPointer { normalizationStatistics($0, groups: groups, rows: rows, channels: channels) }
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
     // Per (group, channel): y = activation(x·scale + shift).
     var scale = [Float](repeating: 0, count: groups * channels), shift = scale
@@ -119,12 +132,14 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
     let hasGamma = gamma != nil, hasBeta = beta != nil
-    let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) { outputGradient, needed in
+    let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) {
+        outputGradient, needed in
         // Without a saved output (identity) the derivative needs none: ∂y stands in for y.
         // Σ ∂z and Σ ∂z·x̂ per (group, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
         let (sumDz, sumDzXhat) = withPointers(outputGradient, inputValue, savedOutput) { dy, x, y in
-            gradientSums(activation, dy: dy, y: y ?? dy, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
-                         groups: groups, rows: rows, channels: channels)
+            gradientSums(
+                activation, dy: dy, y: y ?? dy, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
+                groups: groups, rows: rows, channels: channels)
         }
         var gradients: [Tensor?] = []
         if needed[0] {
@@ -143,8 +158,9 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
             }
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
             withPointers(outputGradient, inputValue, savedOutput, inputGradient) { dy, x, y, dx in
-                rowAffineGradient(activation, dy: dy, y: y ?? dy, x: x, dx,
-                                  groups: groups, rows: rows, channels: channels, a: a, b: bx, c: c0)
+                rowAffineGradient(
+                    activation, dy: dy, y: y ?? dy, x: x, dx,
+                    groups: groups, rows: rows, channels: channels, a: a, b: bx, c: c0)
             }
             gradients.append(inputGradient)
         } else {
@@ -156,7 +172,9 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
                 var dGamma = [Float](repeating: 0, count: channels)
                 for i in 0..<(groups * channels) { dGamma[i % channels] += sumDzXhat[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dGamma))
-            } else { gradients.append(nil) }
+            } else {
+                gradients.append(nil)
+            }
             index += 1
         }
         if hasBeta {
@@ -164,7 +182,9 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
                 var dBeta = [Float](repeating: 0, count: channels)
                 for i in 0..<(groups * channels) { dBeta[i % channels] += sumDz[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dBeta))
-            } else { gradients.append(nil) }
+            } else {
+                gradients.append(nil)
+            }
         }
         return gradients
     }
@@ -172,8 +192,10 @@ private func normalize<A: PointwiseActivation>(_ input: Tensor, gamma: Tensor?, 
 }
 
 /// out = activation(x·scale + shift) with per-(group, channel) coefficients.
-private func rowAffine<A: PointwiseActivation>(_ activation: A, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                               groups: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]) {
+private func rowAffine<A: PointwiseActivation>(
+    _ activation: A, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    groups: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]
+) {
     scale.withUnsafeBufferPointer { a in
         shift.withUnsafeBufferPointer { c in
             let a = a.baseAddress!, c = c.baseAddress!
@@ -198,9 +220,11 @@ private func rowAffine<A: PointwiseActivation>(_ activation: A, _ x: UnsafePoint
 
 /// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(group, channel) coefficients
 /// (b and c are zero with fixed statistics).
-private func rowAffineGradient<A: PointwiseActivation>(_ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                                       x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                                       groups: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]) {
+private func rowAffineGradient<A: PointwiseActivation>(
+    _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
+    x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    groups: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]
+) {
     a.withUnsafeBufferPointer { a in
         b.withUnsafeBufferPointer { b in
             c.withUnsafeBufferPointer { c in
@@ -211,7 +235,9 @@ private func rowAffineGradient<A: PointwiseActivation>(_ activation: A, dy: Unsa
                         var j = 0
                         while j + 16 <= channels {
                             let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
-                            let v = loadVector(a + k + j) * dz + loadVector(b + k + j) * loadVector(x + o + j) + loadVector(c + k + j)
+                            let v =
+                                loadVector(a + k + j) * dz + loadVector(b + k + j) * loadVector(x + o + j)
+                                + loadVector(c + k + j)
                             storeVector(v, out + o + j)
                             j += 16
                         }
@@ -229,9 +255,11 @@ private func rowAffineGradient<A: PointwiseActivation>(_ activation: A, dy: Unsa
 
 /// Σ ∂z and Σ ∂z·(x − μ)·inv per (group, channel), with ∂z = activation′(y)·∂y: both sums in
 /// one blocked, parallel pass (each block of rows has its own partial sums).
-private func gradientSums<A: PointwiseActivation>(_ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                                  x: UnsafePointer<Float>, mean: [Float], inverseDeviation: [Float],
-                                                  groups: Int, rows: Int, channels: Int) -> (sumDz: [Float], sumDzXhat: [Float]) {
+private func gradientSums<A: PointwiseActivation>(
+    _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
+    x: UnsafePointer<Float>, mean: [Float], inverseDeviation: [Float],
+    groups: Int, rows: Int, channels: Int
+) -> (sumDz: [Float], sumDzXhat: [Float]) {
     let block = 1024
     let blocksPerGroup = Swift.max((rows + block - 1) / block, 1)
     let blocks = groups * blocksPerGroup
@@ -251,7 +279,8 @@ private func gradientSums<A: PointwiseActivation>(_ activation: A, dy: UnsafePoi
                         while j + 16 <= channels {
                             let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
                             storeVector(loadVector(sumDz + j) + dz, sumDz + j)
-                            storeVector(loadVector(sumDzX + j) + dz * (loadVector(x + o + j) - loadVector(mu + j)), sumDzX + j)
+                            storeVector(
+                                loadVector(sumDzX + j) + dz * (loadVector(x + o + j) - loadVector(mu + j)), sumDzX + j)
                             j += 16
                         }
                         while j < channels {
@@ -287,21 +316,33 @@ private func gradientSums<A: PointwiseActivation>(_ activation: A, dy: UnsafePoi
 ///   - activation: applied to the normalised values in the same pass (default none); equal to
 ///     `activation(output)` but without a separate op.
 /// - Returns: the normalised (and activated) tensor and the batch mean and biased variance `[C]`.
-public func batchNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-3,
-                            activation: Activation = .identity) -> (output: Tensor, mean: Tensor, variance: Tensor) {
+public func batchNormalized(
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-3,
+    activation: Activation = .identity
+) -> (output: Tensor, mean: Tensor, variance: Tensor) {
     let channels = input.shape.last ?? 1
-    let (output, statistics) = normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, activation: activation)
-    return (output, Tensor(shape: [channels], scalars: statistics.mean), Tensor(shape: [channels], scalars: statistics.variance))
+    let (output, statistics) = normalize(
+        input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, activation: activation)
+    return (
+        output, Tensor(shape: [channels], scalars: statistics.mean),
+        Tensor(shape: [channels], scalars: statistics.variance)
+    )
 }
 
 /// Batch normalisation with given (running) statistics: `activation(γ·(x − mean)/√(variance + ε) + β)`.
-public func batchNormalized(_ input: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?,
-                            epsilon: Float = 1e-3, activation: Activation = .identity) -> Tensor {
+public func batchNormalized(
+    _ input: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?,
+    epsilon: Float = 1e-3, activation: Activation = .identity
+) -> Tensor {
     let channels = input.shape.last ?? 1
-    precondition(mean.shape == [channels] && variance.shape == [channels],
-                 "batchNormalized: statistics \(describeShape(mean.shape)), \(describeShape(variance.shape)) for \(channels) channels")
+    precondition(
+        mean.shape == [channels] && variance.shape == [channels],
+        "batchNormalized: statistics \(describeShape(mean.shape)), \(describeShape(variance.shape)) for \(channels) channels"
+    )
     let statistics = NormalizationStatistics(mean: mean.scalars, variance: variance.scalars)
-    return normalize(input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, statistics: statistics, activation: activation).output
+    return normalize(
+        input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, statistics: statistics, activation: activation
+    ).output
 }
 
 /// Instance normalisation: statistics per sample and channel over the spatial axes.
@@ -312,8 +353,11 @@ public func batchNormalized(_ input: Tensor, mean: Tensor, variance: Tensor, gam
 ///   - beta: `[C]` offset, or `nil` for 0.
 ///   - epsilon: added to the variance (PyTorch's 1e-5).
 ///   - activation: applied in the same pass (default none).
-public func instanceNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5,
-                               activation: Activation = .identity) -> Tensor {
+public func instanceNormalized(
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5,
+    activation: Activation = .identity
+) -> Tensor {
     precondition(input.rank >= 2, "instanceNormalized: needs [N, …, C], got \(describeShape(input.shape))")
-    return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon, activation: activation).output
+    return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon, activation: activation)
+        .output
 }

@@ -19,8 +19,9 @@ extension Tensor {
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         precondition([top, bottom, left, right].allSatisfy { $0 >= 0 }, "padded: negative padding")
         if mode == .reflect {
-            precondition(top < h && bottom < h && left < w && right < w,
-                         "padded: reflection by (\(top), \(bottom), \(left), \(right)) needs pads smaller than \(h)×\(w)")
+            precondition(
+                top < h && bottom < h && left < w && right < w,
+                "padded: reflection by (\(top), \(bottom), \(left), \(right)) needs pads smaller than \(h)×\(w)")
         }
         let (outH, outW) = (h + top + bottom, w + left + right)
         // Source row/column of every output row/column; −1 marks a zero border.

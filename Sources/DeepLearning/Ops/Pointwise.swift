@@ -86,8 +86,10 @@ struct TanhActivation: PointwiseActivation {
 
 /// target[i] = activation(source[i]) for i < count, on all cores for large counts.
 @inline(__always)
-func applyActivation<A: PointwiseActivation>(_ activation: A, _ source: UnsafePointer<Float>,
-                                             _ target: UnsafeMutablePointer<Float>, count: Int) {
+func applyActivation<A: PointwiseActivation>(
+    _ activation: A, _ source: UnsafePointer<Float>,
+    _ target: UnsafeMutablePointer<Float>, count: Int
+) {
     parallelChunks(count, grain: 65_536) { range in
         var i = range.lowerBound
         while i + 16 <= range.upperBound {
@@ -103,8 +105,10 @@ func applyActivation<A: PointwiseActivation>(_ activation: A, _ source: UnsafePo
 
 /// target[i] = ∂activation at output[i] · gradient[i].
 @inline(__always)
-func activationGradient<A: PointwiseActivation>(_ activation: A, gradient: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                                                _ target: UnsafeMutablePointer<Float>, count: Int) {
+func activationGradient<A: PointwiseActivation>(
+    _ activation: A, gradient: UnsafePointer<Float>, output: UnsafePointer<Float>,
+    _ target: UnsafeMutablePointer<Float>, count: Int
+) {
     parallelChunks(count, grain: 65_536) { range in
         var i = range.lowerBound
         while i + 16 <= range.upperBound {

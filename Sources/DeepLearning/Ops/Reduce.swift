@@ -28,7 +28,8 @@ extension Tensor {
     public func max(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Tensor {
         let resolved = resolveAxes(axes)
         precondition(count > 0, "max of an empty tensor of shape \(describeShape(shape))")
-        let kept = reduceWithoutRecording(alongAxes: resolved, initial: -.infinity, combineScalar: { Swift.max($0, $1) })
+        let kept = reduceWithoutRecording(
+            alongAxes: resolved, initial: -.infinity, combineScalar: { Swift.max($0, $1) })
         let output = keepingDimensions ? kept : kept.withShape(Tensor.dropAxes(resolved, from: shape))
         let input = detached(), keptShape = kept.shape
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
@@ -59,8 +60,10 @@ extension Tensor {
     /// The shared reduction loop: walks the input once, row by row, folding each row either
     /// into one output element (inner axis reduced) or elementwise into an output row.
     @inline(__always)
-    private func reduceWithoutRecording(alongAxes axes: [Int], initial: Float,
-                                        combineScalar: (Float, Float) -> Float) -> Tensor {
+    private func reduceWithoutRecording(
+        alongAxes axes: [Int], initial: Float,
+        combineScalar: (Float, Float) -> Float
+    ) -> Tensor {
         var outputShape = shape
         for axis in axes { outputShape[axis] = 1 }
         let result = Tensor(shape: outputShape, repeating: initial)
@@ -84,8 +87,9 @@ extension Tensor {
                     partial.6 = combineScalar(partial.6, row[j + 6]); partial.7 = combineScalar(partial.7, row[j + 7])
                     j += 8
                 }
-                var total = combineScalar(combineScalar(combineScalar(partial.0, partial.1), combineScalar(partial.2, partial.3)),
-                                          combineScalar(combineScalar(partial.4, partial.5), combineScalar(partial.6, partial.7)))
+                var total = combineScalar(
+                    combineScalar(combineScalar(partial.0, partial.1), combineScalar(partial.2, partial.3)),
+                    combineScalar(combineScalar(partial.4, partial.5), combineScalar(partial.6, partial.7)))
                 while j < inner { total = combineScalar(total, row[j]); j += 1 }
                 out[0] = combineScalar(out[0], total)
             } else {
@@ -98,8 +102,9 @@ extension Tensor {
     /// Repeats this tensor along its size-1 (or missing leading) axes to `target`; records nothing.
     func broadcast(to target: [Int]) -> Tensor {
         if shape == target { return self }
-        precondition(broadcastShape(shape, target) == target,
-                     "cannot broadcast \(describeShape(shape)) to \(describeShape(target))")
+        precondition(
+            broadcastShape(shape, target) == target,
+            "cannot broadcast \(describeShape(shape)) to \(describeShape(target))")
         let result = Tensor(uninitializedShape: target)
         if result.count == 0 { return result }
         let plan = StridedPlan(shape: target, strides: [broadcastStrides(shape, to: target)])

@@ -8,12 +8,14 @@ extension Tensor {
         var resolved = newShape
         if let inferred = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != inferred }.reduce(1) { $0 * $1.element }
-            precondition(known > 0 && count % known == 0,
-                         "reshape: cannot infer an axis of \(describeShape(newShape)) for \(count) elements")
+            precondition(
+                known > 0 && count % known == 0,
+                "reshape: cannot infer an axis of \(describeShape(newShape)) for \(count) elements")
             resolved[inferred] = count / known
         }
-        precondition(elementCount(resolved) == count && resolved.allSatisfy { $0 >= 0 },
-                     "reshape: shape \(describeShape(shape)) (\(count) elements) cannot become \(describeShape(newShape))")
+        precondition(
+            elementCount(resolved) == count && resolved.allSatisfy { $0 >= 0 },
+            "reshape: shape \(describeShape(shape)) (\(count) elements) cannot become \(describeShape(newShape))")
         let inputShape = shape
         return Tensor.recording(withShape(resolved), inputs: [self]) { gradient, _ in
             [gradient.withShape(inputShape)]
@@ -22,8 +24,9 @@ extension Tensor {
 
     /// Reorders the axes: output axis i is input axis `permutation[i]` (NumPy's `transpose(axes)`).
     public func permuted(_ permutation: [Int]) -> Tensor {
-        precondition(permutation.sorted() == Array(0..<rank),
-                     "permuted: \(permutation) is not a permutation of the axes of \(describeShape(shape))")
+        precondition(
+            permutation.sorted() == Array(0..<rank),
+            "permuted: \(permutation) is not a permutation of the axes of \(describeShape(shape))")
         let output = permutedWithoutRecording(permutation)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, axis) in permutation.enumerated() { inverse[axis] = i }
@@ -61,8 +64,9 @@ extension Tensor {
     /// The elements whose index along `axis` lies in `range` (NumPy's `x[..., a:b, ...]`), copied.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let axis = normalizeAxis(axis, rank: rank)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis],
-                     "slice: range \(range) is outside axis \(axis) of shape \(describeShape(shape))")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= shape[axis],
+            "slice: range \(range) is outside axis \(axis) of shape \(describeShape(shape))")
         var outputShape = shape
         outputShape[axis] = range.count
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)

@@ -43,9 +43,11 @@ import Foundation
     /// Computes `c = op(a)·op(b) + β·c` (row-major, as `cblas_sgemm` with α = 1) when the
     /// product is thin enough and the shapes fit the kernels; returns `false` without touching
     /// `c` otherwise, for the caller to use BLAS.
-    public static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    public static func run(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
         let settings = ThreadState.current.kernelSettings
         let level = settings.thinProductLevel, minimumLargeOperand = settings.thinProductMinimumLargeOperand
         guard level > 0, m > 0, n > 0, k > 0, Swift.max(m, n, k) < Int(Int32.max) else { return false }
@@ -58,15 +60,17 @@ import Foundation
             let groups = (n + 3) / 4
             parallelChunks(groups, grain: 1) { range in
                 let n0 = range.lowerBound * 4, n1 = Swift.min(n, range.upperBound * 4)
-                dl_skinny_nt(Int32(level), Int32(m), Int32(n0), Int32(n1), Int32(k), a, Int32(lda), b, Int32(ldb),
-                             beta, c, Int32(ldc))
+                dl_skinny_nt(
+                    Int32(level), Int32(m), Int32(n0), Int32(n1), Int32(k), a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
             }
         case (true, false) where k <= rowLimit && beta == 0 && n % lanes == 0 && m * n >= minimumLargeOperand:
             // Pairs of C rows per thread (the kernel's unit).
             parallelChunks((m + 1) / 2, grain: 1) { range in
                 let m0 = range.lowerBound * 2, m1 = Swift.min(m, range.upperBound * 2)
-                dl_skinny_tn(Int32(level), Int32(m0), Int32(m1), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
-                             c, Int32(ldc))
+                dl_skinny_tn(
+                    Int32(level), Int32(m0), Int32(m1), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
+                    c, Int32(ldc))
             }
         default:
             return false
@@ -80,8 +84,10 @@ import Foundation
 
     /// NN: each part takes a contiguous run of B's rows (one sequential stream) into its own
     /// partial product; the partials are then added into `c` in order.
-    private static func productNN(level: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                  b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    private static func productNN(
+        level: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let parts = Swift.max(1, Swift.min(maximumPartsNN, k / 64))
         // Padded rows: partial rows a power of two apart would share cache sets.
         let partialStride = n + 16, longestRun = (k + parts - 1) / parts
@@ -92,8 +98,9 @@ import Foundation
                 for part in range {
                     let k0 = part * k / parts, k1 = (part + 1) * k / parts
                     let partial = scratch + part * (partialSize + packSize)
-                    dl_skinny_nn_partial(Int32(level), Int32(m), Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b,
-                                         Int32(ldb), partial, Int32(partialStride), partial + partialSize)
+                    dl_skinny_nn_partial(
+                        Int32(level), Int32(m), Int32(n), Int32(k0), Int32(k1), a, Int32(lda), b,
+                        Int32(ldb), partial, Int32(partialStride), partial + partialSize)
                 }
             }
             for row in 0..<m {
@@ -103,7 +110,7 @@ import Foundation
                     if part > 0 || beta == 1 {
                         for j in 0..<n { target[j] += source[j] }
                     } else if beta == 0 {
-                        for j in 0..<n { target[j] = source[j] }    // C is not read (β = 0, as in BLAS)
+                        for j in 0..<n { target[j] = source[j] }  // C is not read (β = 0, as in BLAS)
                     } else {
                         for j in 0..<n { target[j] = beta * target[j] + source[j] }
                     }

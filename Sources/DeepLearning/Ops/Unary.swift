@@ -6,8 +6,10 @@ import Foundation
 extension Tensor {
     /// A unary op whose derivative is a function of the input `x` and output `y`.
     @inline(__always)
-    private func unary(_ forward: (Float) -> Float, op: StaticString = #function,
-                       derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+    private func unary(
+        _ forward: (Float) -> Float, op: StaticString = #function,
+        derivative: @escaping (_ x: Float, _ y: Float) -> Float
+    ) -> Tensor {
         let output = mapElements(forward)
         guard GradientMode.isRecording && node != nil else { return output }
         let input = detached()

@@ -25,8 +25,10 @@ public final class Adam: Optimizer {
     private let slots: OptimizerSlots
 
     /// Creates Adam over every parameter of `module`.
-    public init(for module: Module, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) {
+    public init(
+        for module: Module, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+    ) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2

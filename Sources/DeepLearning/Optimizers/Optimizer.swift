@@ -57,7 +57,9 @@ final class OptimizerSlots {
                 let key = "\(entry.name).\(slotName)"
                 guard let tensor = tensors[key] else { loaded[slot][index] = nil; continue }
                 guard tensor.shape == entry.parameter.shape else {
-                    throw ShapeError("optimizer state \(key): shape \(describeShape(tensor.shape)) but the parameter is \(describeShape(entry.parameter.shape))")
+                    throw ShapeError(
+                        "optimizer state \(key): shape \(describeShape(tensor.shape)) but the parameter is \(describeShape(entry.parameter.shape))"
+                    )
                 }
                 loaded[slot][index] = tensor.copied()
             }

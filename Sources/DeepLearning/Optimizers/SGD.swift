@@ -34,7 +34,7 @@ public final class SGD: Optimizer {
                     parallelChunks(theta.count) { range in
                         for i in range {
                             guard let b = buffer else { w[i] -= lr * g[i]; continue }
-                            b[i] = mu * b[i] + g[i]   // b starts at 0, so step 1 gives b = g as in PyTorch
+                            b[i] = mu * b[i] + g[i]  // b starts at 0, so step 1 gives b = g as in PyTorch
                             w[i] -= lr * (useNesterov ? g[i] + mu * b[i] : b[i])
                         }
                     }

@@ -58,14 +58,19 @@ private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count:
 /// Atomic write whose content `body` streams through a writer (large tensors are written
 /// straight from their storage, without building one `Data` of the whole file).
 func writeAtomically(to url: URL, _ body: (AtomicFileWriter) throws -> Void) throws {
-    try writeAtomically(to: url, producingFileAt: { temporaryURL in
-        let descriptor = open(temporaryURL.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw SerializationError(path: url.path, "cannot create temporary file in \(url.deletingLastPathComponent().path) (\(String(cString: strerror(errno))))")
-        }
-        defer { close(descriptor) }
-        try body(AtomicFileWriter(descriptor: descriptor, finalPath: url.path))
-    })
+    try writeAtomically(
+        to: url,
+        producingFileAt: { temporaryURL in
+            let descriptor = open(temporaryURL.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw SerializationError(
+                    path: url.path,
+                    "cannot create temporary file in \(url.deletingLastPathComponent().path) (\(String(cString: strerror(errno))))"
+                )
+            }
+            defer { close(descriptor) }
+            try body(AtomicFileWriter(descriptor: descriptor, finalPath: url.path))
+        })
 }
 
 /// Atomic write for content another library writes to a path (ZIPFoundation for NPZ):
@@ -86,7 +91,8 @@ func writeAtomically(to url: URL, producingFileAt produce: (URL) throws -> Void)
     }
     try syncPath(temporaryURL.path, reportingAs: url.path)
     guard rename(temporaryURL.path, url.path) == 0 else {
-        throw SerializationError(path: url.path, "cannot rename temporary file into place (\(String(cString: strerror(errno))))")
+        throw SerializationError(
+            path: url.path, "cannot rename temporary file into place (\(String(cString: strerror(errno))))")
     }
     renamed = true
     // The new name is durable only once the directory entry is flushed too.
@@ -97,7 +103,8 @@ func writeAtomically(to url: URL, producingFileAt produce: (URL) throws -> Void)
 private func syncPath(_ path: String, reportingAs reportedPath: String) throws {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
-        throw SerializationError(path: reportedPath, "cannot open \(path) to sync it (\(String(cString: strerror(errno))))")
+        throw SerializationError(
+            path: reportedPath, "cannot open \(path) to sync it (\(String(cString: strerror(errno))))")
     }
     defer { close(descriptor) }
     guard fsync(descriptor) == 0 else {

@@ -55,7 +55,9 @@ extension Module {
             known.insert(name)
             guard let tensor = tensors[name] else { return missing.append(name) }
             guard tensor.shape == shape else {
-                return problems.append("\(name) has shape \(describeShape(tensor.shape)) in the checkpoint but \(describeShape(shape)) in the model")
+                return problems.append(
+                    "\(name) has shape \(describeShape(tensor.shape)) in the checkpoint but \(describeShape(shape)) in the model"
+                )
             }
             assignments.append { assign(tensor) }
         }
@@ -65,7 +67,8 @@ extension Module {
             if !unexpected.isEmpty { problems.append("unexpected: \(unexpected.joined(separator: ", "))") }
         }
         guard problems.isEmpty else {
-            throw SerializationError(path: "state dictionary", "does not match \(type(of: self)): " + problems.joined(separator: "; "))
+            throw SerializationError(
+                path: "state dictionary", "does not match \(type(of: self)): " + problems.joined(separator: "; "))
         }
         for assign in assignments { assign() }
     }

@@ -27,7 +27,9 @@ enum StoredElementType: Equatable {
     func convert(_ source: UnsafeRawPointer, count: Int, to destination: UnsafeMutablePointer<Float>) {
         func each<T>(_ type: T.Type, _ convert: (T) -> Float) {
             let stride = MemoryLayout<T>.size
-            for i in 0..<count { destination[i] = convert(source.loadUnaligned(fromByteOffset: i * stride, as: T.self)) }
+            for i in 0..<count {
+                destination[i] = convert(source.loadUnaligned(fromByteOffset: i * stride, as: T.self))
+            }
         }
         switch self {
         case .float32: UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)

@@ -51,7 +51,10 @@ public enum NPY {
     }
 
     static func dataLengthError(_ header: NPYHeader, available: Int, source: String) -> SerializationError {
-        SerializationError(path: source, "shape \(describeShape(header.shape)) of \(header.elementType) needs \(header.dataByteCount) data bytes but \(available) follow the header")
+        SerializationError(
+            path: source,
+            "shape \(describeShape(header.shape)) of \(header.elementType) needs \(header.dataByteCount) data bytes but \(available) follow the header"
+        )
     }
 
     /// Converts validated data bytes (exactly `header.dataByteCount`) to a C-order tensor.

@@ -19,7 +19,8 @@ struct NPYHeader {
     /// How many leading bytes must be available to know the header length (10 or 12).
     static func preambleLength(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Int {
         guard bytes.count >= 8 else {
-            throw SerializationError(path: source, "not an NPY file: \(bytes.count) bytes, shorter than the 10-byte preamble")
+            throw SerializationError(
+                path: source, "not an NPY file: \(bytes.count) bytes, shorter than the 10-byte preamble")
         }
         guard bytes.prefix(6).elementsEqual(magic) else {
             throw SerializationError(path: source, "not an NPY file: missing the \\x93NUMPY magic")
@@ -28,7 +29,8 @@ struct NPYHeader {
         case (1, 0): return 10
         case (2, 0), (3, 0): return 12
         case let (major, minor):
-            throw SerializationError(path: source, "unsupported NPY format version \(major).\(minor) (known: 1.0, 2.0, 3.0)")
+            throw SerializationError(
+                path: source, "unsupported NPY format version \(major).\(minor) (known: 1.0, 2.0, 3.0)")
         }
     }
 
@@ -37,11 +39,13 @@ struct NPYHeader {
     static func dataOffset(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Int? {
         guard bytes.count >= 12 || (bytes.count >= 10 && bytes.count >= 8 && bytes[6] == 1) else { return nil }
         let preamble = try preambleLength(bytes, source: source)
-        let headerLength = preamble == 10
+        let headerLength =
+            preamble == 10
             ? Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian)
             : Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
         guard headerLength <= maximumHeaderLength else {
-            throw SerializationError(path: source, "NPY header length \(headerLength) is implausible (limit \(maximumHeaderLength))")
+            throw SerializationError(
+                path: source, "NPY header length \(headerLength) is implausible (limit \(maximumHeaderLength))")
         }
         return preamble + headerLength
     }
@@ -55,7 +59,8 @@ struct NPYHeader {
         }
         let headerLength = dataOffset - preamble
         guard preamble + headerLength <= bytes.count else {
-            throw SerializationError(path: source, "NPY header length \(headerLength) runs past the end of the data (\(bytes.count) bytes)")
+            throw SerializationError(
+                path: source, "NPY header length \(headerLength) runs past the end of the data (\(bytes.count) bytes)")
         }
         let text = Array(bytes[preamble..<(preamble + headerLength)])
         var parser = PythonLiteralParser(text, source: source)
@@ -64,14 +69,17 @@ struct NPYHeader {
         }
         func entry(_ key: String) throws -> PythonLiteral {
             guard let value = entries.last(where: { $0.0 == key })?.1 else {
-                throw SerializationError(path: source, "NPY header lacks '\(key)': \(String(decoding: text, as: UTF8.self))")
+                throw SerializationError(
+                    path: source, "NPY header lacks '\(key)': \(String(decoding: text, as: UTF8.self))")
             }
             return value
         }
         let elementType: StoredElementType
         switch try entry("descr") {
         case let .string(descr): elementType = try parseDescr(descr, source: source)
-        default: throw SerializationError(path: source, "structured NPY dtypes are not supported (descr is not a plain type string)")
+        default:
+            throw SerializationError(
+                path: source, "structured NPY dtypes are not supported (descr is not a plain type string)")
         }
         guard case let .bool(fortranOrder) = try entry("fortran_order") else {
             throw SerializationError(path: source, "NPY header: fortran_order is not True or False")
@@ -89,14 +97,16 @@ struct NPYHeader {
         guard let byteCount = checkedByteCount(shape: shape, itemSize: elementType.size) else {
             throw SerializationError(path: source, "NPY shape \(describeShape(shape)) is too large to address")
         }
-        return NPYHeader(elementType: elementType, fortranOrder: fortranOrder, shape: shape,
-                         dataOffset: preamble + headerLength, dataByteCount: byteCount)
+        return NPYHeader(
+            elementType: elementType, fortranOrder: fortranOrder, shape: shape,
+            dataOffset: preamble + headerLength, dataByteCount: byteCount)
     }
 
     /// Maps a NumPy type string to an element type; rejects big-endian, object and exotic types.
     static func parseDescr(_ descr: String, source: String) throws -> StoredElementType {
         if descr.dropFirst().first == "O" {
-            throw SerializationError(path: source, "object arrays (pickled Python objects) are not supported; save a numeric dtype")
+            throw SerializationError(
+                path: source, "object arrays (pickled Python objects) are not supported; save a numeric dtype")
         }
         guard let order = descr.first, "<>|=".contains(order) else {
             throw SerializationError(path: source, "unsupported NPY dtype '\(descr)'")
@@ -108,10 +118,12 @@ struct NPYHeader {
             "u1": .uint8, "u2": .uint16, "u4": .uint32, "u8": .uint64, "b1": .bool,
         ]
         guard let type = types[typeCode] else {
-            throw SerializationError(path: source, "unsupported NPY dtype '\(descr)' (supported: float16/32/64, int8–64, uint8–64, bool)")
+            throw SerializationError(
+                path: source, "unsupported NPY dtype '\(descr)' (supported: float16/32/64, int8–64, uint8–64, bool)")
         }
         if order == ">" && type.size > 1 {
-            throw SerializationError(path: source, "big-endian NPY data ('\(descr)') is not supported; save with dtype '<\(typeCode)'")
+            throw SerializationError(
+                path: source, "big-endian NPY data ('\(descr)') is not supported; save with dtype '<\(typeCode)'")
         }
         return type
     }
@@ -167,7 +179,9 @@ struct PythonLiteralParser {
     }
 
     private func failure(_ problem: String) -> SerializationError {
-        SerializationError(path: source, "malformed NPY header (\(problem) at byte \(index)): \(String(decoding: text.prefix(200), as: UTF8.self))")
+        SerializationError(
+            path: source,
+            "malformed NPY header (\(problem) at byte \(index)): \(String(decoding: text.prefix(200), as: UTF8.self))")
     }
 
     private mutating func skipWhitespace() {
@@ -183,9 +197,13 @@ struct PythonLiteralParser {
         switch text[index] {
         case UInt8(ascii: "{"):
             let items = try parseSequence(closing: "}") { parser -> (String, PythonLiteral) in
-                guard case let .string(key) = try parser.parseValue() else { throw parser.failure("dict key is not a string") }
+                guard case let .string(key) = try parser.parseValue() else {
+                    throw parser.failure("dict key is not a string")
+                }
                 parser.skipWhitespace()
-                guard parser.index < parser.text.count, parser.text[parser.index] == UInt8(ascii: ":") else { throw parser.failure("expected ':'") }
+                guard parser.index < parser.text.count, parser.text[parser.index] == UInt8(ascii: ":") else {
+                    throw parser.failure("expected ':'")
+                }
                 parser.index += 1
                 return (key, try parser.parseValue())
             }
@@ -198,7 +216,9 @@ struct PythonLiteralParser {
     }
 
     /// Items separated by commas, trailing comma allowed, up to `closing`.
-    private mutating func parseSequence<T>(closing: Unicode.Scalar, _ item: (inout PythonLiteralParser) throws -> T) throws -> [T] {
+    private mutating func parseSequence<T>(
+        closing: Unicode.Scalar, _ item: (inout PythonLiteralParser) throws -> T
+    ) throws -> [T] {
         index += 1
         var items: [T] = []
         while true {
@@ -208,7 +228,9 @@ struct PythonLiteralParser {
             items.append(try item(&self))
             skipWhitespace()
             guard index < text.count else { throw failure("unterminated '\(closing)'") }
-            if text[index] == UInt8(ascii: ",") { index += 1 } else if text[index] != UInt8(ascii: closing) {
+            if text[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if text[index] != UInt8(ascii: closing) {
                 throw failure("expected ',' or '\(closing)'")
             }
         }
@@ -229,8 +251,11 @@ struct PythonLiteralParser {
 
     private mutating func parseWordOrNumber() throws -> PythonLiteral {
         let start = index
-        while index < text.count, text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "_")
-                || (0x30...0x39).contains(text[index]) || (0x41...0x5a).contains(text[index]) || (0x61...0x7a).contains(text[index]) {
+        while index < text.count,
+            text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "_")
+                || (0x30...0x39).contains(text[index]) || (0x41...0x5a).contains(text[index])
+                || (0x61...0x7a).contains(text[index])
+        {
             index += 1
         }
         var word = String(decoding: text[start..<index], as: UTF8.self)
@@ -241,7 +266,8 @@ struct PythonLiteralParser {
         default:
             if word.hasSuffix("L") { word.removeLast() }  // Python 2 longs in old files: (3L, 4L)
             guard !word.isEmpty, let value = Int(word) else {
-                throw failure(word.isEmpty ? "unexpected character" : "'\(word)' is not an integer that fits in 64 bits")
+                throw failure(
+                    word.isEmpty ? "unexpected character" : "'\(word)' is not an integer that fits in 64 bits")
             }
             return .int(value)
         }

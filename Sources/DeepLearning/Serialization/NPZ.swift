@@ -20,21 +20,27 @@ public enum NPZ {
         var seen = Set<String>()
         for (name, _) in arrays {
             guard !name.isEmpty, seen.insert(name).inserted else {
-                throw SerializationError(path: url.path, name.isEmpty ? "array names must not be empty" : "array name '\(name)' appears twice")
+                throw SerializationError(
+                    path: url.path,
+                    name.isEmpty ? "array names must not be empty" : "array name '\(name)' appears twice")
             }
         }
-        try writeAtomically(to: url, producingFileAt: { temporaryURL in
-            let archive = try Archive(url: temporaryURL, accessMode: .create)
-            for (name, tensor) in arrays {
-                let header = NPYHeader.encode(shape: tensor.shape)
-                let total = header.count + tensor.count * MemoryLayout<Float>.size
-                try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(total),
-                                     compressionMethod: compressed ? .deflate : .none,
-                                     bufferSize: 1 << 20) { position, size in
-                    npyChunk(header: header, tensor: tensor, range: Int(position)..<(Int(position) + size))
+        try writeAtomically(
+            to: url,
+            producingFileAt: { temporaryURL in
+                let archive = try Archive(url: temporaryURL, accessMode: .create)
+                for (name, tensor) in arrays {
+                    let header = NPYHeader.encode(shape: tensor.shape)
+                    let total = header.count + tensor.count * MemoryLayout<Float>.size
+                    try archive.addEntry(
+                        with: name + ".npy", type: .file, uncompressedSize: Int64(total),
+                        compressionMethod: compressed ? .deflate : .none,
+                        bufferSize: 1 << 20
+                    ) { position, size in
+                        npyChunk(header: header, tensor: tensor, range: Int(position)..<(Int(position) + size))
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// The bytes `range` of the `.npy` file made of `header` followed by `tensor`'s elements.
@@ -73,7 +79,8 @@ public enum NPZ {
     private static func read(from url: URL, only wanted: Set<String>?) throws -> [String: Tensor] {
         let path = url.path
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let fileSize = (attributes[.size] as? NSNumber)?.intValue else {
+            let fileSize = (attributes[.size] as? NSNumber)?.intValue
+        else {
             throw SerializationError(path: path, "no such file")
         }
         let (data, entries) = try validateLayout(of: url, fileSize: fileSize)
@@ -89,7 +96,10 @@ public enum NPZ {
         if let wanted {
             let missing = wanted.filter { arrays[$0] == nil }.sorted()
             guard missing.isEmpty else {
-                throw SerializationError(path: path, "no array named \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the archive has: \(available.joined(separator: ", ")))")
+                throw SerializationError(
+                    path: path,
+                    "no array named \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the archive has: \(available.joined(separator: ", ")))"
+                )
             }
         }
         return arrays
@@ -108,7 +118,9 @@ public enum NPZ {
             throw SerializationError(path: path, "cannot read file")
         }
         var found: [ZipEntry] = []
-        func fail(_ problem: String) -> SerializationError { SerializationError(path: path, "not a valid NPZ (ZIP) archive (\(problem))") }
+        func fail(_ problem: String) -> SerializationError {
+            SerializationError(path: path, "not a valid NPZ (ZIP) archive (\(problem))")
+        }
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             func u16(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian) }
             func u32(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian) }
@@ -122,7 +134,9 @@ public enum NPZ {
             }
             guard end >= 0 else { throw fail("no end-of-central-directory record") }
             let entries = u16(end + 10), directorySize = u32(end + 12), directoryOffset = u32(end + 16)
-            guard directoryOffset != 0xFFFF_FFFF, entries != 0xFFFF else { throw fail("ZIP64 archives are not supported") }
+            guard directoryOffset != 0xFFFF_FFFF, entries != 0xFFFF else {
+                throw fail("ZIP64 archives are not supported")
+            }
             guard directoryOffset + directorySize <= end else { throw fail("central directory outside the file") }
             var cursor = directoryOffset
             for _ in 0..<entries {
@@ -138,12 +152,18 @@ public enum NPZ {
                 }
                 let dataStart = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
                 guard dataStart + compressedSize <= fileSize else {
-                    throw fail("an entry's data (\(compressedSize) bytes at offset \(dataStart)) runs past the end of the \(fileSize)-byte file")
+                    throw fail(
+                        "an entry's data (\(compressedSize) bytes at offset \(dataStart)) runs past the end of the \(fileSize)-byte file"
+                    )
                 }
                 guard cursor + 46 + nameLength <= end else { throw fail("damaged central directory") }
-                let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 46)..<(cursor + 46 + nameLength)]), as: UTF8.self)
-                found.append(ZipEntry(path: name, method: u16(cursor + 10), checksum: UInt32(u32(cursor + 16)),
-                                      compressedSize: compressedSize, uncompressedSize: uncompressedSize, dataStart: dataStart))
+                let name = String(
+                    decoding: UnsafeRawBufferPointer(rebasing: bytes[(cursor + 46)..<(cursor + 46 + nameLength)]),
+                    as: UTF8.self)
+                found.append(
+                    ZipEntry(
+                        path: name, method: u16(cursor + 10), checksum: UInt32(u32(cursor + 16)),
+                        compressedSize: compressedSize, uncompressedSize: uncompressedSize, dataStart: dataStart))
                 cursor += 46 + nameLength + extraLength + commentLength
             }
         }
@@ -153,15 +173,22 @@ public enum NPZ {
     /// Decompresses one entry through an `NPYStreamDecoder`, checking sizes and the CRC.
     private static func readEntry(_ entry: ZipEntry, in data: Data, source: String, fileSize: Int) throws -> Tensor {
         guard entry.compressedSize <= fileSize, entry.uncompressedSize <= Int.max / 2 else {
-            throw SerializationError(path: source, "entry sizes (\(entry.compressedSize) compressed, \(entry.uncompressedSize) uncompressed) exceed the \(fileSize)-byte archive")
+            throw SerializationError(
+                path: source,
+                "entry sizes (\(entry.compressedSize) compressed, \(entry.uncompressedSize) uncompressed) exceed the \(fileSize)-byte archive"
+            )
         }
         guard entry.method == 0 || entry.method == 8 else {
-            throw SerializationError(path: source, "unsupported zip compression method \(entry.method) (numpy writes stored or deflate)")
+            throw SerializationError(
+                path: source, "unsupported zip compression method \(entry.method) (numpy writes stored or deflate)")
         }
         // Deflate expands at most ~1032:1, so anything claiming more is corrupt or a zip bomb.
         let maximumSize = entry.method == 8 ? entry.compressedSize * 1032 + 1024 : entry.compressedSize
         guard entry.uncompressedSize <= maximumSize else {
-            throw SerializationError(path: source, "entry claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, which deflate cannot produce")
+            throw SerializationError(
+                path: source,
+                "entry claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, which deflate cannot produce"
+            )
         }
         var decoder = NPYStreamDecoder(source: source, declaredSize: entry.uncompressedSize)
         var checksum: UInt = 0
@@ -199,14 +226,19 @@ public enum NPZ {
                 try emit(UnsafeRawBufferPointer(rebasing: output[0..<(output.count - Int(stream.avail_out))]))
                 if status == Z_STREAM_END { break }
                 guard status == Z_OK else {
-                    let reason = status == Z_BUF_ERROR ? "the deflate stream is truncated" : "the deflate stream is corrupt (zlib \(status))"
+                    let reason =
+                        status == Z_BUF_ERROR
+                        ? "the deflate stream is truncated" : "the deflate stream is corrupt (zlib \(status))"
                     throw SerializationError(path: source, "cannot decompress entry: \(reason)")
                 }
             }
         }
         let tensor = try decoder.finish()
         guard UInt32(truncatingIfNeeded: checksum) == entry.checksum else {
-            throw SerializationError(path: source, "CRC-32 mismatch (stored \(entry.checksum), computed \(UInt32(truncatingIfNeeded: checksum))): the archive is corrupt")
+            throw SerializationError(
+                path: source,
+                "CRC-32 mismatch (stored \(entry.checksum), computed \(UInt32(truncatingIfNeeded: checksum))): the archive is corrupt"
+            )
         }
         return tensor
     }
@@ -259,7 +291,8 @@ struct NPYStreamDecoder {
         }
         if let tensor {
             chunk.withUnsafeBytes { bytes in
-                UnsafeMutableRawPointer(tensor.storage.pointer).advanced(by: received).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                UnsafeMutableRawPointer(tensor.storage.pointer).advanced(by: received).copyMemory(
+                    from: bytes.baseAddress!, byteCount: bytes.count)
             }
         } else {
             rawData.append(chunk)
@@ -284,7 +317,9 @@ struct NPYStreamDecoder {
         guard let header else {
             throw SerializationError(path: source, "truncated NPY: \(headerBytes.count) bytes end inside the header")
         }
-        guard received == header.dataByteCount else { throw NPY.dataLengthError(header, available: received, source: source) }
+        guard received == header.dataByteCount else {
+            throw NPY.dataLengthError(header, available: received, source: source)
+        }
         if let tensor { return tensor }
         return rawData.withUnsafeBytes { NPY.decodeData($0, header: header) }
     }

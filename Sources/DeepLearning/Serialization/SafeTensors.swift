@@ -30,17 +30,25 @@ public enum SafeTensors {
     ///   - tensors: Unique, non-empty names (not `__metadata__`) with their tensors, laid out in this order.
     ///   - url: The file to write (replaced atomically if it exists).
     ///   - metadata: Free-form string pairs stored under `__metadata__` (e.g. `["epoch": "12"]`).
-    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(
+        _ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL
+    ) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for (name, tensor) in tensors {
             guard !name.isEmpty, name != "__metadata__", header[name] == nil else {
-                throw SerializationError(path: url.path, name.isEmpty ? "tensor names must not be empty"
-                    : name == "__metadata__" ? "'__metadata__' is reserved and cannot name a tensor" : "tensor name '\(name)' appears twice")
+                throw SerializationError(
+                    path: url.path,
+                    name.isEmpty
+                        ? "tensor names must not be empty"
+                        : name == "__metadata__"
+                            ? "'__metadata__' is reserved and cannot name a tensor"
+                            : "tensor name '\(name)' appears twice")
             }
             let byteCount = tensor.count * MemoryLayout<Float>.size
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + byteCount]] as [String: Any]
+            header[name] =
+                ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + byteCount]] as [String: Any]
             offset += byteCount
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -62,9 +70,13 @@ public enum SafeTensors {
     }
 
     /// Decodes a complete safetensors file held in memory; `source` names it in errors.
-    public static func decode(_ data: Data, source: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func decode(
+        _ data: Data, source: String
+    ) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         func fail(_ message: String) -> SerializationError { SerializationError(path: source, message) }
-        guard data.count >= 8 else { throw fail("not a safetensors file: \(data.count) bytes, shorter than the 8-byte header length") }
+        guard data.count >= 8 else {
+            throw fail("not a safetensors file: \(data.count) bytes, shorter than the 8-byte header length")
+        }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(maximumHeaderLength) else {
             throw fail("header length \(headerLength) exceeds the 100 MB limit: not a safetensors file, or corrupt")
@@ -75,12 +87,15 @@ public enum SafeTensors {
         let dataStart = 8 + Int(headerLength)
         let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + dataStart))
         guard headerBytes.first == UInt8(ascii: "{"),
-              let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
+            let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any]
+        else {
             throw fail("header is not a JSON object: \(String(decoding: headerBytes.prefix(120), as: UTF8.self))")
         }
         var metadata: [String: String] = [:]
         if let rawMetadata = header["__metadata__"] {
-            guard let strings = rawMetadata as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
+            guard let strings = rawMetadata as? [String: String] else {
+                throw fail("__metadata__ must map strings to strings")
+            }
             metadata = strings
         }
         let sectionLength = data.count - dataStart
@@ -93,7 +108,9 @@ public enum SafeTensors {
             for entry in entries {
                 let tensor = Tensor(uninitializedShape: entry.shape)
                 if tensor.count > 0 {
-                    entry.type.convert(bytes.baseAddress! + dataStart + entry.offsets.lowerBound, count: tensor.count, to: tensor.storage.pointer)
+                    entry.type.convert(
+                        bytes.baseAddress! + dataStart + entry.offsets.lowerBound, count: tensor.count,
+                        to: tensor.storage.pointer)
                 }
                 tensors[entry.name] = tensor
             }
@@ -109,24 +126,35 @@ public enum SafeTensors {
     }
 
     private static func parseEntry(name: String, _ value: Any, sectionLength: Int, source: String) throws -> Entry {
-        func fail(_ message: String) -> SerializationError { SerializationError(path: source, "tensor '\(name)': \(message)") }
+        func fail(_ message: String) -> SerializationError {
+            SerializationError(path: source, "tensor '\(name)': \(message)")
+        }
         guard let fields = value as? [String: Any] else { throw fail("header entry is not an object") }
         guard let dtype = fields["dtype"] as? String else { throw fail("missing dtype") }
         guard let type = elementTypes[dtype] else {
-            throw fail("unsupported dtype '\(dtype)' (supported: \(elementTypes.keys.sorted().joined(separator: ", ")))")
+            throw fail(
+                "unsupported dtype '\(dtype)' (supported: \(elementTypes.keys.sorted().joined(separator: ", ")))")
         }
-        guard let rawShape = fields["shape"] as? [Any], let shape = integers(rawShape), shape.allSatisfy({ $0 >= 0 }) else {
-            throw fail("shape must be a list of non-negative integers, got \(fields["shape"].map { "\($0)" } ?? "nothing")")
+        guard let rawShape = fields["shape"] as? [Any], let shape = integers(rawShape), shape.allSatisfy({ $0 >= 0 })
+        else {
+            throw fail(
+                "shape must be a list of non-negative integers, got \(fields["shape"].map { "\($0)" } ?? "nothing")")
         }
         guard let rawOffsets = fields["data_offsets"] as? [Any], let offsets = integers(rawOffsets), offsets.count == 2,
-              offsets[0] >= 0, offsets[0] <= offsets[1] else {
-            throw fail("data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got \(fields["data_offsets"].map { "\($0)" } ?? "nothing")")
+            offsets[0] >= 0, offsets[0] <= offsets[1]
+        else {
+            throw fail(
+                "data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got \(fields["data_offsets"].map { "\($0)" } ?? "nothing")"
+            )
         }
         guard offsets[1] <= sectionLength else {
             throw fail("data_offsets \(offsets) lie outside the \(sectionLength)-byte data section")
         }
-        guard let byteCount = checkedByteCount(shape: shape, itemSize: type.size), byteCount == offsets[1] - offsets[0] else {
-            throw fail("shape \(describeShape(shape)) of \(dtype) does not fill data_offsets \(offsets) (\(offsets[1] - offsets[0]) bytes)")
+        guard let byteCount = checkedByteCount(shape: shape, itemSize: type.size), byteCount == offsets[1] - offsets[0]
+        else {
+            throw fail(
+                "shape \(describeShape(shape)) of \(dtype) does not fill data_offsets \(offsets) (\(offsets[1] - offsets[0]) bytes)"
+            )
         }
         return Entry(name: name, type: type, shape: shape, offsets: offsets[0]..<offsets[1])
     }
@@ -136,7 +164,8 @@ public enum SafeTensors {
         var result: [Int] = []
         for value in values {
             guard let number = value as? NSNumber, let integer = Int(exactly: number.doubleValue),
-                  number.int64Value == Int64(integer) else { return nil }
+                number.int64Value == Int64(integer)
+            else { return nil }
             result.append(integer)
         }
         return result
@@ -146,18 +175,25 @@ public enum SafeTensors {
     private static func checkTiling(_ entries: [Entry], sectionLength: Int, source: String) throws {
         var expected = 0
         var previous: String?
-        for entry in entries.sorted(by: { ($0.offsets.lowerBound, $0.offsets.upperBound) < ($1.offsets.lowerBound, $1.offsets.upperBound) }) {
+        for entry in entries.sorted(by: {
+            ($0.offsets.lowerBound, $0.offsets.upperBound) < ($1.offsets.lowerBound, $1.offsets.upperBound)
+        }) {
             if entry.offsets.lowerBound < expected {
-                throw SerializationError(path: source, "tensor '\(entry.name)' (bytes \(entry.offsets)) overlaps tensor '\(previous ?? "")'")
+                throw SerializationError(
+                    path: source, "tensor '\(entry.name)' (bytes \(entry.offsets)) overlaps tensor '\(previous ?? "")'")
             }
             if entry.offsets.lowerBound > expected {
-                throw SerializationError(path: source, "data bytes \(expected)..<\(entry.offsets.lowerBound) belong to no tensor (hole before '\(entry.name)')")
+                throw SerializationError(
+                    path: source,
+                    "data bytes \(expected)..<\(entry.offsets.lowerBound) belong to no tensor (hole before '\(entry.name)')"
+                )
             }
             expected = entry.offsets.upperBound
             previous = entry.name
         }
         guard expected == sectionLength else {
-            throw SerializationError(path: source, "data section has \(sectionLength) bytes but the tensors cover \(expected)")
+            throw SerializationError(
+                path: source, "data section has \(sectionLength) bytes but the tensors cover \(expected)")
         }
     }
 }

@@ -54,12 +54,18 @@ public enum OpenBLASSetup {
 
     private static func selectKernels() {
         let environment = ProcessInfo.processInfo.environment
-        guard environment["OPENBLAS_CORETYPE"] == nil, environment["DEEPLEARNING_KEEP_OPENBLAS_CORE"] != "1" else { return }
+        guard environment["OPENBLAS_CORETYPE"] == nil, environment["DEEPLEARNING_KEEP_OPENBLAS_CORE"] != "1" else {
+            return
+        }
         let current = String(cString: openblas_get_corename()).lowercased()
-        let generic = ["prescott", "core2", "penryn", "dunnington", "nehalem", "katmai", "coppermine", "northwood", "banias", "atom"]
+        let generic = [
+            "prescott", "core2", "penryn", "dunnington", "nehalem", "katmai", "coppermine", "northwood", "banias",
+            "atom",
+        ]
         guard generic.contains(current) else { return }
         guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+            let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return }
         let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
         let target: String
         if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(flags.contains) {

@@ -55,8 +55,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     public init(from decoder: Decoder) throws {
         let words = try decoder.container(keyedBy: CodingKeys.self).decode([UInt64].self, forKey: .state)
         guard words.count == 4 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.state],
-                                                    debugDescription: "expected 4 state words, got \(words.count)"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [CodingKeys.state],
+                    debugDescription: "expected 4 state words, got \(words.count)"))
         }
         state = (words[0], words[1], words[2], words[3])
     }
@@ -78,7 +80,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
 /// models on one thread (each `Dropout` keeps a generator of its own) or pass generators.
 public enum RandomState {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var generator = SeededGenerator(seed: 0)   // guarded by `lock`
+    nonisolated(unsafe) private static var generator = SeededGenerator(seed: 0)  // guarded by `lock`
 
     /// Restarts the default generator from `seed`.
     public static func seed(_ seed: UInt64) {

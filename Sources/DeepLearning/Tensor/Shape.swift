@@ -62,7 +62,8 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
 /// Normalises a possibly negative axis (`-1` is the last) and checks it is in range.
 func normalizeAxis(_ axis: Int, rank: Int, function: StaticString = #function) -> Int {
     let resolved = axis < 0 ? axis + rank : axis
-    precondition(resolved >= 0 && resolved < Swift.max(rank, 1),
-                 "\(function): axis \(axis) is out of range for a rank-\(rank) tensor")
+    precondition(
+        resolved >= 0 && resolved < Swift.max(rank, 1),
+        "\(function): axis \(axis) is out of range for a rank-\(rank) tensor")
     return resolved
 }

@@ -52,7 +52,9 @@ enum StoragePool {
     static let minimumPooledBytes = 1 << 20
     /// Most bytes kept for reuse (default 512 MiB; `DEEPLEARNING_POOL_MIB` overrides, 0 disables).
     static let limit: Int = {
-        if let text = ProcessInfo.processInfo.environment["DEEPLEARNING_POOL_MIB"], let mib = Int(text) { return mib << 20 }
+        if let text = ProcessInfo.processInfo.environment["DEEPLEARNING_POOL_MIB"], let mib = Int(text) {
+            return mib << 20
+        }
         return 512 << 20
     }()
 
@@ -64,8 +66,8 @@ enum StoragePool {
     /// The size class of a request: the next of 4 steps per power of two.
     static func sizeClass(_ bytes: Int) -> Int {
         guard bytes >= minimumPooledBytes else { return bytes }
-        let power = Int.bitWidth - (bytes - 1).leadingZeroBitCount   // 2^power ≥ bytes
-        let step = 1 << (power - 3)                                    // eighths of 2^power: classes at 5/8, 6/8, 7/8, 8/8
+        let power = Int.bitWidth - (bytes - 1).leadingZeroBitCount  // 2^power ≥ bytes
+        let step = 1 << (power - 3)  // eighths of 2^power: classes at 5/8, 6/8, 7/8, 8/8
         return (bytes + step - 1) / step * step
     }
 

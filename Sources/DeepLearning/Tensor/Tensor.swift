@@ -15,8 +15,9 @@ public struct Tensor {
     var node: GradNode?
 
     init(shape: [Int], storage: TensorStorage, node: GradNode? = nil) {
-        precondition(storage.count == elementCount(shape),
-                     "storage of \(storage.count) elements cannot back shape \(describeShape(shape))")
+        precondition(
+            storage.count == elementCount(shape),
+            "storage of \(storage.count) elements cannot back shape \(describeShape(shape))")
         self.shape = shape
         self.storage = storage
         self.node = node
@@ -38,8 +39,9 @@ public struct Tensor {
     ///
     /// - Precondition: `scalars.count` equals the product of `shape`.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(scalars.count == elementCount(shape),
-                     "\(scalars.count) scalars cannot fill shape \(describeShape(shape)) (\(elementCount(shape)) elements)")
+        precondition(
+            scalars.count == elementCount(shape),
+            "\(scalars.count) scalars cannot fill shape \(describeShape(shape)) (\(elementCount(shape)) elements)")
         self.init(uninitializedShape: shape)
         scalars.withUnsafeBufferPointer { source in
             storage.pointer.update(from: source.baseAddress!, count: source.count)
@@ -62,8 +64,10 @@ public struct Tensor {
     public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
 
     /// Samples from N(mean, standardDeviation²), reproducibly from `generator`.
-    public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
-                                    generator: inout SeededGenerator) -> Tensor {
+    public static func randomNormal(
+        _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let result = Tensor(uninitializedShape: shape)
         let p = result.storage.pointer
         for i in 0..<result.count { p[i] = mean + standardDeviation * generator.nextNormal() }
@@ -71,8 +75,10 @@ public struct Tensor {
     }
 
     /// Samples uniformly from `[lowerBound, upperBound)`, reproducibly from `generator`.
-    public static func randomUniform(_ shape: [Int], lowerBound: Float = 0, upperBound: Float = 1,
-                                     generator: inout SeededGenerator) -> Tensor {
+    public static func randomUniform(
+        _ shape: [Int], lowerBound: Float = 0, upperBound: Float = 1,
+        generator: inout SeededGenerator
+    ) -> Tensor {
         let result = Tensor(uninitializedShape: shape)
         let p = result.storage.pointer
         let width = upperBound - lowerBound
@@ -101,8 +107,9 @@ public struct Tensor {
         precondition(indices.count == rank, "\(indices.count) indices for a rank-\(rank) tensor")
         var offset = 0
         for (axis, index) in indices.enumerated() {
-            precondition(index >= 0 && index < shape[axis],
-                         "index \(index) out of range for axis \(axis) of shape \(describeShape(shape))")
+            precondition(
+                index >= 0 && index < shape[axis],
+                "index \(index) out of range for axis \(axis) of shape \(describeShape(shape))")
             offset = offset * shape[axis] + index
         }
         return storage.pointer[offset]
@@ -166,8 +173,9 @@ extension Tensor {
 
     /// The largest absolute elementwise difference to a tensor of the same shape.
     public func maxAbsoluteDifference(to other: Tensor) -> Float {
-        precondition(shape == other.shape,
-                     "maxAbsoluteDifference: shapes \(describeShape(shape)) and \(describeShape(other.shape)) differ")
+        precondition(
+            shape == other.shape,
+            "maxAbsoluteDifference: shapes \(describeShape(shape)) and \(describeShape(other.shape)) differ")
         let a = storage.pointer, b = other.storage.pointer
         var worst: Float = 0
         for i in 0..<count {
