@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command of the README and of CI: installs missing system packages, builds, tests.
+# The test command of the README and of CI: installs missing system packages, checks the
+# formatting (swift-format, Tools/format.sh --check), builds, tests.
 # Ends with one plain summary line, "N passed, N failed[, N skipped]", taken from XCTest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tools/install-dependencies.sh
+bash Tools/format.sh --check
 swift build --build-tests
 log=$(mktemp)
 set +e
