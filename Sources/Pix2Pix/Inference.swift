@@ -18,27 +18,50 @@ extension Layer {
     ///   - mode: `.paper` (dropout on, batch statistics) or `.deterministic`.
     /// - Returns: the translated images, same rank as `images`, values in [-1, 1].
     ///
-    /// The model's training flags are restored afterwards; in `.paper` mode the running
-    /// statistics are not touched.
+    /// In `.paper` mode the dropout masks are drawn from a generator split off the default
+    /// generator (`RandomState`); use `translate(_:mode:generator:)` to choose it.
     public func translate(_ images: Tensor, mode: InferenceMode = .paper) -> Tensor {
+        var generator = SeededGenerator(seed: RandomState.withGenerator { $0.next() })
+        return translate(images, mode: mode, generator: &generator)
+    }
+
+    /// Translates images with this generator without recording gradients, drawing `.paper`
+    /// mode's dropout masks from `generator`.
+    ///
+    /// Inference never touches training's state: the model's training flags and every
+    /// `Dropout` layer's own generator (training's random stream) are restored afterwards, and
+    /// in `.paper` mode the running statistics are not updated. So translating samples in the
+    /// middle of training does not change the training run.
+    ///
+    /// - Parameters:
+    ///   - images: `[H, W, C]` or `[N, H, W, C]`, values in [-1, 1].
+    ///   - mode: `.paper` (dropout on, batch statistics) or `.deterministic`.
+    ///   - generator: the source of `.paper` mode's dropout masks (unused in `.deterministic`).
+    /// - Returns: the translated images, same rank as `images`, values in [-1, 1].
+    public func translate(_ images: Tensor, mode: InferenceMode, generator: inout SeededGenerator) -> Tensor {
         let single = images.rank == 3
         let batch = single ? images.reshaped(to: [1] + images.shape) : images
         let all = modules
+        let modeDependent = all.compactMap { $0 as? TrainingModeDependent }
         let norms = all.compactMap { $0 as? BatchNorm }
         let dropouts = all.compactMap { $0 as? Dropout }
         let saved = (
-            training: all.compactMap { ($0 as? TrainingModeDependent)?.isTraining },
-            force: norms.map(\.forceBatchStatistics), active: dropouts.map(\.activeAtInference)
+            training: modeDependent.map(\.isTraining), force: norms.map(\.forceBatchStatistics),
+            active: dropouts.map(\.activeAtInference), streams: dropouts.map(\.generator)
         )
         setTraining(false)
         for norm in norms { norm.forceBatchStatistics = mode == .paper }
-        for dropout in dropouts { dropout.activeAtInference = mode == .paper }
+        for dropout in dropouts {
+            dropout.activeAtInference = mode == .paper
+            dropout.generator = SeededGenerator(seed: generator.next())
+        }
         defer {
-            for (module, flag) in zip(all.compactMap { $0 as? TrainingModeDependent }, saved.training) {
-                module.isTraining = flag
-            }
+            for (module, flag) in zip(modeDependent, saved.training) { module.isTraining = flag }
             for (norm, flag) in zip(norms, saved.force) { norm.forceBatchStatistics = flag }
-            for (dropout, flag) in zip(dropouts, saved.active) { dropout.activeAtInference = flag }
+            for (index, dropout) in dropouts.enumerated() {
+                dropout.activeAtInference = saved.active[index]
+                dropout.generator = saved.streams[index]
+            }
         }
         let output = withoutGradient { self(batch) }
         return single ? output.reshaped(to: Array(output.shape.dropFirst())) : output

@@ -6,13 +6,8 @@ import XCTest
 
 /// Kills `maps train` with SIGKILL mid-run, resumes it, and checks nothing saved was lost.
 final class CrashSafetyTests: XCTestCase {
-    private var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("maps")
-    }
-
     func testSIGKILLMidTrainingLosesNothingAndResumeContinuesFromTheLastCheckpoint() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable.path), "maps executable not built")
+        try MapsBinary.requireBuilt()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-crash-\(UUID())")
         defer { try? FileManager.default.removeItem(at: root) }
         var command = try MapsCommand.parseAsRoot([
@@ -27,18 +22,18 @@ final class CrashSafetyTests: XCTestCase {
             "--checkpoint-every", "3", "--sample-every", "1000",
         ]
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = MapsBinary.url
         process.arguments = arguments + ["--steps", "100000"]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // Wait for a couple of checkpoints, then kill without warning (possibly mid-write).
         let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && LossCount.of(run) < 8 { usleep(20_000) }
+        while Date() < deadline && MapsBinary.loggedSteps(run).count < 8 { usleep(20_000) }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationReason, .uncaughtSignal)
-        XCTAssertGreaterThanOrEqual(LossCount.of(run), 8, "training did not get going")
+        XCTAssertGreaterThanOrEqual(MapsBinary.loggedSteps(run).count, 8, "training did not get going")
 
         // The checkpoint on disk is complete and loads.
         let (tensors, metadata) = try SafeTensors.read(from: checkpoint)
@@ -54,17 +49,7 @@ final class CrashSafetyTests: XCTestCase {
         // Resume: it starts at the checkpoint's step and continues to the new total.
         var resume = try MapsCommand.parseAsRoot(arguments + ["--resume", "--steps", "\(savedStep + 4)"])
         try resume.run()
-        let steps = LossCount.steps(run)
+        let steps = MapsBinary.loggedSteps(run)
         XCTAssertEqual(steps, Array(1...(savedStep + 4)), "losses.csv holds each step once, in order")
     }
-}
-
-private enum LossCount {
-    static func steps(_ run: URL) -> [Int] {
-        guard let text = try? String(contentsOf: run.appendingPathComponent("losses.csv"), encoding: .utf8) else {
-            return []
-        }
-        return text.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: ",").first ?? "") }
-    }
-    static func of(_ run: URL) -> Int { steps(run).count }
 }

@@ -136,29 +136,14 @@ final class MapsBadInputTests: XCTestCase {
         try? FileManager.default.removeItem(at: root)
     }
 
-    /// The `maps` binary next to the test binary (`.build/<configuration>/`).
-    private var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("maps")
-    }
-
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try MapsBinary.run(arguments)
     }
 
     private func assertFails(
         _ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line
     ) throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable.path), "maps executable not built")
+        try MapsBinary.requireBuilt()
         let (status, output) = try run(arguments)
         XCTAssertEqual(status, 1, output, file: file, line: line)
         for fragment in fragments {

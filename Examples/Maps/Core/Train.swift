@@ -179,7 +179,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
             if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }
             if step % options.sampleEvery == 0 || last {
                 try writeSamples(
-                    generator, samplePairs,
+                    generator, samplePairs, seed: options.seed ^ UInt64(step),
                     to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
                 try Report.write(run: run, options: options)
             }
@@ -206,10 +206,13 @@ func keepLossRecords(upTo step: Int, in url: URL) {
     try? writeText(([LossRecord.header] + kept.map(\.csvLine)).joined(separator: "\n") + "\n", to: url)
 }
 
-/// A grid with one row per pair: source | generated | target (as the Keras pix2pix tutorial's summarize_performance).
-func writeSamples(_ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], to url: URL) throws {
+/// A grid with one row per pair: source | generated | target (as the Keras pix2pix tutorial's
+/// summarize_performance). The paper-mode dropout masks come from `seed`, not from training's
+/// streams, so writing samples never changes the training run.
+func writeSamples(_ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], seed: UInt64, to url: URL) throws {
+    var randomness = SeededGenerator(seed: seed)
     let rows = pairs.map { pair -> [Tensor] in
-        let generated = generator.translate(pair.source, mode: .paper)
+        let generated = generator.translate(pair.source, mode: .paper, generator: &randomness)
         return [fromUnitRange(pair.source), fromUnitRange(generated), fromUnitRange(pair.target)]
     }
     try saveImage(imageGrid(rows), to: url)

@@ -1,0 +1,113 @@
+import DeepLearning
+import Foundation
+import MapsCore
+import XCTest
+
+/// Resuming `maps train` through the binary: a run stopped (cleanly or by SIGKILL) and resumed
+/// trains exactly the weights and losses of an uninterrupted run, and writing sample grids
+/// never changes what is trained.
+final class ResumeTests: XCTestCase {
+    private var root: URL!
+
+    override func setUpWithError() throws {
+        try MapsBinary.requireBuilt()
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-resume-\(UUID())")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        // Four training pairs: an epoch is four steps.
+        try MapsBinary.run([
+            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "2", "--tile-size", "64",
+        ])
+    }
+
+    override func tearDownWithError() throws {
+        if let root { try? FileManager.default.removeItem(at: root) }
+    }
+
+    private func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+    private func train(_ run: String, _ extra: [String]) throws {
+        let (status, output) = try MapsBinary.run(
+            [
+                "train", "--data", path("data"), "--output", path(run), "--image-size", "32", "--depth", "5",
+                "--ngf", "4", "--ndf", "4", "--disc-layers", "2", "--seed", "7",
+            ] + extra)
+        XCTAssertEqual(status, 0, output)
+    }
+
+    /// Bit-identical generator weights (the final `generator.safetensors`) and loss logs.
+    private func assertSameTraining(
+        _ a: String, _ b: String, _ description: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let left = try MapsBinary.tensors(root.appendingPathComponent("\(a)/generator.safetensors"))
+        let right = try MapsBinary.tensors(root.appendingPathComponent("\(b)/generator.safetensors"))
+        XCTAssertEqual(left.keys.sorted(), right.keys.sorted(), description, file: file, line: line)
+        for (name, tensor) in left {
+            let same = right[name].map { tensor.scalars.elementsEqual($0.scalars) { $0.bitPattern == $1.bitPattern } }
+            XCTAssertEqual(same, true, "\(description): generator tensor \(name) differs", file: file, line: line)
+        }
+        XCTAssertEqual(
+            MapsBinary.lossLines(root.appendingPathComponent(a)), MapsBinary.lossLines(root.appendingPathComponent(b)),
+            "\(description): losses.csv differs", file: file, line: line)
+    }
+
+    /// Stopped cleanly after `stop` steps, then resumed to `total`, against one run of `total`.
+    private func checkResume(stop: Int, total: Int, _ options: [String], _ description: String) throws {
+        let common = ["--checkpoint-every", "100"] + options
+        try train("straight", ["--steps", "\(total)"] + common)
+        try train("split", ["--steps", "\(stop)"] + common)
+        try train("split", ["--steps", "\(total)", "--resume"] + common)
+        try assertSameTraining("straight", "split", description)
+    }
+
+    func testResumeMidEpochIsExact() throws {
+        try checkResume(stop: 6, total: 9, ["--sample-every", "100"], "stop mid-epoch")
+    }
+
+    func testResumeAtAnEpochBoundaryIsExact() throws {
+        try checkResume(stop: 4, total: 9, ["--sample-every", "100"], "stop at an epoch boundary")
+    }
+
+    func testResumeRightAfterASampleGridIsExact() throws {
+        // Samples at steps 3 and 6 in both runs (and at the stop, step 3, anyway).
+        try checkResume(stop: 3, total: 7, ["--sample-every", "3"], "stop right after a sample grid")
+    }
+
+    func testResumeWithJitterIsExact() throws {
+        try checkResume(stop: 5, total: 9, ["--sample-every", "2", "--jitter"], "stop mid-epoch with --jitter")
+    }
+
+    func testSampleGridsDoNotChangeTraining() throws {
+        try train("often", ["--steps", "7", "--sample-every", "1"])
+        try train("never", ["--steps", "7", "--sample-every", "1000"])
+        try assertSameTraining("often", "never", "samples every step vs only at the end")
+    }
+
+    func testResumeAfterSIGKILLIsExact() throws {
+        let arguments = [
+            "train", "--data", path("data"), "--output", path("killed"), "--image-size", "32", "--depth", "5",
+            "--ngf", "4", "--ndf", "4", "--disc-layers", "2", "--seed", "7", "--checkpoint-every", "3",
+            "--sample-every", "2",
+        ]
+        let process = Process()
+        process.executableURL = MapsBinary.url
+        process.arguments = arguments + ["--steps", "100000"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let run = root.appendingPathComponent("killed")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && MapsBinary.loggedSteps(run).count < 8 { usleep(10_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let state = try XCTUnwrap(
+            try SafeTensors.read(from: run.appendingPathComponent("checkpoint.safetensors"))
+                .metadata["pix2pix.training-state"])
+        let saved = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])?["completedSteps"] as? Int)
+        let total = saved + 5
+        let (status, output) = try MapsBinary.run(arguments + ["--steps", "\(total)", "--resume"])
+        XCTAssertEqual(status, 0, output)
+        try train(
+            "straight", ["--steps", "\(total)", "--checkpoint-every", "3", "--sample-every", "2"])
+        try assertSameTraining("straight", "killed", "SIGKILL after step \(saved), resumed to \(total)")
+    }
+}
