@@ -1,10 +1,14 @@
 import DeepLearning
 import Foundation
 
-/// Image-quality metrics for translated images, all on the 0…255 scale.
+/// Image-quality metrics for translated images, computed on 8-bit images as saved files hold
+/// them: predictions and targets are first rounded to the nearest integer and clamped to
+/// 0…255 (so a target that went through [-1, 1] in float32 and back, 41.999996, is exactly 42
+/// again, and a prediction 5 away counts the same for every target value).
 ///
-/// - `pixelAccuracy`: fraction of pixels whose every channel is within `tolerance` (< 5) of
-///   the target — the convention of the maps results in GcGAN and later papers.
+/// - `pixelAccuracy`: the fraction of pixels with max over channels |real − fake| < 5
+///   (`tolerance`) — the definition of GcGAN's `evaluate_maps.py`, used for the maps results
+///   of later papers.
 /// - `rmse`: root mean squared error over all channels.
 /// - `psnr`: 20·log₁₀(255 / RMSE) in dB.
 /// - `ssim`: structural similarity with an 11×11 Gaussian window (σ = 1.5), K₁ = 0.01,
@@ -25,9 +29,9 @@ public struct ImageMetrics: Codable, Equatable, Sendable, CustomStringConvertibl
     /// Measures `predictions` against `targets`.
     ///
     /// - Parameters:
-    ///   - predictions: `[N, H, W, C]` or `[H, W, C]`, 0…255.
-    ///   - targets: same shape, 0…255.
-    ///   - tolerance: the per-channel difference below which a pixel counts as correct (5).
+    ///   - predictions: `[N, H, W, C]` or `[H, W, C]`, 0…255 (rounded and clamped here).
+    ///   - targets: same shape, 0…255 (rounded and clamped here).
+    ///   - tolerance: a pixel is correct when every channel differs by less than this (5).
     /// - Throws: `ShapeError` when the shapes differ.
     public init(predictions: Tensor, targets: Tensor, tolerance: Float = 5) throws {
         guard predictions.shape == targets.shape else {
@@ -40,7 +44,7 @@ public struct ImageMetrics: Codable, Equatable, Sendable, CustomStringConvertibl
         }
         let shape = predictions.rank == 3 ? [1] + predictions.shape : predictions.shape
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        let p = predictions.scalars, t = targets.scalars
+        let p = predictions.scalars.map(eightBit), t = targets.scalars.map(eightBit)
         var correct = 0
         var squaredError = 0.0
         for pixel in 0..<(n * h * w) {
@@ -139,4 +143,11 @@ private func structuralSimilarity(
         }
     }
     return total / Double(outH * outW)
+}
+
+/// The value an 8-bit image file holds for `x`, as `saveImage` writes it: clamped to 0…255 and
+/// rounded to the nearest integer (halves away from zero); NaN becomes 0.
+@inline(__always)
+private func eightBit(_ x: Float) -> Float {
+    !(x > 0) ? 0 : x >= 255 ? 255 : x.rounded()
 }

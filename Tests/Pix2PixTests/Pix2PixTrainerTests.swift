@@ -168,6 +168,30 @@ final class MetricsTests: XCTestCase {
         XCTAssertThrowsError(try ImageMetrics(predictions: prediction, targets: Tensor.zeros([1, 12, 12, 1])))
     }
 
+    /// GcGAN's definition on exact 8-bit targets: a difference of 4 counts, 5 and 6 do not — for
+    /// every target value, also after the target went through [-1, 1] in float32 and back.
+    func testPixelAccuracyIsMaxChannelDifferenceBelowFiveOnIntegerImages() throws {
+        let levels = (0..<256).map(Float.init)
+        for offset: Float in [4, 5, 6] {
+            let targets = levels.filter { $0 + offset <= 255 }
+            let exact = Tensor(shape: [1, 1, targets.count, 1], scalars: targets)
+            let roundTripped = (exact / 127.5 - 1 + 1) * 127.5  // as training data: 42 → 41.999996 or 42.000004
+            XCTAssertGreaterThan(roundTripped.maxAbsoluteDifference(to: exact), 0, "the round trip is not exact")
+            let predictions = Tensor(shape: exact.shape, scalars: targets.map { $0 + offset })
+            for target in [exact, roundTripped] {
+                let accuracy = try ImageMetrics(predictions: predictions, targets: target).pixelAccuracy
+                XCTAssertEqual(accuracy, offset < 5 ? 1 : 0, "predictions \(offset) above the targets")
+            }
+        }
+        // One channel 5 off makes the pixel wrong; the others being exact does not help.
+        let target = Tensor(shape: [1, 1, 2, 3], scalars: [10, 20, 30, 10, 20, 30])
+        let prediction = Tensor(shape: [1, 1, 2, 3], scalars: [10, 20, 35, 14, 16, 34])
+        XCTAssertEqual(try ImageMetrics(predictions: prediction, targets: target).pixelAccuracy, 0.5)
+        // A NaN prediction is a wrong pixel (saved as 0), not a correct one.
+        let nan = Tensor(shape: [1, 1, 1, 1], scalars: [.nan]), hundred = Tensor(shape: [1, 1, 1, 1], scalars: [100])
+        XCTAssertEqual(try ImageMetrics(predictions: nan, targets: hundred).pixelAccuracy, 0)
+    }
+
     func testSSIMOfAConstantShiftMatchesTheFormula() throws {
         // For constant images a and b, SSIM = (2ab + C1) / (a² + b² + C1).
         let a = Tensor(shape: [1, 16, 16, 1], repeating: 100), b = Tensor(shape: [1, 16, 16, 1], repeating: 120)

@@ -64,7 +64,7 @@ func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: Inference
         let pair = resized(try data.validation.pair(at: index), to: options.imageSize)
         let target = fromUnitRange(pair.target), source = fromUnitRange(pair.source)
         let generated = translateImage(source, generator: generator, multiple: options.sizeMultiple, mode: mode)
-        model.append(try ImageMetrics(predictions: generated.rounded(), targets: target))
+        model.append(try ImageMetrics(predictions: generated, targets: target))
         identity.append(try ImageMetrics(predictions: source, targets: target))
         let constant = Tensor(shape: target.shape, scalars: (0..<target.count).map { meanColor[$0 % 3] })
         flat.append(try ImageMetrics(predictions: constant, targets: target))
@@ -79,11 +79,4 @@ func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: Inference
     try writeAtomically(try encoder.encode(report), to: run.metrics)
     try Report.write(run: run, options: options)
     return report
-}
-
-extension Tensor {
-    /// Rounded to whole pixel values and clamped to 0…255, as a saved 8-bit image would be.
-    func rounded() -> Tensor {
-        Tensor(shape: shape, scalars: scalars.map { Swift.min(Swift.max($0.rounded(), 0), 255) })
-    }
 }

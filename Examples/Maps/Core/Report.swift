@@ -65,7 +65,7 @@ enum Report {
             """
         if let metrics {
             html +=
-                "<h2>Metrics</h2><p class=\"muted\">on \(escape(metrics.data)); pixel accuracy = every channel within 5 of the target (0–255)</p>"
+                "<h2>Metrics</h2><p class=\"muted\">on \(escape(metrics.data)); pixel accuracy = share of pixels with max over channels |real − fake| &lt; 5 on the 8-bit images (GcGAN's definition)</p>"
             html += "<table><tr><th></th><th>pixel accuracy</th><th>RMSE</th><th>PSNR</th><th>SSIM</th></tr>"
             for (name, m) in metrics.rows {
                 html += String(
