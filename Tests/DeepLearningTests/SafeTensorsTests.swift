@@ -34,6 +34,59 @@ final class SafeTensorsTests: XCTestCase {
         assertSerializedBitExact(torch["conv.kernel"], serializationRamp([2, 2, 1, 3]))
     }
 
+    /// Every tensor carries a CRC-32 in the metadata: one flipped byte anywhere in a tensor's data
+    /// is an error naming that tensor and the file, not a silently wrong weight.
+    func testAFlippedByteInATensorIsAnErrorNamingTheTensorAndTheFile() throws {
+        let url = try serializationTemporaryDirectory(self).appendingPathComponent("checked.safetensors")
+        let tensors = [
+            (name: "encoder.0.conv.kernel", tensor: serializationRamp([4, 4, 3, 8])),
+            (name: "encoder.0.conv.bias", tensor: serializationRamp([8])),
+        ]
+        try SafeTensors.write(tensors, metadata: ["epoch": "1"], to: url)
+        let original = try Data(contentsOf: url)
+        let headerLength = original.withUnsafeBytes { Int($0.loadUnaligned(as: UInt64.self)) }
+        let dataStart = 8 + headerLength
+        for (name, byte) in [
+            ("encoder.0.conv.kernel", 0), ("encoder.0.conv.kernel", 4 * 4 * 3 * 8 * 4 - 1),
+            ("encoder.0.conv.bias", 4 * 4 * 3 * 8 * 4 + 5),
+        ] {
+            var corrupt = original
+            corrupt[dataStart + byte] ^= 0x10
+            try corrupt.write(to: url)
+            assertSerializationError(
+                try SafeTensors.read(from: url), mentioning: "tensor '\(name)': checksum mismatch",
+                path: url.path)
+        }
+        // The intact file loads, and the checksums are the writer's business, not the caller's metadata.
+        try original.write(to: url)
+        XCTAssertEqual(try SafeTensors.read(from: url).metadata, ["epoch": "1"])
+        let header = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: original.subdata(in: 8..<dataStart)) as? [String: Any])
+        let recorded = try XCTUnwrap((header["__metadata__"] as? [String: String])?["crc32"])
+        XCTAssertEqual(
+            try JSONSerialization.jsonObject(with: Data(recorded.utf8)) as? [String: String],
+            referenceChecksums(tensors))
+        XCTAssertThrowsError(try SafeTensors.write(tensors, metadata: ["crc32": "x"], to: url))
+    }
+
+    /// CRC-32 (zlib's: reflected polynomial 0xEDB88320, bit by bit) of each tensor's little-endian
+    /// bytes: the reference the writer's checksums are checked against.
+    private func referenceChecksums(_ tensors: [(name: String, tensor: Tensor)]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, tensor) in tensors {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for value in tensor.scalars {
+                for shift in stride(from: 0, to: 32, by: 8) {
+                    crc ^= (value.bitPattern >> UInt32(shift)) & 0xFF
+                    for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+                }
+            }
+            let digits = String(crc ^ 0xFFFF_FFFF, radix: 16)
+            result[name] = String(repeating: "0", count: 8 - digits.count) + digits
+        }
+        return result
+    }
+
     /// A file with the given JSON header and `dataBytes` zero bytes of data.
     private func file(header: String, dataBytes: Int, lengthOverride: UInt64? = nil) -> Data {
         let json = Array(header.utf8)

@@ -82,6 +82,26 @@ final class Pix2PixTrainerTests: XCTestCase {
         }
     }
 
+    func testAFlippedByteInACheckpointTensorIsAnErrorNamingTheTensorAndTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pix2pix-flip-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let trainer = makeTrainer(seed: 3)
+        try trainer.step(source: batch(0).source, target: batch(0).target)
+        try trainer.saveCheckpoint(to: url)
+        var bytes = try Data(contentsOf: url)
+        let headerLength = bytes.withUnsafeBytes { Int($0.loadUnaligned(as: UInt64.self)) }
+        let header = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let name = "generator/encoder.1.conv.kernel"
+        let offsets = try XCTUnwrap((header[name] as? [String: Any])?["data_offsets"] as? [Int])
+        bytes[8 + headerLength + (offsets[0] + offsets[1]) / 2] ^= 0x01
+        try bytes.write(to: url)
+        XCTAssertThrowsError(try makeTrainer(seed: 3).loadCheckpoint(from: url)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains(url.path) && message.contains("'\(name)': checksum mismatch"), message)
+        }
+    }
+
     func testResumingFromACheckpointEqualsTrainingStraight() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pix2pix-resume-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

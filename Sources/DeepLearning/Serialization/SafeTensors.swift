@@ -1,3 +1,4 @@
+import CDeflate
 import Foundation
 
 /// The safetensors format (Hugging Face): readable by `safetensors.torch.load_file`,
@@ -14,9 +15,19 @@ import Foundation
 /// length against the file size (and a 100 MB cap), that the JSON is well-formed, that every
 /// dtype is known, every shape non-negative with `product × dtype size == end − begin`, and
 /// that the tensors tile the data section exactly: no entry outside it, no overlaps, no holes.
+///
+/// The format has no checksum, so a flipped bit in a weight would load silently. The writer
+/// therefore records each tensor's CRC-32 (zlib's, over its bytes in the file) in the metadata,
+/// under the key `crc32` as a JSON object `{"name": "8 hex digits"}`, as TensorFlow's
+/// checkpoint bundles keep one checksum per tensor. The reader verifies every checksum it
+/// finds and names the tensor and the file on a mismatch; files without the key (from other
+/// tools) load as before. Other readers see the key as ordinary metadata.
 public enum SafeTensors {
     /// Larger headers are rejected without being read (the reference implementation also caps at 100 MB).
     static let maximumHeaderLength = 100_000_000
+
+    /// The metadata key of the per-tensor checksums; reserved, and not returned by `read`.
+    public static let checksumKey = "crc32"
 
     static let elementTypes: [String: StoredElementType] = [
         "F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64,
@@ -29,12 +40,17 @@ public enum SafeTensors {
     /// - Parameters:
     ///   - tensors: Unique, non-empty names (not `__metadata__`) with their tensors, laid out in this order.
     ///   - url: The file to write (replaced atomically if it exists).
-    ///   - metadata: Free-form string pairs stored under `__metadata__` (e.g. `["epoch": "12"]`).
+    ///   - metadata: Free-form string pairs stored under `__metadata__` (e.g. `["epoch": "12"]`);
+    ///     the key `crc32` is reserved for the checksums the writer adds.
     public static func write(
         _ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to url: URL
     ) throws {
+        guard metadata[checksumKey] == nil else {
+            throw SerializationError(
+                path: url.path, "metadata key '\(checksumKey)' is reserved for the tensor checksums")
+        }
         var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var checksums: [String: String] = [:]
         var offset = 0
         for (name, tensor) in tensors {
             guard !name.isEmpty, name != "__metadata__", header[name] == nil else {
@@ -49,8 +65,14 @@ public enum SafeTensors {
             let byteCount = tensor.count * MemoryLayout<Float>.size
             header[name] =
                 ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + byteCount]] as [String: Any]
+            checksums[name] = hexadecimal(
+                tensor.withPointer { crc32(UnsafeRawBufferPointer(start: $0, count: byteCount)) })
             offset += byteCount
         }
+        var fullMetadata = metadata
+        let checksumJSON = try JSONSerialization.data(withJSONObject: checksums, options: [.sortedKeys])
+        fullMetadata[checksumKey] = String(decoding: checksumJSON, as: UTF8.self)
+        header["__metadata__"] = fullMetadata
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Spaces are valid JSON whitespace; padding keeps the data section 8-byte aligned as the reference writer does.
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
@@ -64,7 +86,8 @@ public enum SafeTensors {
     /// Reads every tensor (converted to `Float`) and the `__metadata__` of the file at `url`.
     ///
     /// - Throws: `SerializationError` naming the file, and the tensor where there is one,
-    ///   if the file is missing, truncated, malformed or uses an unsupported dtype.
+    ///   if the file is missing, truncated, malformed or uses an unsupported dtype, or if a
+    ///   tensor's bytes do not match the checksum recorded for it.
     public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try decode(readFileData(url), source: url.path)
     }
@@ -103,6 +126,9 @@ public enum SafeTensors {
             try parseEntry(name: name, value, sectionLength: sectionLength, source: source)
         }
         try checkTiling(entries, sectionLength: sectionLength, source: source)
+        if let recorded = metadata.removeValue(forKey: checksumKey) {
+            try verifyChecksums(recorded, of: entries, in: data, dataStart: dataStart, source: source)
+        }
         var tensors: [String: Tensor] = [:]
         data.withUnsafeBytes { bytes in
             for entry in entries {
@@ -116,6 +142,33 @@ public enum SafeTensors {
             }
         }
         return (tensors, metadata)
+    }
+
+    /// Checks every tensor against the checksums recorded in the metadata.
+    private static func verifyChecksums(
+        _ recorded: String, of entries: [Entry], in data: Data, dataStart: Int, source: String
+    ) throws {
+        guard let checksums = try? JSONSerialization.jsonObject(with: Data(recorded.utf8)) as? [String: String] else {
+            throw SerializationError(path: source, "metadata '\(checksumKey)' is not a JSON object of strings")
+        }
+        try data.withUnsafeBytes { bytes in
+            for entry in entries {
+                guard let expected = checksums[entry.name] else {
+                    throw SerializationError(path: source, "tensor '\(entry.name)': no checksum recorded for it")
+                }
+                let actual = hexadecimal(
+                    crc32(
+                        UnsafeRawBufferPointer(
+                            rebasing: bytes[
+                                (dataStart + entry.offsets.lowerBound)..<(dataStart + entry.offsets.upperBound)])))
+                guard actual == expected.lowercased() else {
+                    throw SerializationError(
+                        path: source,
+                        "tensor '\(entry.name)': checksum mismatch (recorded crc32 \(expected), data has \(actual)): the file is corrupt"
+                    )
+                }
+            }
+        }
     }
 
     private struct Entry {
@@ -196,4 +249,16 @@ public enum SafeTensors {
                 path: source, "data section has \(sectionLength) bytes but the tensors cover \(expected)")
         }
     }
+}
+
+/// zlib's CRC-32 of `bytes`.
+private func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+    return UInt32(crc32_z(0, base.assumingMemoryBound(to: UInt8.self), bytes.count))
+}
+
+/// Eight lowercase hexadecimal digits.
+private func hexadecimal(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 8 - digits.count) + digits
 }
