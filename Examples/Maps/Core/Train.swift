@@ -173,7 +173,11 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
             }
             batchInEpoch += 1
             let step = trainer.completedSteps
-            lossFile.write((LossRecord(step: step, losses: losses.all).csvLine + "\n").data(using: .utf8)!)
+            do {
+                try lossFile.write(contentsOf: Data((LossRecord(step: step, losses: losses.all).csvLine + "\n").utf8))
+            } catch {
+                throw MapsError("\(run.losses.path): cannot append the step's losses (\(error.localizedDescription))")
+            }
             progress.update(step: step, epoch: epoch, losses: losses)
             let last = step == totalSteps
             if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }

@@ -32,7 +32,9 @@ struct AtomicFileWriter {
             let written = posixWrite(descriptor, pointer, min(remaining, 1 << 30))
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SerializationError(path: finalPath, "write failed (\(String(cString: strerror(errno))))")
+                throw SerializationError(
+                    path: finalPath,
+                    "write failed (\(String(cString: strerror(errno)))); any previous version of the file is unchanged")
             }
             pointer += written
             remaining -= written
