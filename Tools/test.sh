@@ -4,6 +4,10 @@
 # Ends with one plain summary line, "N passed, N failed[, N skipped]", taken from XCTest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--sanitizers" ]; then
+    shift
+    exec bash Tools/sanitizers.sh "$@"   # opt-in: the suite under ASan and TSan
+fi
 bash Tools/install-dependencies.sh
 bash Tools/format.sh --check
 swift build --build-tests
