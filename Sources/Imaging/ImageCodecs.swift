@@ -145,18 +145,16 @@ public func encodeImage(_ image: Tensor, format: ImageFormat, quality: Int = 95)
 /// crash never leaves a half-written image. The format comes from the extension
 /// (`.jpg`/`.jpeg` or `.png`); see `encodeImage` for shapes and value handling.
 ///
-/// - Throws: `ImagingError` naming the path for an unknown extension, a bad shape or an
-///   I/O failure.
+/// - Throws: `ImagingError` naming the path for an unknown extension or a bad shape;
+///   `SerializationError` naming the path and the cause when the file cannot be written.
 public func saveImage(_ image: Tensor, to url: URL, quality: Int = 95) throws {
     guard let format = ImageFormat(fileExtension: url.pathExtension) else {
         throw ImagingError(source: url.path, "unknown image extension '\(url.pathExtension)' (use .jpg, .jpeg or .png)")
     }
     let data = try encodeImage(image, format: format, quality: quality, source: url.path)
-    do {
-        try data.write(to: url, options: .atomic)
-    } catch {
-        throw ImagingError(source: url.path, "cannot write file (\(error.localizedDescription))")
-    }
+    // Atomically (temporary file, fsync, rename), like every file the package writes; a failed
+    // write names the file and its cause ("File too large") and leaves any old file as it was.
+    try writeAtomically(data, to: url)
 }
 
 func encodeImage(_ image: Tensor, format: ImageFormat, quality: Int, source: String) throws -> Data {

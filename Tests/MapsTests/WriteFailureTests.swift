@@ -57,4 +57,28 @@ final class WriteFailureTests: XCTestCase {
             XCTAssertEqual(resumed[name]?.scalars.map(\.bitPattern), tensor.scalars.map(\.bitPattern), name)
         }
     }
+
+    func testAFailedSampleGridWriteStopsTrainingWithALineNamingTheImage() throws {
+        try MapsBinary.requireBuilt()
+        let threadSanitized =
+            dlsym(nil, "__tsan_init") != nil || ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil
+        try XCTSkipIf(threadSanitized, "a ThreadSanitizer build cannot run under ulimit -f")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-write-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+        try MapsBinary.run([
+            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "1", "--tile-size", "64",
+        ])
+        // 4 KiB: the loss log fits, the first sample grid (≈ 7 KB) does not.
+        let (status, output) = try MapsBinary.run(
+            [
+                "train", "--data", path("data"), "--output", path("run"), "--steps", "3", "--image-size", "32",
+                "--depth", "5", "--ngf", "4", "--ndf", "4", "--disc-layers", "2", "--checkpoint-every", "100",
+                "--sample-every", "1",
+            ], fileSizeLimitBlocks: 8)
+        XCTAssertEqual(status, 1, output)
+        let image = root.appendingPathComponent("run/samples/step-000001.png").path
+        XCTAssertTrue(output.contains("\(image): write failed (File too large)"), output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("run/samples")), [])
+    }
 }
