@@ -57,8 +57,7 @@ public final class Pix2PixTrainer {
         /// junyanz's `lambda_rule`: 1 for the first `constantEpochs` (0-based) epochs, then
         /// `1 − (epoch + 1 − constantEpochs) / (decayEpochs + 1)`.
         public func learningRateFactor(epoch: Int) -> Float {
-            guard decayEpochs > 0 else { return 1 }
-            return 1 - Float(Swift.max(0, epoch + 1 - constantEpochs)) / Float(decayEpochs + 1)
+            LinearDecay(base: 1, constantSteps: constantEpochs, decaySteps: decayEpochs).learningRate(at: epoch)
         }
     }
 

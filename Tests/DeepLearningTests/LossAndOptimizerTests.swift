@@ -134,7 +134,7 @@ final class OptimizerTests: XCTestCase {
         a.loss().backward(); optA.update()
         b.w.value = a.w.value
         try optB.loadState(optA.stateTensors(), step: optA.step)
-        XCTAssertEqual(Set(optA.stateTensors().keys), ["w.m", "w.v"])
+        XCTAssertEqual(Set(optA.stateTensors().keys), ["w.m", "w.v", "w.step"])
         a.loss().backward(); optA.update()
         b.loss().backward(); optB.update()
         XCTAssertEqual(a.w.value.scalars, b.w.value.scalars)

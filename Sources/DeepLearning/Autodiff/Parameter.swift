@@ -62,6 +62,15 @@ public final class Parameter {
         return finite
     }
 
+    /// Replaces the accumulated gradient by `transform` of each element (gradient clipping).
+    func transformGradient(_ transform: (Float) -> Float) {
+        guard var updated = gradient else { return }
+        updated.withUnsafeMutableBufferPointer { values in
+            for i in values.indices { values[i] = transform(values[i]) }
+        }
+        gradient = updated
+    }
+
     func accumulateGradient(_ incoming: Tensor) {
         precondition(
             incoming.shape == storedValue.shape,

@@ -65,3 +65,56 @@ public final class Sigmoid: Layer {
     /// Applies the sigmoid; any shape.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
 }
+
+/// GELU as a layer (transformers, diffusion U-Nets); exact by default.
+public final class GELU: Layer {
+    /// Exact (`.none`) or the tanh approximation.
+    public let approximate: GELUApproximation
+    /// Creates the layer.
+    public init(approximate: GELUApproximation = .none) { self.approximate = approximate }
+    /// Applies GELU; any shape.
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.gelu(approximate: approximate) }
+}
+
+/// SiLU (swish, `x·σ(x)`) as a layer.
+public final class SiLU: Layer {
+    /// Creates the layer.
+    public init() {}
+    /// Applies SiLU; any shape.
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.silu() }
+}
+
+/// ELU as a layer (PyTorch's `nn.ELU(alpha=1)`).
+public final class ELU: Layer {
+    /// The saturation value for negative inputs.
+    public let alpha: Float
+    /// Creates the layer.
+    public init(alpha: Float = 1) { self.alpha = alpha }
+    /// Applies ELU; any shape.
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.elu(alpha: alpha) }
+}
+
+/// Softplus as a layer (PyTorch's `nn.Softplus(beta=1, threshold=20)`).
+public final class Softplus: Layer {
+    /// The sharpness β.
+    public let beta: Float
+    /// Above `β·x > threshold` the layer is the identity.
+    public let threshold: Float
+    /// Creates the layer.
+    public init(beta: Float = 1, threshold: Float = 20) {
+        self.beta = beta
+        self.threshold = threshold
+    }
+    /// Applies softplus; any shape.
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.softplus(beta: beta, threshold: threshold) }
+}
+
+/// Softmax along an axis as a layer (default: the last, the classes).
+public final class Softmax: Layer {
+    /// The axis that sums to 1.
+    public let axis: Int
+    /// Creates the layer.
+    public init(axis: Int = -1) { self.axis = axis }
+    /// Applies softmax; any shape.
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.softmax(alongAxis: axis) }
+}

@@ -1,7 +1,7 @@
 import Foundation
 
 // Loss functions, each one fused op: the forward reduces in Double for accuracy and the
-// pullback writes ∂loss/∂prediction in one loop.
+// pullback writes ∂loss/∂prediction and ∂loss/∂target, each in one loop.
 
 /// How a loss combines its per-element values.
 public enum Reduction: Sendable, Equatable {
@@ -13,33 +13,44 @@ public enum Reduction: Sendable, Equatable {
     case none
 }
 
-/// An elementwise loss `f(p, t)` with derivative `∂f/∂p`, reduced as asked.
+/// An elementwise loss `f(p, t)` with its partial derivatives `∂f/∂p` and `∂f/∂t`, reduced as
+/// asked. Both arguments receive gradients, so a trainable target (feature matching,
+/// distillation) is trained too.
 @inline(__always)
 private func elementwiseLoss(
     _ name: String, _ predictions: Tensor, _ targets: Tensor, _ reduction: Reduction,
-    value: (Float, Float) -> Float, derivative: @escaping (Float, Float) -> Float
+    value: (Float, Float) -> Float, derivative: @escaping (Float, Float) -> Float,
+    targetDerivative: @escaping (Float, Float) -> Float
 ) -> Tensor {
     precondition(
         predictions.shape == targets.shape,
         "\(name): predictions \(describeShape(predictions.shape)) and targets \(describeShape(targets.shape)) differ")
     let targetValues = targets.detached(), predictionValues = predictions.detached()
     let count = predictions.count
+    let output: Tensor
+    let scale: Float
     switch reduction {
     case .none:
-        let output = Tensor.zipElements(predictions, targets, value)
-        return Tensor.recording(output, inputs: [predictions]) { gradient, _ in
-            [Tensor.zipElements(gradient, Tensor.zipElements(predictionValues, targetValues, derivative)) { $0 * $1 }]
-        }
+        output = Tensor.zipElements(predictions, targets, value)
+        scale = 1
     case .mean, .sum:
-        let p = predictions.storage.pointer, t = targets.storage.pointer
-        var total = 0.0
-        for i in 0..<count { total += Double(value(p[i], t[i])) }
-        let scale: Float = reduction == .mean ? 1 / Float(Swift.max(count, 1)) : 1
-        let output = Tensor(Float(total) * scale)
-        return Tensor.recording(output, inputs: [predictions]) { gradient, _ in
-            let g = gradient.scalar * scale
-            return [Tensor.zipElements(predictionValues, targetValues) { g * derivative($0, $1) }]
+        let total = withPointers(predictions, targets) { p, t in
+            var total = 0.0
+            for i in 0..<count { total += Double(value(p[i], t[i])) }
+            return total
         }
+        scale = reduction == .mean ? 1 / Float(Swift.max(count, 1)) : 1
+        output = Tensor(Float(total) * scale)
+    }
+    return Tensor.recording(output, inputs: [predictions, targets]) { gradient, needed in
+        func partial(_ f: @escaping (Float, Float) -> Float) -> Tensor {
+            if reduction == .none {
+                return Tensor.zipElements(gradient, Tensor.zipElements(predictionValues, targetValues, f)) { $0 * $1 }
+            }
+            let g = gradient.scalar * scale
+            return Tensor.zipElements(predictionValues, targetValues) { g * f($0, $1) }
+        }
+        return [needed[0] ? partial(derivative) : nil, needed[1] ? partial(targetDerivative) : nil]
     }
 }
 
@@ -66,6 +77,10 @@ public func binaryCrossEntropy(
         derivative: { p, t in
             guard p > epsilon && p < 1 - epsilon else { return 0 }
             return (p - t) / (p * (1 - p))
+        },
+        targetDerivative: { p, _ in
+            let q = Swift.min(Swift.max(p, epsilon), 1 - epsilon)
+            return Foundation.logf(1 - q) - Foundation.logf(q)
         })
 }
 
@@ -82,7 +97,7 @@ public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Red
         "binaryCrossEntropy(logits:)", logits, targets, reduction,
         value: { x, t in
             Swift.max(x, 0) - x * t + Foundation.log1pf(Foundation.expf(-Swift.abs(x)))
-        }, derivative: { x, t in stableSigmoid(x) - t })
+        }, derivative: { x, t in stableSigmoid(x) - t }, targetDerivative: { x, _ in -x })
 }
 
 /// Mean (or summed) absolute error `|p − t|`, the pix2pix L1 term (Keras's `mae`). The
@@ -90,12 +105,13 @@ public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Red
 public func l1Loss(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     elementwiseLoss(
         "l1Loss", predictions, targets, reduction, value: { p, t in Swift.abs(p - t) },
-        derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) })
+        derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) }, targetDerivative: { p, t in p > t ? -1 : (p < t ? 1 : 0) }
+    )
 }
 
 /// Mean (or summed) squared error `(p − t)²` (LSGAN's loss).
 public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     elementwiseLoss(
         "meanSquaredError", predictions, targets, reduction, value: { p, t in (p - t) * (p - t) },
-        derivative: { p, t in 2 * (p - t) })
+        derivative: { p, t in 2 * (p - t) }, targetDerivative: { p, t in 2 * (t - p) })
 }

@@ -156,16 +156,3 @@ extension ConvGeometry {
         }
     }
 }
-
-/// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none).
-private func fillRows(
-    _ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int
-) {
-    guard let bias else { return }
-    parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
-        for row in range {
-            let target = destination + row * channels
-            for c in 0..<channels { target[c] = bias[c] }
-        }
-    }
-}

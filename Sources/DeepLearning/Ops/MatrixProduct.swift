@@ -98,3 +98,17 @@ private func outerProduct(
     }
     cblas_sger(CblasRowMajor, Int32(m), Int32(n), 1, a, Int32(strideA), b, Int32(strideB), c, Int32(ldc))
 }
+
+/// Sets every row of `rows`×`channels` to `bias` (or leaves it alone when there is none): the
+/// start of a product with β = 1 that adds a bias.
+func fillRows(
+    _ destination: UnsafeMutablePointer<Float>, rows: Int, with bias: UnsafePointer<Float>?, channels: Int
+) {
+    guard let bias else { return }
+    parallelChunks(rows, grain: Swift.max(1, 65_536 / Swift.max(channels, 1))) { range in
+        for row in range {
+            let target = destination + row * channels
+            for c in 0..<channels { target[c] = bias[c] }
+        }
+    }
+}

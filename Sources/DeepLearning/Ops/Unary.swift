@@ -42,6 +42,56 @@ extension Tensor {
         if slope > 0 { return activated(LeakyReLUActivation(slope: slope)) }
         return unary({ $0 > 0 ? $0 : slope * $0 }, derivative: { x, _ in x > 0 ? 1 : slope })
     }
+    /// sin(x) elementwise.
+    public func sin() -> Tensor { unary({ Foundation.sinf($0) }, derivative: { x, _ in Foundation.cosf(x) }) }
+    /// cos(x) elementwise.
+    public func cos() -> Tensor { unary({ Foundation.cosf($0) }, derivative: { x, _ in -Foundation.sinf(x) }) }
+    /// The error function erf(x) elementwise; derivative 2/√π · e^(−x²).
+    public func erf() -> Tensor {
+        unary({ Foundation.erff($0) }, derivative: { x, _ in 1.128_379_2 * Foundation.expf(-x * x) })
+    }
+    /// GELU (Hendrycks & Gimpel) elementwise: `x·Φ(x)` with the exact normal CDF
+    /// `Φ(x) = ½(1 + erf(x/√2))`, or with `approximate: .tanh` the tanh approximation
+    /// `½x(1 + tanh(√(2/π)(x + 0.044715x³)))` — PyTorch's `F.gelu(x, approximate="none" | "tanh")`.
+    public func gelu(approximate: GELUApproximation = .none) -> Tensor {
+        switch approximate {
+        case .none:
+            return unary(
+                { 0.5 * $0 * (1 + Foundation.erff($0 * 0.707_106_77)) },
+                derivative: { x, _ in
+                    0.5 * (1 + Foundation.erff(x * 0.707_106_77)) + x * 0.398_942_3 * Foundation.expf(-0.5 * x * x)
+                })
+        case .tanh:
+            return unary(
+                { x in 0.5 * x * (1 + Foundation.tanhf(0.797_884_6 * (x + 0.044_715 * x * x * x))) },
+                derivative: { x, _ in
+                    let t = Foundation.tanhf(0.797_884_6 * (x + 0.044_715 * x * x * x))
+                    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_6 * (1 + 3 * 0.044_715 * x * x)
+                })
+        }
+    }
+    /// SiLU (swish) elementwise: `x·σ(x)`.
+    public func silu() -> Tensor {
+        unary(
+            { $0 * stableSigmoid($0) },
+            derivative: { x, _ in
+                let s = stableSigmoid(x)
+                return s * (1 + x * (1 - s))
+            })
+    }
+    /// ELU elementwise: `x` for x > 0, `alpha·(eˣ − 1)` otherwise (PyTorch's default α = 1).
+    public func elu(alpha: Float = 1) -> Tensor {
+        unary(
+            { $0 > 0 ? $0 : alpha * Foundation.expm1f($0) },
+            derivative: { x, _ in x > 0 ? 1 : alpha * Foundation.expf(x) })
+    }
+    /// Softplus elementwise: `log(1 + e^(βx))/β`, and `x` itself where `βx > threshold` (PyTorch's
+    /// `F.softplus(x, beta=1, threshold=20)`), so it never overflows.
+    public func softplus(beta: Float = 1, threshold: Float = 20) -> Tensor {
+        unary(
+            { x in beta * x > threshold ? x : Foundation.log1pf(Foundation.expf(beta * x)) / beta },
+            derivative: { x, _ in beta * x > threshold ? 1 : stableSigmoid(beta * x) })
+    }
     /// xᵖ elementwise for a constant exponent.
     public func pow(_ exponent: Float) -> Tensor {
         unary({ Foundation.powf($0, exponent) }, derivative: { x, _ in exponent * Foundation.powf(x, exponent - 1) })
@@ -50,6 +100,14 @@ extension Tensor {
     public func clamped(to lower: Float, _ upper: Float) -> Tensor {
         unary({ Swift.min(Swift.max($0, lower), upper) }, derivative: { x, _ in x >= lower && x <= upper ? 1 : 0 })
     }
+}
+
+/// Which form of GELU to compute (PyTorch's `approximate=` argument).
+public enum GELUApproximation: String, Sendable, Codable {
+    /// The exact `x·Φ(x)`, with erf.
+    case none
+    /// The tanh approximation of the original paper (and of GPT-2, BERT's code).
+    case tanh
 }
 
 @inline(__always)
@@ -75,3 +133,19 @@ public func sigmoid(_ x: Tensor) -> Tensor { x.sigmoid() }
 public func relu(_ x: Tensor) -> Tensor { x.relu() }
 /// Leaky ReLU with the given negative slope.
 public func leakyReLU(_ x: Tensor, slope: Float = 0.2) -> Tensor { x.leakyReLU(slope: slope) }
+/// sin(x) elementwise.
+public func sin(_ x: Tensor) -> Tensor { x.sin() }
+/// cos(x) elementwise.
+public func cos(_ x: Tensor) -> Tensor { x.cos() }
+/// erf(x) elementwise.
+public func erf(_ x: Tensor) -> Tensor { x.erf() }
+/// GELU elementwise (exact by default).
+public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor { x.gelu(approximate: approximate) }
+/// SiLU (swish) elementwise.
+public func silu(_ x: Tensor) -> Tensor { x.silu() }
+/// ELU elementwise.
+public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor { x.elu(alpha: alpha) }
+/// Softplus elementwise.
+public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Tensor {
+    x.softplus(beta: beta, threshold: threshold)
+}

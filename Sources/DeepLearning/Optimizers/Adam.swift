@@ -9,6 +9,10 @@ import Foundation
 /// `weightDecay` adds λ·θ to the gradient (PyTorch's `Adam(weight_decay=λ)`).
 /// Keras places ε outside the bias correction (`ε̂ = ε·√(1 − β₂ᵗ)`) and defaults to ε = 1e-7;
 /// the difference only matters while v is tiny.
+///
+/// `t` counts each parameter's own updates, as PyTorch's `state["step"]` does: a parameter that
+/// was frozen (or had no gradient) for a while gets its first update bias-corrected as a first
+/// update, not as the optimizer's hundredth.
 public final class Adam: Optimizer {
     public var learningRate: Float
     /// Decay of the first moment (0.9; pix2pix uses 0.5).
@@ -23,6 +27,8 @@ public final class Adam: Optimizer {
     public var decoupledWeightDecay: Bool
     public private(set) var step = 0
     private let slots: OptimizerSlots
+    /// Updates applied to each parameter (its `t`), in `slots.parameters` order.
+    private var parameterSteps: [Int]
 
     /// Creates Adam over every parameter of `module`.
     public init(
@@ -36,6 +42,7 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
         self.decoupledWeightDecay = decoupledWeightDecay
         slots = OptimizerSlots(parameters: module.namedParameters, slotNames: ["m", "v"])
+        parameterSteps = Array(repeating: 0, count: slots.parameters.count)
     }
 
     public func update() {
@@ -44,13 +51,15 @@ public final class Adam: Optimizer {
 
     private func applyUpdate() {
         step += 1
-        let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
-        // θ −= lr/c₁ · m / (√(v/c₂) + ε): fold the constants once per step.
-        let stepSize = learningRate / correction1, inverseCorrection2 = 1 / correction2
         let (b1, b2, eps, lr, decay) = (beta1, beta2, epsilon, learningRate, weightDecay)
         let decoupled = decoupledWeightDecay
         for (index, entry) in slots.parameters.enumerated() {
             guard let gradient = entry.parameter.gradient else { continue }
+            parameterSteps[index] += 1
+            let t = Float(parameterSteps[index])
+            let correction1 = 1 - Foundation.pow(b1, t), correction2 = 1 - Foundation.pow(b2, t)
+            // θ −= lr/c₁ · m / (√(v/c₂) + ε): fold the constants once per parameter.
+            let stepSize = lr / correction1, inverseCorrection2 = 1 / correction2
             let m = slots.pointer(slot: 0, parameter: index), v = slots.pointer(slot: 1, parameter: index)
             gradient.withPointer { g in
                 entry.parameter.update { theta in
@@ -89,10 +98,32 @@ public final class Adam: Optimizer {
         }
     }
 
-    public func stateTensors() -> [String: Tensor] { slots.stateTensors() }
+    /// The moments `<name>.m`, `<name>.v` and each parameter's update count `<name>.step` (a
+    /// scalar, as PyTorch stores it; exact up to 2²⁴ updates).
+    public func stateTensors() -> [String: Tensor] {
+        var tensors = slots.stateTensors()
+        for (index, entry) in slots.parameters.enumerated() where parameterSteps[index] > 0 {
+            tensors["\(entry.name).step"] = Tensor(Float(parameterSteps[index]))
+        }
+        return tensors
+    }
 
+    /// Restores `stateTensors()`. A state without per-parameter counts (saved before they
+    /// existed) gives every parameter that has moments the optimizer's `step`.
     public func loadState(_ tensors: [String: Tensor], step: Int) throws {
-        try slots.load(tensors)
+        var moments = tensors, counts = Array(repeating: 0, count: slots.parameters.count)
+        for (index, entry) in slots.parameters.enumerated() {
+            if let saved = moments.removeValue(forKey: "\(entry.name).step") {
+                guard saved.count == 1, saved.scalar >= 0, saved.scalar == saved.scalar.rounded() else {
+                    throw ShapeError("optimizer state \(entry.name).step: \(saved) is not a whole update count")
+                }
+                counts[index] = Int(saved.scalar)
+            } else if tensors["\(entry.name).m"] != nil {
+                counts[index] = step
+            }
+        }
+        try slots.load(moments)
+        parameterSteps = counts
         self.step = step
     }
 }

@@ -1,0 +1,121 @@
+import Foundation
+
+// Softmax and log-softmax along one axis, numerically stable (the maximum is subtracted before
+// exponentiating). A tensor is viewed as [outer, size, inner] around the axis; for the usual
+// last axis inner is 1 and each row is contiguous. Pullbacks, with y = softmax(x):
+//   softmax       ∂x = y · (∂y − Σ ∂y·y)
+//   log-softmax   ∂x = ∂y − softmax(x) · Σ ∂y
+
+/// The [outer, size, inner] view of `shape` around `axis`.
+private func axisView(_ shape: [Int], axis: Int) -> (outer: Int, size: Int, inner: Int) {
+    (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+}
+
+/// Writes softmax (or log-softmax) of every line along the axis of `x` into `y`.
+private func softmaxLines(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, size: Int, inner: Int, logarithm: Bool
+) {
+    parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
+        for line in lines {
+            let base = (line / inner) * size * inner + line % inner
+            var largest = -Float.infinity
+            for k in 0..<size { largest = Swift.max(largest, x[base + k * inner]) }
+            if largest == -.infinity { largest = 0 }  // an all −∞ line stays NaN-free until the log
+            var total: Float = 0
+            for k in 0..<size {
+                let e = Foundation.expf(x[base + k * inner] - largest)
+                y[base + k * inner] = e
+                total += e
+            }
+            if logarithm {
+                let shift = largest + Foundation.logf(total)
+                for k in 0..<size { y[base + k * inner] = x[base + k * inner] - shift }
+            } else {
+                let scale = 1 / total
+                for k in 0..<size { y[base + k * inner] *= scale }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Softmax along `axis` (default: the last): `exp(x − max) / Σ exp(x − max)`, stable for any
+    /// magnitude. Any shape; the output has the same shape and sums to 1 along `axis`.
+    public func softmax(alongAxis axis: Int = -1) -> Tensor {
+        let axis = normalizeAxis(axis, rank: rank)
+        let (outer, size, inner) = axisView(shape, axis: axis)
+        let output = Tensor(uninitializedShape: shape)
+        withPointers(self, output) { x, y in
+            softmaxLines(x, y, outer: outer, size: size, inner: inner, logarithm: false)
+        }
+        let saved = output.detached()
+        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor(uninitializedShape: saved.shape)
+            withPointers(gradient, saved, inputGradient) { dy, y, dx in
+                parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
+                    for line in lines {
+                        let base = (line / inner) * size * inner + line % inner
+                        var dot: Float = 0
+                        for k in 0..<size { dot += dy[base + k * inner] * y[base + k * inner] }
+                        for k in 0..<size {
+                            let i = base + k * inner
+                            dx[i] = y[i] * (dy[i] - dot)
+                        }
+                    }
+                }
+            }
+            return [inputGradient]
+        }
+    }
+
+    /// Log-softmax along `axis` (default: the last): `x − max − log Σ exp(x − max)`, computed
+    /// without forming the softmax first, so it is finite wherever the input is.
+    public func logSoftmax(alongAxis axis: Int = -1) -> Tensor {
+        let axis = normalizeAxis(axis, rank: rank)
+        let (outer, size, inner) = axisView(shape, axis: axis)
+        let output = Tensor(uninitializedShape: shape)
+        withPointers(self, output) { x, y in
+            softmaxLines(x, y, outer: outer, size: size, inner: inner, logarithm: true)
+        }
+        let saved = output.detached()
+        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor(uninitializedShape: saved.shape)
+            withPointers(gradient, saved, inputGradient) { dy, logY, dx in
+                parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
+                    for line in lines {
+                        let base = (line / inner) * size * inner + line % inner
+                        var total: Float = 0
+                        for k in 0..<size { total += dy[base + k * inner] }
+                        for k in 0..<size {
+                            let i = base + k * inner
+                            dx[i] = dy[i] - Foundation.expf(logY[i]) * total
+                        }
+                    }
+                }
+            }
+            return [inputGradient]
+        }
+    }
+
+    /// The index of the largest element of every line along `axis` (default: the last); the
+    /// first one on ties, as PyTorch. The result lists the lines in row-major order of the
+    /// other axes (for `[N, C]` logits: one class per sample).
+    public func argmax(alongAxis axis: Int = -1) -> [Int] {
+        let axis = normalizeAxis(axis, rank: rank)
+        let (outer, size, inner) = axisView(shape, axis: axis)
+        precondition(size > 0, "argmax: axis \(axis) of \(describeShape(shape)) is empty")
+        return withPointer { x in
+            (0..<(outer * inner)).map { line in
+                let base = (line / inner) * size * inner + line % inner
+                var best = 0
+                for k in 1..<size where x[base + k * inner] > x[base + best * inner] { best = k }
+                return best
+            }
+        }
+    }
+}
+
+/// Softmax along `axis` (default: the last).
+public func softmax(_ x: Tensor, axis: Int = -1) -> Tensor { x.softmax(alongAxis: axis) }
+/// Log-softmax along `axis` (default: the last).
+public func logSoftmax(_ x: Tensor, axis: Int = -1) -> Tensor { x.logSoftmax(alongAxis: axis) }

@@ -1,0 +1,91 @@
+@testable import DeepLearning
+import Foundation
+import XCTest
+
+/// Numerical gradient checks and behaviour of the general ops: softmax, classification losses,
+/// Linear, the newer activations and unary functions, and the losses' target gradients.
+final class GeneralOpTests: XCTestCase {
+    func testGradientsOfSoftmaxAndLogSoftmaxAlongAnyAxis() {
+        let x = randomTensor([2, 3, 4], seed: 1, lower: -2, upper: 2)
+        for axis in [-1, 0, 1] {
+            checkGradients(of: { $0[0].softmax(alongAxis: axis) }, at: [x])
+            checkGradients(of: { $0[0].logSoftmax(alongAxis: axis) }, at: [x])
+        }
+    }
+
+    func testSoftmaxIsStableAndSumsToOne() {
+        let y = Tensor(shape: [2, 3], scalars: [1000, 1001, 1002, -1000, -1000, -1000]).softmax()
+        XCTAssertTrue(y.isFinite)
+        assertClose(y.sum(alongAxes: [1]), Tensor([1, 1]), tolerance: 1e-6)
+        assertClose(y.slice(axis: 0, 1..<2), Tensor(shape: [1, 3], repeating: 1.0 / 3), tolerance: 1e-6)
+        let logY = Tensor(shape: [1, 2], scalars: [0, -200]).logSoftmax()
+        XCTAssertEqual(logY.scalars[1], -200, accuracy: 1e-4, "no log(0) for a far-off class")
+    }
+
+    func testGradientsOfCrossEntropyWithWeightsAndSmoothing() {
+        let logits = randomTensor([5, 4], seed: 2, lower: -2, upper: 2)
+        let weights = Tensor([0.5, 2, 1, 1.5])
+        for reduction in [Reduction.mean, .sum, .none] {
+            checkGradients(
+                of: {
+                    try! crossEntropy(
+                        $0[0], labels: [3, 0, 1, 1, 2], weights: weights, labelSmoothing: 0.1, reduction: reduction)
+                }, at: [logits])
+        }
+        checkGradients(of: { try! nllLoss($0[0].logSoftmax(), labels: [3, 0, 1, 1, 2]) }, at: [logits])
+    }
+
+    func testBadLabelsAreErrorsNamingTheLabel() {
+        let logits = Tensor.zeros([3, 4])
+        XCTAssertThrowsError(try crossEntropy(logits, labels: [0, 4, 1])) { error in
+            XCTAssertEqual("\(error)", "crossEntropy: label 4 at position 1 is outside 0..<4")
+        }
+        XCTAssertThrowsError(try crossEntropy(logits, labels: [0, -1, 1])) { error in
+            XCTAssertTrue("\(error)".contains("label -1 at position 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try nllLoss(logits, labels: [0, 1])) { error in
+            XCTAssertEqual("\(error)", "nllLoss: 2 labels for 3 rows of 4 classes")
+        }
+        XCTAssertThrowsError(try crossEntropy(logits, labels: [0, 1, 2], weights: Tensor([1, 2]))) { error in
+            XCTAssertTrue(error is ShapeError && "\(error)".contains("[2] must be [4]"), "\(error)")
+        }
+    }
+
+    func testArgmaxTakesTheFirstMaximumAndAccuracyCountsHits() {
+        let logits = Tensor(shape: [3, 3], scalars: [1, 5, 5, 0, -1, -2, 2, 2, 3])
+        XCTAssertEqual(logits.argmax(), [1, 0, 2])
+        XCTAssertEqual(logits.argmax(alongAxis: 0), [2, 0, 0])
+        XCTAssertEqual(accuracy(logits, labels: [1, 2, 2]), 2.0 / 3, accuracy: 1e-7)
+    }
+
+    func testGradientsOfLinearOnTheLastAxisOfAnyRank() {
+        let w = randomTensor([4, 3], seed: 4), b = randomTensor([3], seed: 5)
+        checkGradients(
+            of: { linear($0[0], weight: $0[1], bias: $0[2]) }, at: [randomTensor([2, 5, 4], seed: 3), w, b])
+        checkGradients(of: { linear($0[0], weight: $0[1]) }, at: [randomTensor([4], seed: 6), w])
+        XCTAssertEqual(Flatten()(Tensor.zeros([2, 3, 4, 5])).shape, [2, 60])
+        XCTAssertEqual(Linear(60, 7)(Tensor.zeros([2, 60])).shape, [2, 7])
+    }
+
+    func testGradientsOfNewActivationsAndUnaryFunctions() {
+        // Values at least 0.1 from the kinks of ELU and softplus's threshold.
+        let x = randomTensor([3, 7], seed: 7, lower: -3, upper: 3).mapElements { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("gelu", { $0.gelu() }), ("gelu tanh", { $0.gelu(approximate: .tanh) }), ("silu", { $0.silu() }),
+            ("elu", { $0.elu(alpha: 0.7) }), ("softplus", { $0.softplus(beta: 2, threshold: 20) }),
+            ("sin", { $0.sin() }), ("cos", { $0.cos() }), ("erf", { $0.erf() }),
+        ]
+        for (_, op) in ops { checkGradients(of: { op($0[0]) }, at: [x]) }
+        XCTAssertEqual(Tensor([100]).softplus().scalar, 100, "identity above the threshold, no overflow")
+        XCTAssertEqual(Tensor([-100]).softplus().scalar, 0, accuracy: 1e-30)
+    }
+
+    func testLossesDifferentiateTheirTargetsToo() {
+        let p = randomTensor([3, 4], seed: 8), q = randomTensor([3, 4], seed: 9)
+        checkGradients(of: { l1Loss($0[0], $0[1]) }, at: [p, q])
+        checkGradients(of: { meanSquaredError($0[0], $0[1], reduction: .none) }, at: [p, q])
+        checkGradients(of: { binaryCrossEntropy(logits: $0[0], $0[1].sigmoid()) }, at: [p, q])
+        let probabilities = randomTensor([3, 4], seed: 10, lower: 0.2, upper: 0.8)
+        checkGradients(of: { binaryCrossEntropy($0[0], $0[1].sigmoid()) }, at: [probabilities, q])
+    }
+}
