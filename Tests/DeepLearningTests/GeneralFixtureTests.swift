@@ -7,32 +7,17 @@ import XCTest
 /// Tests/DeepLearningTests/Fixtures/general/*.npz, made by Tools/fixtures/make_general_fixtures.py
 /// (float64 PyTorch, stored as float32). Forward values at 1e-5 relative, gradients at 1e-4.
 final class GeneralFixtureTests: XCTestCase {
-    private func fixtures(_ group: String) throws -> [String: Tensor] {
-        try NPZ.read(from: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/general/\(group).npz"))
-    }
-
-    private func assertClose(
-        _ actual: Tensor, _ expected: Tensor?, tolerance: Float, _ message: String,
-        file: StaticString = #filePath, line: UInt = #line
-    ) {
-        guard let expected else { return XCTFail("missing reference for \(message)", file: file, line: line) }
-        XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
-        let scale = expected.scalars.map(Swift.abs).max() ?? 0
-        XCTAssertLessThanOrEqual(
-            actual.maxAbsoluteDifference(to: expected), tolerance * (1 + scale), message, file: file, line: line)
-    }
-
     /// y and ∂sum(y·dy)/∂x of a unary op, against the fixture's `name.*` arrays.
     private func checkUnary(_ f: [String: Tensor], _ name: String, _ op: (Tensor) -> Tensor) throws {
         let x = Parameter(try XCTUnwrap(f["\(name).x"]))
         let y = op(x.value)
         (y * f["\(name).dy"]!).sum().backward()
-        assertClose(y, f["\(name).y"], tolerance: 1e-5, "\(name) forward")
-        assertClose(x.gradient!, f["\(name).dx"], tolerance: 1e-4, "\(name) gradient")
+        assertMatchesReference(y, f["\(name).y"], tolerance: 1e-5, "\(name) forward")
+        assertMatchesReference(x.gradient!, f["\(name).dx"], tolerance: 1e-4, "\(name) gradient")
     }
 
     func testSoftmaxAndLogSoftmaxMatchPyTorch() throws {
-        let f = try fixtures("softmax")
+        let f = try generalFixtures("softmax")
         try checkUnary(f, "softmax_last") { $0.softmax() }
         try checkUnary(f, "softmax_axis1") { $0.softmax(alongAxis: 1) }
         try checkUnary(f, "log_softmax_last") { $0.logSoftmax() }
@@ -40,7 +25,7 @@ final class GeneralFixtureTests: XCTestCase {
     }
 
     func testActivationsAndUnaryFunctionsMatchPyTorch() throws {
-        let f = try fixtures("activations")
+        let f = try generalFixtures("activations")
         try checkUnary(f, "gelu") { $0.gelu() }
         try checkUnary(f, "gelu_tanh") { $0.gelu(approximate: .tanh) }
         try checkUnary(f, "silu") { $0.silu() }
@@ -52,7 +37,7 @@ final class GeneralFixtureTests: XCTestCase {
     }
 
     func testCrossEntropyAndNLLMatchPyTorch() throws {
-        let f = try fixtures("cross_entropy")
+        let f = try generalFixtures("cross_entropy")
         let labels = f["labels"]!.scalars.map { Int($0) }, weights = f["weights"]!
         let cases: [(String, Tensor?, Float, Reduction)] = [
             ("plain", nil, 0, .mean), ("smoothing", nil, 0.1, .mean), ("weights", weights, 0, .mean),
@@ -63,59 +48,61 @@ final class GeneralFixtureTests: XCTestCase {
             let loss = try crossEntropy(
                 logits.value, labels: labels, weights: classWeights, labelSmoothing: smoothing, reduction: reduction)
             (loss * f["\(name).dy"]!).sum().backward()
-            assertClose(loss, f["\(name).loss"], tolerance: 1e-5, "cross-entropy \(name)")
-            assertClose(logits.gradient!, f["\(name).dlogits"], tolerance: 1e-4, "cross-entropy \(name) gradient")
+            assertMatchesReference(loss, f["\(name).loss"], tolerance: 1e-5, "cross-entropy \(name)")
+            assertMatchesReference(
+                logits.gradient!, f["\(name).dlogits"], tolerance: 1e-4, "cross-entropy \(name) gradient")
         }
         let logProbabilities = Parameter(f["nll.logp"]!)
         let nll = try nllLoss(logProbabilities.value, labels: labels, weights: weights)
         nll.backward()
-        assertClose(nll, f["nll.loss"], tolerance: 1e-5, "nll")
-        assertClose(logProbabilities.gradient!, f["nll.dlogp"], tolerance: 1e-4, "nll gradient")
+        assertMatchesReference(nll, f["nll.loss"], tolerance: 1e-5, "nll")
+        assertMatchesReference(logProbabilities.gradient!, f["nll.dlogp"], tolerance: 1e-4, "nll gradient")
         // Per-pixel classes on the last axis of [N, H, W, C].
         let pixels = Parameter(f["pixels.logits"]!)
         let pixelLoss = try crossEntropy(
             pixels.value, labels: f["pixels.labels"]!.scalars.map { Int($0) }, labelSmoothing: 0.05)
         pixelLoss.backward()
-        assertClose(pixelLoss, f["pixels.loss"], tolerance: 1e-5, "per-pixel cross-entropy")
-        assertClose(pixels.gradient!, f["pixels.dlogits"], tolerance: 1e-4, "per-pixel cross-entropy gradient")
+        assertMatchesReference(pixelLoss, f["pixels.loss"], tolerance: 1e-5, "per-pixel cross-entropy")
+        assertMatchesReference(
+            pixels.gradient!, f["pixels.dlogits"], tolerance: 1e-4, "per-pixel cross-entropy gradient")
     }
 
     func testLinearOnTheLastAxisMatchesPyTorch() throws {
-        let f = try fixtures("linear")
+        let f = try generalFixtures("linear")
         let layer = Linear(4, 5)
         layer.weight.value = f["weight"]!
         layer.bias!.value = f["bias"]!
         let x = Parameter(f["x"]!)
         let y = layer(x.value)
         (y * f["dy"]!).sum().backward()
-        assertClose(y, f["y"], tolerance: 1e-5, "linear forward")
-        assertClose(x.gradient!, f["dx"], tolerance: 1e-4, "linear input gradient")
-        assertClose(layer.weight.gradient!, f["dweight"], tolerance: 1e-4, "linear weight gradient")
-        assertClose(layer.bias!.gradient!, f["dbias"], tolerance: 1e-4, "linear bias gradient")
+        assertMatchesReference(y, f["y"], tolerance: 1e-5, "linear forward")
+        assertMatchesReference(x.gradient!, f["dx"], tolerance: 1e-4, "linear input gradient")
+        assertMatchesReference(layer.weight.gradient!, f["dweight"], tolerance: 1e-4, "linear weight gradient")
+        assertMatchesReference(layer.bias!.gradient!, f["dbias"], tolerance: 1e-4, "linear bias gradient")
     }
 
     func testLossesGiveGradientsToBothArgumentsAsPyTorch() throws {
-        let f = try fixtures("losses_both")
+        let f = try generalFixtures("losses_both")
         let (p, q) = (f["p"]!, f["q"]!)
         for (name, loss) in [("l1", l1Loss), ("mse", meanSquaredError)]
             as [(String, (Tensor, Tensor, Reduction) -> Tensor)]
         {
             let a = Parameter(p), b = Parameter(q)
             loss(a.value, b.value, .mean).backward()
-            assertClose(a.gradient!, f["\(name).dprediction"], tolerance: 1e-4, "\(name) ∂prediction")
-            assertClose(b.gradient!, f["\(name).dtarget_raw"], tolerance: 1e-4, "\(name) ∂target")
+            assertMatchesReference(a.gradient!, f["\(name).dprediction"], tolerance: 1e-4, "\(name) ∂prediction")
+            assertMatchesReference(b.gradient!, f["\(name).dtarget_raw"], tolerance: 1e-4, "\(name) ∂target")
         }
         // BCE with logits against a trainable probability target σ(q), chained through the sigmoid.
         let a = Parameter(p), b = Parameter(q)
         binaryCrossEntropy(logits: a.value, b.value.sigmoid()).backward()
-        assertClose(a.gradient!, f["bce_logits.dprediction"], tolerance: 1e-4, "bce logits ∂prediction")
-        assertClose(b.gradient!, f["bce_logits.dtarget_raw"], tolerance: 1e-4, "bce logits ∂target")
+        assertMatchesReference(a.gradient!, f["bce_logits.dprediction"], tolerance: 1e-4, "bce logits ∂prediction")
+        assertMatchesReference(b.gradient!, f["bce_logits.dtarget_raw"], tolerance: 1e-4, "bce logits ∂target")
     }
 
     /// A parameter first updated at step 4 is bias-corrected as a first update (PyTorch keeps a
     /// step count per parameter); SGD's weight decay with Nesterov momentum.
     func testOptimizersMatchPyTorch() throws {
-        let f = try fixtures("optimizers")
+        let f = try generalFixtures("optimizers")
         final class Pair: Module {
             let a: Parameter, c: Parameter
             init(_ a: Tensor, _ c: Tensor) { (self.a, self.c) = (Parameter(a), Parameter(c)) }
@@ -129,8 +116,8 @@ final class GeneralFixtureTests: XCTestCase {
             if step >= 3 { (model.c.value * (g * 0.5)).sum().backward() }
             adam.update()
         }
-        assertClose(model.a.value, f["adam.a"], tolerance: 1e-5, "Adam, parameter updated every step")
-        assertClose(model.c.value, f["adam.c"], tolerance: 1e-5, "Adam, parameter first updated at step 4")
+        assertMatchesReference(model.a.value, f["adam.a"], tolerance: 1e-5, "Adam, parameter updated every step")
+        assertMatchesReference(model.c.value, f["adam.c"], tolerance: 1e-5, "Adam, parameter first updated at step 4")
         // The per-parameter counts survive a save and load.
         let restored = Adam(for: model, learningRate: 0.01, beta1: 0.5)
         try restored.loadState(adam.stateTensors(), step: adam.step)
@@ -147,11 +134,12 @@ final class GeneralFixtureTests: XCTestCase {
             (single.w.value * grads.slice(axis: 0, step..<(step + 1)).reshaped(to: [6])).sum().backward()
             sgd.update()
         }
-        assertClose(single.w.value, f["sgd.w"], tolerance: 1e-5, "SGD with Nesterov momentum and weight decay")
+        assertMatchesReference(
+            single.w.value, f["sgd.w"], tolerance: 1e-5, "SGD with Nesterov momentum and weight decay")
     }
 
     func testGradientClippingMatchesPyTorch() throws {
-        let f = try fixtures("optimizers")
+        let f = try generalFixtures("optimizers")
         func parameters() -> [Parameter] {
             let p1 = Parameter(.zeros([3, 4])), p2 = Parameter(.zeros([5]))
             (p1.value * f["clip.g1"]!).sum().backward()
@@ -161,16 +149,16 @@ final class GeneralFixtureTests: XCTestCase {
         let clipped = parameters()
         let norm = clipGradientNorm(clipped, maxNorm: 1.5)
         XCTAssertEqual(norm, f["clip.norm"]!.scalar, accuracy: 1e-5 * norm)
-        assertClose(clipped[0].gradient!, f["clip.c1"], tolerance: 1e-5, "clip by norm")
-        assertClose(clipped[1].gradient!, f["clip.c2"], tolerance: 1e-5, "clip by norm")
+        assertMatchesReference(clipped[0].gradient!, f["clip.c1"], tolerance: 1e-5, "clip by norm")
+        assertMatchesReference(clipped[1].gradient!, f["clip.c2"], tolerance: 1e-5, "clip by norm")
         let limited = parameters()
         clipGradientValues(limited, limit: 0.7)
-        assertClose(limited[0].gradient!, f["clipvalue.c1"], tolerance: 0, "clip by value")
-        assertClose(limited[1].gradient!, f["clipvalue.c2"], tolerance: 0, "clip by value")
+        assertMatchesReference(limited[0].gradient!, f["clipvalue.c1"], tolerance: 0, "clip by value")
+        assertMatchesReference(limited[1].gradient!, f["clipvalue.c2"], tolerance: 0, "clip by value")
     }
 
     func testLearningRateSchedulesMatchPyTorch() throws {
-        let f = try fixtures("schedules")
+        let f = try generalFixtures("schedules")
         let schedules: [(String, any LearningRateSchedule, Int)] = [
             ("step", StepDecay(base: 0.1, stepSize: 7, gamma: 0.5), 30),
             ("exponential", ExponentialDecay(base: 0.1, gamma: 0.9), 30),
