@@ -104,3 +104,45 @@ final class ModernLayerTests: XCTestCase {
             of: { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], causal: true) }, at: [q, k, v])
     }
 }
+
+/// Reflection finds state in stored properties, arrays and optionals; anywhere else it must
+/// not silently skip it.
+final class ReflectionTests: XCTestCase {
+    final class Lazy: Module {
+        lazy var conv = Conv2D(3, 4, kernelSize: 3)
+    }
+    final class Keyed: Module {
+        let blocks: [String: Linear] = ["a": Linear(2, 2)]
+    }
+    final class Paired: Module {
+        let pair = (Linear(2, 2), 3)
+    }
+    struct Holder { let layer = Linear(2, 2) }
+    final class Wrapped: Module {
+        let holder = Holder()
+    }
+    final class Fine: Module {
+        let layers: [Layer] = [Linear(2, 2), GELU()]
+        let optional: Linear? = Linear(2, 3)
+        let configuration = (width: 3, name: "x")
+    }
+
+    func testStateWhereReflectionDoesNotLookIsReported() {
+        XCTAssertEqual(Lazy().unreachableStatePaths(), ["'conv' is a lazy var holding a layer or parameter"])
+        let lazy = Lazy()
+        _ = lazy.conv
+        XCTAssertEqual(lazy.unreachableStatePaths().count, 1, "also once the lazy var is filled")
+        XCTAssertEqual(
+            Keyed().unreachableStatePaths().first?.hasPrefix("'blocks' holds a layer or parameter inside a dictionary"),
+            true)
+        XCTAssertEqual(
+            Paired().unreachableStatePaths().first?.hasPrefix("'pair' holds a layer or parameter inside a tuple"), true)
+        XCTAssertEqual(
+            Wrapped().unreachableStatePaths().first?.hasPrefix("'holder' holds a layer or parameter inside a struct"),
+            true)
+        XCTAssertEqual(Fine().unreachableStatePaths(), [])
+        XCTAssertEqual(
+            Fine().namedParameters.map(\.name),
+            ["layers.0.weight", "layers.0.bias", "optional.weight", "optional.bias"])
+    }
+}

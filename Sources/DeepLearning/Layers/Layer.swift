@@ -15,9 +15,28 @@
 ///
 /// Names follow the property path: `encoder.1.conv.kernel` is property `kernel` of property
 /// `conv` of element 1 of array property `encoder`.
+///
+/// Store layers in `let` (or `var`) properties, arrays of them, or optionals. State kept
+/// anywhere else — a `lazy var`, a dictionary, a tuple, a struct — would be neither trained nor
+/// saved, so the first reflection over such a model (creating an optimizer, saving, counting
+/// parameters) stops with a message naming the property.
 public protocol Module: AnyObject {}
 
 /// A module applied to one tensor.
+///
+/// A block with several inputs — a diffusion U-Net block takes the image and the timestep
+/// embedding, attention takes query, key and value — is a `Module` with a `callAsFunction` of
+/// its own signature; reflection, optimizers and checkpoints treat it like any layer:
+///
+/// ```swift
+/// final class TimeConditionedBlock: Module {
+///     let conv = Conv2D(64, 64, kernelSize: 3)
+///     let time = Linear(128, 64)
+///     func callAsFunction(_ x: Tensor, _ t: Tensor) -> Tensor {   // [N, H, W, 64], [N, 128]
+///         silu(conv(x) + time(t).reshaped(to: [t.shape[0], 1, 1, 64]))
+///     }
+/// }
+/// ```
 public protocol Layer: Module {
     /// Applies the layer. Shapes are documented on each conforming type.
     func callAsFunction(_ input: Tensor) -> Tensor
@@ -46,7 +65,24 @@ enum ModuleMember {
 
 extension Module {
     /// Walks the stored properties (and those of superclasses) depth-first, in declaration order.
+    ///
+    /// - Precondition: no parameter, buffer or module is stored where reflection cannot follow
+    ///   it (see `unreachableStatePaths()`): such state would silently be neither trained nor saved.
     func visitMembers(prefix: String = "", _ visit: (ModuleMember) -> Void) {
+        if prefix.isEmpty {
+            let unreachable = unreachableStatePaths()
+            precondition(
+                unreachable.isEmpty,
+                "\(type(of: self)): \(unreachable.joined(separator: "; ")). Reflection finds parameters, buffers and modules only in stored properties, arrays and optionals; state stored elsewhere would be neither trained nor saved"
+            )
+        }
+        for (label, value) in storedProperties() where !label.hasPrefix(lazyStoragePrefix) {
+            Self.visit(value, path: prefix + label, visit)
+        }
+    }
+
+    /// The stored properties of this module and its superclasses, in declaration order.
+    private func storedProperties() -> [(String, Any)] {
         var mirror: Mirror? = Mirror(reflecting: self)
         var children: [(String, Any)] = []
         while let current = mirror {
@@ -56,8 +92,47 @@ extension Module {
                 }, at: 0)
             mirror = current.superclassMirror
         }
-        for (label, value) in children where !label.hasPrefix("$__lazy_storage_$_") {
-            Self.visit(value, path: prefix + label, visit)
+        return children
+    }
+
+    /// The property paths (from this module down) that hold a parameter, buffer or module where
+    /// reflection does not look: a `lazy var`, a dictionary or set, a tuple, or a struct, enum
+    /// or non-module class, each described. Empty for a well-formed model.
+    func unreachableStatePaths(prefix: String = "") -> [String] {
+        var problems: [String] = []
+        for (label, value) in storedProperties() {
+            if label.hasPrefix(lazyStoragePrefix) {
+                let name = String(label.dropFirst(lazyStoragePrefix.count))
+                if value is any LazyStateStorage || value is any LazyParameterStorage || holdsState(value, depth: 4) {
+                    problems.append("'\(prefix + name)' is a lazy var holding a layer or parameter")
+                }
+                continue
+            }
+            Self.collectUnreachable(value, path: prefix + label, into: &problems)
+        }
+        return problems
+    }
+
+    private static func collectUnreachable(_ value: Any, path: String, into problems: inout [String]) {
+        switch value {
+        case is Parameter, is Buffer:
+            return
+        case let module as Module:
+            problems += module.unreachableStatePaths(prefix: path + ".")
+        case let array as [Any]:
+            for (index, element) in array.enumerated() {
+                collectUnreachable(element, path: "\(path).\(index)", into: &problems)
+            }
+        default:
+            let mirror = Mirror(reflecting: value)
+            if mirror.displayStyle == .optional {
+                if let wrapped = mirror.children.first?.value {
+                    collectUnreachable(wrapped, path: path, into: &problems)
+                }
+            } else if holdsState(value, depth: 4) {
+                let kind = mirror.displayStyle.map { "\($0)" } ?? "\(type(of: value))"
+                problems.append("'\(path)' holds a layer or parameter inside a \(kind) (\(type(of: value)))")
+            }
         }
     }
 
@@ -146,5 +221,34 @@ public final class Sequential: Layer {
     /// Feeds `input` through every layer in order.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         layers.reduce(input) { x, layer in layer(x) }
+    }
+}
+
+/// The label prefix Swift gives the storage of a `lazy var`.
+private let lazyStoragePrefix = "$__lazy_storage_$_"
+
+/// The storage of a `lazy var` whose type is a module or parameter (recognisable even while
+/// it is still `nil`).
+private protocol LazyStateStorage {}
+extension Optional: LazyStateStorage where Wrapped: Module {}
+private protocol LazyParameterStorage {}
+extension Optional: LazyParameterStorage where Wrapped == Parameter {}
+
+/// Whether `value` contains a parameter, buffer or module within `depth` levels (collections
+/// are sampled: their first few elements stand for the rest).
+private func holdsState(_ value: Any, depth: Int) -> Bool {
+    if value is Parameter || value is Buffer || value is Module { return true }
+    if value is Tensor || value is String || value is Int || value is Float || value is Double || value is Bool {
+        return false
+    }
+    guard depth > 0 else { return false }
+    let mirror = Mirror(reflecting: value)
+    switch mirror.displayStyle {
+    case .collection?, .set?, .dictionary?:
+        return mirror.children.prefix(4).contains { holdsState($0.value, depth: depth - 1) }
+    case .optional?, .tuple?, .struct?, .enum?, .class?:
+        return mirror.children.contains { holdsState($0.value, depth: depth - 1) }
+    default:
+        return false
     }
 }
