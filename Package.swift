@@ -5,6 +5,7 @@
 // Module stack (each imports only modules to its right; Pix2Pix and Imaging are siblings):
 //   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
+//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, CDeflate
 // Docs/Design.md explains the stack and the decisions behind it.
 // No unsafeFlags anywhere: this package must stay importable by other packages.
 import PackageDescription
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
         .executable(name: "maps", targets: ["Maps"]),
+        .executable(name: "digits", targets: ["Digits"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -48,6 +50,16 @@ let package = Package(
             path: "Examples/Maps/Core"
         ),
         .executableTarget(name: "Maps", dependencies: ["MapsCore"], path: "Examples/Maps/CLI"),
+        .target(
+            name: "DigitsCore",
+            dependencies: [
+                "DeepLearning", "CDeflate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Digits/Core",
+            exclude: ["Data/README.md"],
+            resources: [.copy("Data/digits.csv.gz")]
+        ),
+        .executableTarget(name: "Digits", dependencies: ["DigitsCore"], path: "Examples/Digits/CLI"),
         .executableTarget(
             name: "pix2pix-benchmark",
             dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
@@ -76,6 +88,7 @@ let package = Package(
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "MapsTests", dependencies: ["MapsCore"]),
+        .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),
         .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],
     swiftLanguageModes: [.v5]

@@ -2,6 +2,7 @@
 // OpenBLAS's own sgemm speed on this machine?
 //
 //   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise] [--thin]
+//   swift run -c release kernel-benchmark --layers [--compare-torch]
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -96,6 +97,13 @@ let shapes: [Shape] = [
     Shape(name: "D 512 s1", transposed: false, size: 16, inChannels: 512, outChannels: 512, stride: 1),
     Shape(name: "D 1 s1", transposed: false, size: 16, inChannels: 512, outChannels: 1, stride: 1),
 ]
+
+// --layers [--compare-torch]: the general ops (Linear, pooling, upsampling, norms, softmax,
+// cross-entropy, GELU, attention) at typical shapes, against PyTorch in the same run.
+if arguments.contains("--layers") {
+    runLayerBenchmarks(compareTorch: arguments.contains("--compare-torch"), runs: quick ? 5 : 20)
+    exit(0)
+}
 
 // --elementwise: the memory-bound ops around the convolutions instead, on one pix2pix-sized
 // activation ([1, 128, 128, 64], 4 MB), as GB/s of the bytes each must move and as a share of

@@ -146,3 +146,19 @@ final class ReflectionTests: XCTestCase {
             ["layers.0.weight", "layers.0.bias", "optional.weight", "optional.bias"])
     }
 }
+
+final class SummaryTests: XCTestCase {
+    func testSummaryListsModulesShapesAndParameterCounts() {
+        let model = Sequential(Conv2D(1, 4, kernelSize: 3), BatchNorm(4), Flatten(), Linear(8 * 8 * 4, 10))
+        let text = model.summary(input: Tensor.zeros([2, 8, 8, 1]))
+        let lines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 1 + 1 + 4 + 1, text)
+        XCTAssertTrue(lines[1].contains("Sequential") && lines[1].contains("[2, 10]"), text)
+        XCTAssertTrue(lines[2].contains("layers.0") && lines[2].contains("Conv2D") && lines[2].contains("[2, 8, 8, 4]"))
+        XCTAssertTrue(
+            lines[3].contains("BatchNorm") && lines[3].hasSuffix("8"), "4 + 4 running statistics: \(lines[3])")
+        XCTAssertTrue(lines[5].contains("Linear") && lines[5].contains("2570"), lines[5])
+        XCTAssertEqual(
+            lines.last, "total: 2618 trainable, 0 frozen parameters; 8 buffer values (10504 bytes as float32)")
+    }
+}

@@ -51,6 +51,54 @@ final class TinyTranslator: Layer {
     }
 }
 
+// MARK: 5. A classifier
+
+final class SmallClassifier: Layer {
+    let conv1 = Conv2D(1, 16, kernelSize: 3), norm1 = BatchNorm(16)
+    let conv2 = Conv2D(16, 32, kernelSize: 3), norm2 = BatchNorm(32)
+    let pool = MaxPool2D(kernelSize: 2)
+    let flatten = Flatten()
+    let head = Linear(2 * 2 * 32, 10)
+
+    func callAsFunction(_ x: Tensor) -> Tensor {             // [N, 8, 8, 1] → [N, 10] logits
+        let y = pool(norm1(conv1(x), activation: .relu))
+        return head(flatten(pool(norm2(conv2(y), activation: .relu))))
+    }
+}
+
+// MARK: 6. A modern residual block
+
+/// Sinusoidal embedding of integer timesteps: [N] → [N, dimension] (as in DDPM).
+func timestepEmbedding(_ steps: [Int], dimension: Int) -> Tensor {
+    let half = dimension / 2
+    var values = [Float]()
+    for step in steps {
+        let angles = (0..<half).map { Float(step) * Foundation.exp(-Foundation.log(10_000) * Float($0) / Float(half)) }
+        values += angles.map { Foundation.sin($0) } + angles.map { Foundation.cos($0) }
+    }
+    return Tensor(shape: [steps.count, dimension], scalars: values)
+}
+
+final class DiffusionBlock: Module {
+    let norm1 = GroupNorm(groups: 8, channels: 32)
+    let conv1 = Conv2D(32, 32, kernelSize: 3)
+    let time = Linear(64, 32)
+    let norm2 = GroupNorm(groups: 8, channels: 32)
+    let conv2 = Conv2D(32, 32, kernelSize: 3)
+    let attentionNorm = GroupNorm(groups: 8, channels: 32)
+    let attention = MultiHeadAttention(embedding: 32, heads: 4)
+
+    /// x: [N, H, W, 32]; t: [N, 64] timestep embeddings.
+    func callAsFunction(_ x: Tensor, _ t: Tensor) -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        var y = conv1(silu(norm1(x)))
+        y = y + time(silu(t)).reshaped(to: [n, 1, 1, 32])           // broadcast over the pixels
+        y = x + conv2(silu(norm2(y)))                                  // residual
+        let tokens = attentionNorm(y).reshaped(to: [n, h * w, 32])    // pixels as a sequence
+        return y + attention(tokens).reshaped(to: [n, h, w, 32])      // self-attention, residual
+    }
+}
+
 final class ExtendingTutorialTests: XCTestCase {
     func testSwishGradientMatchesFiniteDifferences() {
         let x = Parameter(Tensor([-2, -0.5, 0.1, 1.5]))
@@ -114,5 +162,43 @@ final class ExtendingTutorialTests: XCTestCase {
                 position = found + 1
             }
         }
+    }
+
+    func testTheClassifierTrainsAndItsLabelsAreChecked() throws {
+        var random = SeededGenerator(seed: 2)
+        let classifier = SmallClassifier()
+        let optimizer = Adam(for: classifier, learningRate: 1e-3)
+        let images = Tensor.randomUniform([16, 8, 8, 1], lowerBound: 0, upperBound: 1, generator: &random)
+        let labels = (0..<16).map { $0 % 10 }
+        var losses: [Float] = []
+        for _ in 0..<20 {
+            let loss = try crossEntropy(classifier(images), labels: labels, labelSmoothing: 0.1)
+            losses.append(loss.scalar)
+            loss.backward()
+            clipGradientNorm(classifier.parameters, maxNorm: 5)
+            optimizer.update()
+        }
+        classifier.setTraining(false)                             // batch norm on its running statistics
+        let trainingAccuracy = accuracy(classifier(images), labels: labels)
+        XCTAssertLessThan(losses.last!, 0.7 * losses.first!, "\(losses)")
+        XCTAssertGreaterThanOrEqual(trainingAccuracy, 0)
+        XCTAssertThrowsError(try crossEntropy(classifier(images), labels: labels.map { $0 + 1 }))
+    }
+
+    func testTheDiffusionBlockTrains() {
+        var random = SeededGenerator(seed: 3)
+        let block = DiffusionBlock()
+        let blockOptimizer = Adam(for: block, learningRate: 1e-3)
+        let noisy = Tensor.randomNormal([2, 8, 8, 32], generator: &random)
+        let embedding = timestepEmbedding([10, 500], dimension: 64)
+        var losses: [Float] = []
+        for _ in 0..<5 {
+            let loss = meanSquaredError(block(noisy, embedding), noisy * 0.5)
+            losses.append(loss.scalar)
+            loss.backward()
+            blockOptimizer.update()
+        }
+        XCTAssertLessThan(losses.last!, losses.first!, "\(losses)")
+        XCTAssertEqual(block.namedParameters.count, 20)
     }
 }

@@ -1,0 +1,58 @@
+import ArgumentParser
+import DeepLearning
+import Foundation
+
+/// `digits`: trains the small CNN classifier on the UCI handwritten digits and reports its
+/// test accuracy and confusion matrix.
+public struct DigitsCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "digits",
+        abstract: "Train a small CNN on the 1,797 UCI handwritten digits (8×8) and report test accuracy.",
+        discussion: """
+            Every fifth image (359) is held out for testing; the other 1,438 train the network \
+            (conv-BN-ReLU ×3 with max pooling, then two Linear layers) with Adam and a cosine \
+            learning-rate decay, cross-entropy on the 10 classes.
+            """)
+
+    @Option(help: "Passes over the training images.")
+    var epochs = 15
+    @Option(name: .customLong("batch-size"), help: "Images per step.")
+    var batchSize = 32
+    @Option(name: .customLong("learning-rate"), help: "Adam's initial learning rate.")
+    var learningRate: Float = 1e-3
+    @Option(help: "Seed for weights, dropout and shuffling.")
+    var seed: UInt64 = 0
+    @Option(help: "A digits.csv.gz other than the bundled one.")
+    var data: String?
+
+    public init() {}
+
+    public func validate() throws {
+        guard epochs > 0, batchSize > 0, learningRate > 0 else {
+            throw ValidationError("--epochs, --batch-size and --learning-rate must be positive")
+        }
+    }
+
+    public func run() throws {
+        let started = Date()
+        let dataset = try DigitsDataset(contentsOf: data.map { URL(fileURLWithPath: $0) } ?? DigitsDataset.bundledFile)
+        let (train, test) = dataset.split()
+        print("training on \(train.count) digits, testing on \(test.count)")
+        let recipe = DigitsRecipe(epochs: epochs, batchSize: batchSize, learningRate: learningRate, seed: seed)
+        let result = try trainDigits(train: train, test: test, recipe: recipe) { epoch, loss, accuracy in
+            let width = 24, filled = width * epoch / epochs
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            print(
+                String(
+                    format: "%@ epoch %2d/%d  loss %.4f  train accuracy %.2f%%", bar, epoch, epochs, loss,
+                    accuracy * 100))
+            fflush(stdout)
+        }
+        print(
+            String(
+                format: "test accuracy %.2f%% (%d of %d) in %.1f s", result.testAccuracy * 100,
+                Int((result.testAccuracy * Float(test.count)).rounded()), test.count, Date().timeIntervalSince(started))
+        )
+        print(confusionTable(result.confusion))
+    }
+}

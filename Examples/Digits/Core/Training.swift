@@ -1,0 +1,82 @@
+import DeepLearning
+import Foundation
+
+/// The training recipe of the digits example (the PyTorch twin in Tools/digits uses the same).
+public struct DigitsRecipe: Codable, Equatable, Sendable {
+    /// Passes over the training set (default 15).
+    public var epochs = 15
+    /// Images per step (default 32).
+    public var batchSize = 32
+    /// Adam's learning rate (default 1e-3, β = (0.9, 0.999)), decayed by cosine to 0.
+    public var learningRate: Float = 1e-3
+    /// Seeds the weights, dropout and shuffling (default 0).
+    public var seed: UInt64 = 0
+
+    public init(epochs: Int = 15, batchSize: Int = 32, learningRate: Float = 1e-3, seed: UInt64 = 0) {
+        (self.epochs, self.batchSize, self.learningRate, self.seed) = (epochs, batchSize, learningRate, seed)
+    }
+}
+
+/// What one training run produced.
+public struct DigitsResult {
+    /// The trained network.
+    public let model: DigitsNet
+    /// Fraction of the test images classified correctly.
+    public let testAccuracy: Float
+    /// `confusion[true][predicted]` counts on the test set.
+    public let confusion: [[Int]]
+    /// Mean training loss of each epoch.
+    public let epochLosses: [Float]
+}
+
+/// Trains `DigitsNet` on `train` with `recipe` and measures it on `test`; `progress` is called
+/// after every epoch with (epoch, mean loss, training accuracy).
+public func trainDigits(
+    train: DigitsDataset, test: DigitsDataset, recipe: DigitsRecipe,
+    progress: (Int, Float, Float) -> Void = { _, _, _ in }
+) throws -> DigitsResult {
+    RandomState.seed(recipe.seed)
+    let model = DigitsNet()
+    let optimizer = Adam(for: model, learningRate: recipe.learningRate)
+    let stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize
+    let schedule = CosineDecay(base: recipe.learningRate, totalSteps: recipe.epochs * stepsPerEpoch)
+    var shuffle = SeededGenerator(seed: recipe.seed &+ 1)
+    var epochLosses: [Float] = []
+    for epoch in 0..<recipe.epochs {
+        model.setTraining(true)
+        var order = Array(0..<train.count)
+        order.shuffle(using: &shuffle)
+        var lossSum = 0.0, correct = 0
+        for step in 0..<stepsPerEpoch {
+            let indices = Array(
+                order[(step * recipe.batchSize)..<Swift.min(train.count, (step + 1) * recipe.batchSize)])
+            let batch = train.subset(indices)
+            optimizer.learningRate = schedule.learningRate(at: epoch * stepsPerEpoch + step)
+            let logits = model(batch.images)
+            let loss = try crossEntropy(logits, labels: batch.labels)
+            loss.backward()
+            optimizer.update()
+            lossSum += Double(loss.scalar) * Double(indices.count)
+            correct += zip(logits.argmax(), batch.labels).filter { $0 == $1 }.count
+        }
+        epochLosses.append(Float(lossSum / Double(train.count)))
+        progress(epoch + 1, epochLosses.last!, Float(correct) / Float(train.count))
+    }
+    model.setTraining(false)
+    let predicted = withoutGradient { model(test.images) }.argmax()
+    var confusion = [[Int]](repeating: [Int](repeating: 0, count: 10), count: 10)
+    for (truth, guess) in zip(test.labels, predicted) { confusion[truth][guess] += 1 }
+    let hits = zip(test.labels, predicted).filter { $0 == $1 }.count
+    return DigitsResult(
+        model: model, testAccuracy: Float(hits) / Float(Swift.max(test.count, 1)), confusion: confusion,
+        epochLosses: epochLosses)
+}
+
+/// The confusion matrix as text: rows are the true digits, columns the predicted ones.
+public func confusionTable(_ confusion: [[Int]]) -> String {
+    var lines = ["true\\pred " + (0..<10).map { String(format: "%4d", $0) }.joined()]
+    for (digit, row) in confusion.enumerated() {
+        lines.append(String(format: "%9d ", digit) + row.map { String(format: "%4d", $0) }.joined())
+    }
+    return lines.joined(separator: "\n")
+}
