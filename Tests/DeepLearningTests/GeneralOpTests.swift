@@ -88,4 +88,26 @@ final class GeneralOpTests: XCTestCase {
         let probabilities = randomTensor([3, 4], seed: 10, lower: 0.2, upper: 0.8)
         checkGradients(of: { binaryCrossEntropy($0[0], $0[1].sigmoid()) }, at: [probabilities, q])
     }
+
+    /// The 16-lane exponential of the softmax kernels: within 2 ulp of libm's expf over the
+    /// normal range, 0 below it, ±∞ and NaN handled.
+    func testVectorExpIsWithinTwoUlpOfLibm() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88.5 {
+            var lanes = SIMD16<Float>(repeating: 0)
+            for i in 0..<16 { lanes[i] = x + Float(i) * 0.000_37 }
+            let y = vectorExp(lanes)
+            for i in 0..<16 {
+                let reference = expf(lanes[i])
+                worst = max(worst, abs(y[i] - reference) / reference.ulp)
+            }
+            x += 0.0137
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "worst error \(worst) ulp")
+        let special = vectorExp(
+            SIMD16<Float>([-.infinity, -100, 0, 100, .infinity, .nan] + Array(repeating: 0, count: 10)))
+        XCTAssertEqual(Array(special.indices.prefix(5)).map { special[$0] }, [0, 0, 1, .infinity, .infinity])
+        XCTAssertTrue(special[5].isNaN)
+    }
 }

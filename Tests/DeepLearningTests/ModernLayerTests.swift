@@ -32,6 +32,29 @@ final class ModernLayerTests: XCTestCase {
         checkGradients(of: { groupNormalized($0[0], groups: 6, gamma: nil, beta: nil) }, at: [x])
     }
 
+    /// Rows wider than the 16-lane vectors (and with a tail) against the same normalisation
+    /// composed of primitive ops, values and gradients.
+    func testLayerAndGroupNormVectorPathsMatchTheirDefinition() {
+        func reference(_ x: Tensor, axes: [Int], _ g: Tensor, _ b: Tensor) -> Tensor {
+            let mean = x.mean(alongAxes: axes, keepingDimensions: true)
+            let centered = x - mean
+            let variance = (centered * centered).mean(alongAxes: axes, keepingDimensions: true)
+            return centered / (variance + 1e-5).sqrt() * g + b
+        }
+        let x = randomTensor([3, 37], seed: 22, lower: -2, upper: 2)
+        let g = randomTensor([37], seed: 23), b = randomTensor([37], seed: 24)
+        assertClose(layerNormalized(x, gamma: g, beta: b), reference(x, axes: [1], g, b), tolerance: 1e-5)
+        checkGradients(of: { layerNormalized($0[0], gamma: $0[1], beta: $0[2]) }, at: [x, g, b])
+        let image = randomTensor([2, 2, 3, 40], seed: 25, lower: -2, upper: 2)
+        let g40 = randomTensor([40], seed: 26), b40 = randomTensor([40], seed: 27)
+        let grouped = image.reshaped(to: [2, 2, 3, 2, 20])
+        let expected = reference(grouped, axes: [1, 2, 4], g40.reshaped(to: [2, 20]), b40.reshaped(to: [2, 20]))
+        assertClose(
+            groupNormalized(image, groups: 2, gamma: g40, beta: b40), expected.reshaped(to: [2, 2, 3, 40]),
+            tolerance: 1e-5)
+        checkGradients(of: { groupNormalized($0[0], groups: 2, gamma: $0[1], beta: $0[2]) }, at: [image, g40, b40])
+    }
+
     func testGatheringAndBroadcastingMatmulMatchPyTorch() throws {
         let f = try generalFixtures("indexing")
         let table = Parameter(f["table"]!)

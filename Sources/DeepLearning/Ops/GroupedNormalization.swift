@@ -7,8 +7,9 @@ import Foundation
 //   forward    y = γ·x̂ + β
 //   backward   ∂x = r·(∂x̂ − mean(∂x̂) − x̂·mean(∂x̂·x̂)),  ∂x̂ = γ·∂y
 //              ∂γ = Σ ∂y·x̂,  ∂β = Σ ∂y  (over every unit)
-// One pass computes the statistics, one normalises; the pullback does one pass for the two
-// sums per unit and one for ∂x (∂γ, ∂β accumulated on the way, per block of units).
+// One pass computes the mean, one the variance, one normalises; the pullback does one pass for
+// the two sums per unit and one for ∂x (∂γ, ∂β accumulated on the way, per block of units). Rows
+// of channels are contiguous, so every loop runs on 16-lane vectors.
 
 /// Where a unit's elements lie: `pixels` runs of `channels` contiguous floats, `pixelStride`
 /// apart, starting at `offset(unit)`; its channels are `firstChannel(unit) ..<` that plus
@@ -28,35 +29,39 @@ private func normalizeUnits(
     _ input: Tensor, gamma: Tensor?, beta: Tensor?, units: NormalizationUnits, epsilon: Float
 ) -> Tensor {
     let output = Tensor(uninitializedShape: input.shape)
+    let total = units.totalChannels
+    // γ and β as plain arrays (ones and zeros when absent), so the loops have no optionals.
+    let scale = gamma?.scalars ?? [Float](repeating: 1, count: total)
+    let shift = beta?.scalars ?? [Float](repeating: 0, count: total)
     var mean = [Float](repeating: 0, count: units.count), inverse = mean
-    withPointers(input, gamma, beta, output) { x, g, b, y in
-        mean.withUnsafeMutableBufferPointer { meanBuffer in
-            inverse.withUnsafeMutableBufferPointer { inverseBuffer in
-                let means = meanBuffer.baseAddress!, inverses = inverseBuffer.baseAddress!
-                parallelChunks(units.count, grain: Swift.max(1, 16_384 / Swift.max(units.elements, 1))) { range in
-                    for unit in range {
-                        let base = units.offset(unit), c0 = units.firstChannel(unit)
-                        var sum = 0.0
-                        for p in 0..<units.pixels {
-                            let row = x + base + p * units.pixelStride
-                            for c in 0..<units.channels { sum += Double(row[c]) }
-                        }
-                        let mu = Float(sum / Double(Swift.max(units.elements, 1)))
-                        var squares = 0.0
-                        for p in 0..<units.pixels {
-                            let row = x + base + p * units.pixelStride
-                            for c in 0..<units.channels {
-                                let d = Double(row[c] - mu)
-                                squares += d * d
-                            }
-                        }
-                        let r = 1 / (Float(squares / Double(Swift.max(units.elements, 1))) + epsilon).squareRoot()
-                        (means[unit], inverses[unit]) = (mu, r)
-                        for p in 0..<units.pixels {
-                            let source = x + base + p * units.pixelStride, target = y + base + p * units.pixelStride
-                            for c in 0..<units.channels {
-                                let scale = g.map { $0[c0 + c] } ?? 1, shift = b.map { $0[c0 + c] } ?? 0
-                                target[c] = (source[c] - mu) * r * scale + shift
+    withPointers(input, output) { x, y in
+        scale.withUnsafeBufferPointer { scaleBuffer in
+            shift.withUnsafeBufferPointer { shiftBuffer in
+                mean.withUnsafeMutableBufferPointer { meanBuffer in
+                    inverse.withUnsafeMutableBufferPointer { inverseBuffer in
+                        let (g, b) = (scaleBuffer.baseAddress!, shiftBuffer.baseAddress!)
+                        let (means, inverses) = (meanBuffer.baseAddress!, inverseBuffer.baseAddress!)
+                        parallelChunks(units.count, grain: Swift.max(1, 16_384 / Swift.max(units.elements, 1))) {
+                            range in
+                            for unit in range {
+                                let base = units.offset(unit), c0 = units.firstChannel(unit)
+                                let m = Float(Swift.max(units.elements, 1))
+                                var sum: Float = 0
+                                for p in 0..<units.pixels {
+                                    sum += rowSum(x + base + p * units.pixelStride, units.channels)
+                                }
+                                let mu = sum / m
+                                var squares: Float = 0
+                                for p in 0..<units.pixels {
+                                    squares += rowSquaredDeviations(
+                                        x + base + p * units.pixelStride, units.channels, mu)
+                                }
+                                let r = 1 / (squares / m + epsilon).squareRoot()
+                                (means[unit], inverses[unit]) = (mu, r)
+                                for p in 0..<units.pixels {
+                                    let o = base + p * units.pixelStride
+                                    rowAffine(x + o, y + o, units.channels, g + c0, b + c0, mean: mu, inverse: r)
+                                }
                             }
                         }
                     }
@@ -67,42 +72,37 @@ private func normalizeUnits(
     var inputs = [input]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
-    let (inputValue, gammaValue) = (input.detached(), gamma?.detached())
+    let inputValue = input.detached()
     let (hasGamma, hasBeta) = (gamma != nil, beta != nil)
     return Tensor.recording(output, inputs: inputs) { gradient, needed in
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)
         // ∂γ and ∂β partial sums per block of units, added in block order (deterministic).
         let block = Swift.max(1, 4_096 / Swift.max(units.elements, 1))
         let blocks = (units.count + block - 1) / block
-        var partials = [Float](repeating: 0, count: Swift.max(blocks, 1) * 2 * units.totalChannels)
-        withPointers(gradient, inputValue, gammaValue, inputGradient) { dy, x, g, dx in
-            partials.withUnsafeMutableBufferPointer { partialBuffer in
-                let partial = partialBuffer.baseAddress!
-                parallelChunks(blocks, grain: 1) { blockRange in
-                    for blockIndex in blockRange {
-                        let dGamma = partial + blockIndex * 2 * units.totalChannels
-                        let dBeta = dGamma + units.totalChannels
-                        for unit in (blockIndex * block)..<Swift.min(units.count, (blockIndex + 1) * block) {
-                            let base = units.offset(unit), c0 = units.firstChannel(unit)
-                            let mu = mean[unit], r = inverse[unit]
-                            var sumDxhat: Float = 0, sumDxhatXhat: Float = 0
-                            for p in 0..<units.pixels {
-                                let o = base + p * units.pixelStride
-                                for c in 0..<units.channels {
-                                    let xhat = (x[o + c] - mu) * r, dxhat = dy[o + c] * (g.map { $0[c0 + c] } ?? 1)
-                                    sumDxhat += dxhat
-                                    sumDxhatXhat += dxhat * xhat
-                                    dGamma[c0 + c] += dy[o + c] * xhat
-                                    dBeta[c0 + c] += dy[o + c]
+        var partials = [Float](repeating: 0, count: Swift.max(blocks, 1) * 2 * total)
+        withPointers(gradient, inputValue, inputGradient) { dy, x, dx in
+            scale.withUnsafeBufferPointer { scaleBuffer in
+                partials.withUnsafeMutableBufferPointer { partialBuffer in
+                    let (g, partial) = (scaleBuffer.baseAddress!, partialBuffer.baseAddress!)
+                    parallelChunks(blocks, grain: 1) { blockRange in
+                        for blockIndex in blockRange {
+                            let dGamma = partial + blockIndex * 2 * total, dBeta = dGamma + total
+                            for unit in (blockIndex * block)..<Swift.min(units.count, (blockIndex + 1) * block) {
+                                let base = units.offset(unit), c0 = units.firstChannel(unit)
+                                let (mu, r) = (mean[unit], inverse[unit])
+                                var sums = (dxhat: Float(0), dxhatXhat: Float(0))
+                                for p in 0..<units.pixels {
+                                    let o = base + p * units.pixelStride
+                                    rowGradientSums(
+                                        dy + o, x + o, units.channels, g + c0, mean: mu, inverse: r, into: &sums,
+                                        dGamma: dGamma + c0, dBeta: dBeta + c0)
                                 }
-                            }
-                            let m = Float(Swift.max(units.elements, 1))
-                            let (meanDxhat, meanDxhatXhat) = (sumDxhat / m, sumDxhatXhat / m)
-                            for p in 0..<units.pixels {
-                                let o = base + p * units.pixelStride
-                                for c in 0..<units.channels {
-                                    let xhat = (x[o + c] - mu) * r, dxhat = dy[o + c] * (g.map { $0[c0 + c] } ?? 1)
-                                    dx[o + c] = r * (dxhat - meanDxhat - xhat * meanDxhatXhat)
+                                let m = Float(Swift.max(units.elements, 1))
+                                for p in 0..<units.pixels {
+                                    let o = base + p * units.pixelStride
+                                    rowInputGradient(
+                                        dy + o, x + o, dx + o, units.channels, g + c0, mean: mu, inverse: r,
+                                        meanDxhat: sums.dxhat / m, meanDxhatXhat: sums.dxhatXhat / m)
                                 }
                             }
                         }
@@ -110,21 +110,119 @@ private func normalizeUnits(
                 }
             }
         }
-        var dGamma = [Float](repeating: 0, count: units.totalChannels), dBeta = dGamma
+        var dGamma = [Float](repeating: 0, count: total), dBeta = dGamma
         for blockIndex in 0..<blocks {
-            for c in 0..<units.totalChannels {
-                dGamma[c] += partials[blockIndex * 2 * units.totalChannels + c]
-                dBeta[c] += partials[blockIndex * 2 * units.totalChannels + units.totalChannels + c]
+            for c in 0..<total {
+                dGamma[c] += partials[blockIndex * 2 * total + c]
+                dBeta[c] += partials[blockIndex * 2 * total + total + c]
             }
         }
         var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
         var index = 1
         if hasGamma {
-            gradients.append(needed[index] ? Tensor(shape: [units.totalChannels], scalars: dGamma) : nil)
+            gradients.append(needed[index] ? Tensor(shape: [total], scalars: dGamma) : nil)
             index += 1
         }
-        if hasBeta { gradients.append(needed[index] ? Tensor(shape: [units.totalChannels], scalars: dBeta) : nil) }
+        if hasBeta { gradients.append(needed[index] ? Tensor(shape: [total], scalars: dBeta) : nil) }
         return gradients
+    }
+}
+
+// The per-row loops of `normalizeUnits`, over `count` contiguous floats on 16-lane vectors.
+
+@inline(__always)
+private func rowSum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var lanes = SIMD16<Float>(repeating: 0), tail: Float = 0, c = 0
+    while c + 16 <= count {
+        lanes += loadVector(x + c)
+        c += 16
+    }
+    while c < count {
+        tail += x[c]
+        c += 1
+    }
+    return lanes.sum() + tail
+}
+
+@inline(__always)
+private func rowSquaredDeviations(_ x: UnsafePointer<Float>, _ count: Int, _ mean: Float) -> Float {
+    var lanes = SIMD16<Float>(repeating: 0), tail: Float = 0, c = 0
+    while c + 16 <= count {
+        let d = loadVector(x + c) - mean
+        lanes += d * d
+        c += 16
+    }
+    while c < count {
+        tail += (x[c] - mean) * (x[c] - mean)
+        c += 1
+    }
+    return lanes.sum() + tail
+}
+
+/// y = (x − μ)·r·γ + β.
+@inline(__always)
+private func rowAffine(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ g: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, mean: Float, inverse: Float
+) {
+    var c = 0
+    while c + 16 <= count {
+        storeVector((loadVector(x + c) - mean) * inverse * loadVector(g + c) + loadVector(b + c), y + c)
+        c += 16
+    }
+    while c < count {
+        y[c] = (x[c] - mean) * inverse * g[c] + b[c]
+        c += 1
+    }
+}
+
+/// Adds Σ γ·∂y and Σ γ·∂y·x̂ of the row to `sums`, and ∂y·x̂, ∂y to the row's ∂γ, ∂β.
+@inline(__always)
+private func rowGradientSums(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ g: UnsafePointer<Float>, mean: Float,
+    inverse: Float, into sums: inout (dxhat: Float, dxhatXhat: Float), dGamma: UnsafeMutablePointer<Float>,
+    dBeta: UnsafeMutablePointer<Float>
+) {
+    var sumLanes = SIMD16<Float>(repeating: 0), productLanes = sumLanes, c = 0
+    while c + 16 <= count {
+        let gradient = loadVector(dy + c), xhat = (loadVector(x + c) - mean) * inverse
+        let dxhat = gradient * loadVector(g + c)
+        sumLanes += dxhat
+        productLanes += dxhat * xhat
+        storeVector(loadVector(dGamma + c) + gradient * xhat, dGamma + c)
+        storeVector(loadVector(dBeta + c) + gradient, dBeta + c)
+        c += 16
+    }
+    var (sum, product) = (sumLanes.sum(), productLanes.sum())
+    while c < count {
+        let xhat = (x[c] - mean) * inverse, dxhat = dy[c] * g[c]
+        sum += dxhat
+        product += dxhat * xhat
+        dGamma[c] += dy[c] * xhat
+        dBeta[c] += dy[c]
+        c += 1
+    }
+    sums.dxhat += sum
+    sums.dxhatXhat += product
+}
+
+/// ∂x = r·(γ·∂y − mean(γ·∂y) − x̂·mean(γ·∂y·x̂)).
+@inline(__always)
+private func rowInputGradient(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ count: Int,
+    _ g: UnsafePointer<Float>, mean: Float, inverse: Float, meanDxhat: Float, meanDxhatXhat: Float
+) {
+    var c = 0
+    while c + 16 <= count {
+        let xhat = (loadVector(x + c) - mean) * inverse
+        let dxhat = loadVector(dy + c) * loadVector(g + c)
+        storeVector(inverse * (dxhat - meanDxhat - xhat * meanDxhatXhat), dx + c)
+        c += 16
+    }
+    while c < count {
+        let xhat = (x[c] - mean) * inverse
+        dx[c] = inverse * (dy[c] * g[c] - meanDxhat - xhat * meanDxhatXhat)
+        c += 1
     }
 }
 

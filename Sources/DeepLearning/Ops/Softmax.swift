@@ -11,13 +11,18 @@ private func axisView(_ shape: [Int], axis: Int) -> (outer: Int, size: Int, inne
     (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
 }
 
-/// Writes softmax (or log-softmax) of every line along the axis of `x` into `y`.
+/// Writes softmax (or log-softmax) of every line along the axis of `x` into `y`; contiguous
+/// lines (the last axis) run on 16-lane vectors.
 private func softmaxLines(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, size: Int, inner: Int, logarithm: Bool
 ) {
     parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
         for line in lines {
             let base = (line / inner) * size * inner + line % inner
+            if inner == 1 {
+                contiguousSoftmax(x + base, y + base, size: size, logarithm: logarithm)
+                continue
+            }
             var largest = -Float.infinity
             for k in 0..<size { largest = Swift.max(largest, x[base + k * inner]) }
             if largest == -.infinity { largest = 0 }  // an all −∞ line stays NaN-free until the log
@@ -34,6 +39,64 @@ private func softmaxLines(
                 let scale = 1 / total
                 for k in 0..<size { y[base + k * inner] *= scale }
             }
+        }
+    }
+}
+
+/// One contiguous line: the maximum, e^(x − max) and its sum, then the scaling, each a vector loop.
+@inline(__always)
+private func contiguousSoftmax(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, size: Int, logarithm: Bool
+) {
+    var largestLanes = SIMD16<Float>(repeating: -.infinity)
+    var k = 0
+    while k + 16 <= size {
+        let v = loadVector(x + k)
+        largestLanes.replace(with: v, where: v .> largestLanes)
+        k += 16
+    }
+    var largest = largestLanes.max()
+    while k < size {
+        largest = Swift.max(largest, x[k])
+        k += 1
+    }
+    if largest == -.infinity { largest = 0 }
+    var totalLanes = SIMD16<Float>(repeating: 0), total: Float = 0
+    k = 0
+    while k + 16 <= size {
+        let e = vectorExp(loadVector(x + k) - largest)
+        if !logarithm { storeVector(e, y + k) }
+        totalLanes += e
+        k += 16
+    }
+    while k < size {
+        let e = Foundation.expf(x[k] - largest)
+        if !logarithm { y[k] = e }
+        total += e
+        k += 1
+    }
+    total += totalLanes.sum()
+    if logarithm {
+        let shift = largest + Foundation.logf(total)
+        k = 0
+        while k + 16 <= size {
+            storeVector(loadVector(x + k) - shift, y + k)
+            k += 16
+        }
+        while k < size {
+            y[k] = x[k] - shift
+            k += 1
+        }
+    } else {
+        let scale = 1 / total
+        k = 0
+        while k + 16 <= size {
+            storeVector(loadVector(y + k) * scale, y + k)
+            k += 16
+        }
+        while k < size {
+            y[k] *= scale
+            k += 1
         }
     }
 }
@@ -55,6 +118,30 @@ extension Tensor {
                 parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
+                        if inner == 1 {
+                            // ∂x = y·(∂y − Σ ∂y·y) on 16-lane vectors.
+                            let (g, out, target) = (dy + base, y + base, dx + base)
+                            var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
+                            while k + 16 <= size {
+                                lanes += loadVector(g + k) * loadVector(out + k)
+                                k += 16
+                            }
+                            while k < size {
+                                dot += g[k] * out[k]
+                                k += 1
+                            }
+                            dot += lanes.sum()
+                            k = 0
+                            while k + 16 <= size {
+                                storeVector(loadVector(out + k) * (loadVector(g + k) - dot), target + k)
+                                k += 16
+                            }
+                            while k < size {
+                                target[k] = out[k] * (g[k] - dot)
+                                k += 1
+                            }
+                            continue
+                        }
                         var dot: Float = 0
                         for k in 0..<size { dot += dy[base + k * inner] * y[base + k * inner] }
                         for k in 0..<size {
@@ -84,6 +171,30 @@ extension Tensor {
                 parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
+                        if inner == 1 {
+                            // ∂x = ∂y − softmax·Σ ∂y on 16-lane vectors.
+                            let (g, out, target) = (dy + base, logY + base, dx + base)
+                            var lanes = SIMD16<Float>(repeating: 0), total: Float = 0, k = 0
+                            while k + 16 <= size {
+                                lanes += loadVector(g + k)
+                                k += 16
+                            }
+                            while k < size {
+                                total += g[k]
+                                k += 1
+                            }
+                            total += lanes.sum()
+                            k = 0
+                            while k + 16 <= size {
+                                storeVector(loadVector(g + k) - vectorExp(loadVector(out + k)) * total, target + k)
+                                k += 16
+                            }
+                            while k < size {
+                                target[k] = g[k] - Foundation.expf(out[k]) * total
+                                k += 1
+                            }
+                            continue
+                        }
                         var total: Float = 0
                         for k in 0..<size { total += dy[base + k * inner] }
                         for k in 0..<size {

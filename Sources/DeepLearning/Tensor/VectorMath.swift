@@ -1,0 +1,29 @@
+// Elementwise math on 16 lanes for the vector kernels (softmax, cross-entropy): libm's
+// scalar `expf` per element is several times slower than the memory it reads.
+
+/// eˣ on 16 lanes, Cephes's `expf`: x = n·ln 2 + r with |r| ≤ ½ ln 2, a degree-7 polynomial for
+/// eʳ, and 2ⁿ built in the exponent bits. Within 2 ulp of libm over the normal range; 0 below
+/// −87.33 (where eˣ is nearly subnormal), +∞ above 88.72, NaN propagates.
+@inline(__always)
+func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    var x = input.replacing(with: 88.72, where: input .> 88.72)
+    x.replace(with: -87.33, where: x .< -87.33)
+    x.replace(with: 0, where: input .!= input)  // NaN: computed as 0, restored below
+    let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+    let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+    var p = r * 1.987_569_15e-4 + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 0.166_666_655
+    p = p * r + 0.5
+    p = p * (r * r) + r + 1
+    // 2ⁿ as two factors, so n = 128 (x near 88.7) and n = −126 both stay normal.
+    let whole = SIMD16<Int32>(n), half = whole &>> 1
+    let first = unsafeBitCast((half &+ 127) &<< 23, to: SIMD16<Float>.self)
+    let second = unsafeBitCast((whole &- half &+ 127) &<< 23, to: SIMD16<Float>.self)
+    var result = p * first * second
+    result.replace(with: 0, where: input .< -87.33)
+    result.replace(with: .infinity, where: input .> 88.72)
+    result.replace(with: input, where: input .!= input)  // NaN
+    return result
+}
