@@ -1,5 +1,8 @@
 // Elementwise math on 16 lanes for the vector kernels (softmax, cross-entropy): libm's
-// scalar `expf` per element is several times slower than the memory it reads.
+// scalar `expf` per element is several times slower than the memory it reads. Written with
+// only the SIMD operations that compile to vector code here (arithmetic, ordered comparisons,
+// `replacing`, wrapping integer ops on bit patterns; not float→int conversions, `rounded`, or
+// mask negation, which become scalar loops).
 
 /// eˣ on 16 lanes, Cephes's `expf`: x = n·ln 2 + r with |r| ≤ ½ ln 2, a degree-7 polynomial for
 /// eʳ, and 2ⁿ built in the exponent bits. Within 2 ulp of libm over the normal range; 0 below
@@ -8,8 +11,11 @@
 func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
     var x = input.replacing(with: 88.72, where: input .> 88.72)
     x.replace(with: -87.33, where: x .< -87.33)
-    x.replace(with: 0, where: input .!= input)  // NaN: computed as 0, restored below
-    let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+    // n = round(x / ln 2) by the magic-number trick: adding 1.5·2²³ leaves n in the low
+    // mantissa bits and n itself in the float once the constant is subtracted again.
+    let magic: Float = 12_582_912
+    let shifted = x * 1.442_695_04 + magic
+    let n = shifted - magic
     let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
     var p = r * 1.987_569_15e-4 + 1.398_199_95e-3
     p = p * r + 8.333_451_9e-3
@@ -18,12 +24,12 @@ func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
     p = p * r + 0.5
     p = p * (r * r) + r + 1
     // 2ⁿ as two factors, so n = 128 (x near 88.7) and n = −126 both stay normal.
-    let whole = SIMD16<Int32>(n), half = whole &>> 1
+    let whole = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- Int32(bitPattern: magic.bitPattern)
+    let half = whole &>> 1
     let first = unsafeBitCast((half &+ 127) &<< 23, to: SIMD16<Float>.self)
     let second = unsafeBitCast((whole &- half &+ 127) &<< 23, to: SIMD16<Float>.self)
     var result = p * first * second
     result.replace(with: 0, where: input .< -87.33)
     result.replace(with: .infinity, where: input .> 88.72)
-    result.replace(with: input, where: input .!= input)  // NaN
-    return result
+    return input.replacing(with: result, where: input .== input)  // NaN lanes keep their NaN
 }

@@ -3,7 +3,9 @@ import Foundation
 // Layer and group normalisation: statistics per sample (and group) instead of per channel.
 // Both normalise "units" of elements — a layer-norm unit is one row of the last axis, a
 // group-norm unit is the H·W·(C/G) elements of one sample and one channel group — and scale
-// and shift per channel. With M elements per unit, x̂ = (x − μ)·r, r = 1/√(σ² + ε):
+// and shift per channel. Layer norm runs row by row; group norm per sample, with per-channel
+// sums over the pixels reduced to groups, so that its loops run along the contiguous channels
+// even when a group has fewer channels than a vector has lanes. With M elements per unit, x̂ = (x − μ)·r, r = 1/√(σ² + ε):
 //   forward    y = γ·x̂ + β
 //   backward   ∂x = r·(∂x̂ − mean(∂x̂) − x̂·mean(∂x̂·x̂)),  ∂x̂ = γ·∂y
 //              ∂γ = Σ ∂y·x̂,  ∂β = Σ ∂y  (over every unit)
@@ -12,16 +14,12 @@ import Foundation
 // of channels are contiguous, so every loop runs on 16-lane vectors.
 
 /// Where a unit's elements lie: `pixels` runs of `channels` contiguous floats, `pixelStride`
-/// apart, starting at `offset(unit)`; its channels are `firstChannel(unit) ..<` that plus
-/// `channels`.
+/// apart, starting at `offset(unit)` (layer norm: one run, the row).
 private struct NormalizationUnits {
     let count: Int, pixels: Int, pixelStride: Int, channels: Int, totalChannels: Int
-    let groups: Int  // per sample; 1 for layer norm
 
-    func offset(_ unit: Int) -> Int {
-        groups == 1 ? unit * pixels * pixelStride : (unit / groups) * pixels * pixelStride + (unit % groups) * channels
-    }
-    func firstChannel(_ unit: Int) -> Int { groups == 1 ? 0 : (unit % groups) * channels }
+    func offset(_ unit: Int) -> Int { unit * pixels * pixelStride }
+    func firstChannel(_ unit: Int) -> Int { 0 }
     var elements: Int { pixels * channels }
 }
 
@@ -249,40 +247,6 @@ public func layerNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsi
     }
     let units = NormalizationUnits(
         count: input.count / Swift.max(channels, 1), pixels: 1, pixelStride: channels, channels: channels,
-        totalChannels: channels, groups: 1)
-    return normalizeUnits(input, gamma: gamma, beta: beta, units: units, epsilon: epsilon)
-}
-
-/// Group normalisation (Wu & He; PyTorch's `F.group_norm(x, G, γ, β, eps)` in NHWC): the
-/// channels are split into `groups` consecutive groups, and each sample's group is normalised
-/// over its spatial positions and channels together, then scaled and shifted per channel.
-/// One group is layer norm over H, W and C; C groups is instance norm.
-///
-/// - Parameters:
-///   - input: `[N, …, C]` (e.g. `[N, H, W, C]`), C divisible by `groups`.
-///   - groups: the number of channel groups.
-///   - gamma: `[C]` scale, or `nil` for 1.
-///   - beta: `[C]` offset, or `nil` for 0.
-///   - epsilon: added to the variance; PyTorch's default 1e-5.
-public func groupNormalized(
-    _ input: Tensor, groups: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5
-) -> Tensor {
-    precondition(input.rank >= 2, "groupNormalized: needs [N, …, C]; got \(describeShape(input.shape))")
-    let channels = input.shape[input.rank - 1]
-    precondition(
-        groups > 0 && channels % groups == 0,
-        "groupNormalized: \(groups) groups do not divide the \(channels) channels of \(describeShape(input.shape))")
-    for (name, tensor) in [("gamma", gamma), ("beta", beta)] {
-        if let tensor {
-            precondition(
-                tensor.shape == [channels],
-                "groupNormalized: \(name) \(describeShape(tensor.shape)) must be [\(channels)] for input \(describeShape(input.shape))"
-            )
-        }
-    }
-    let batch = input.shape[0], pixels = input.count / Swift.max(batch * channels, 1)
-    let units = NormalizationUnits(
-        count: batch * groups, pixels: pixels, pixelStride: channels, channels: channels / groups,
-        totalChannels: channels, groups: groups)
+        totalChannels: channels)
     return normalizeUnits(input, gamma: gamma, beta: beta, units: units, epsilon: epsilon)
 }
