@@ -4,6 +4,48 @@ import Foundation
 // fused loop over the saved input or output.
 
 extension Tensor {
+    /// A unary op on 16-lane vectors (scalar functions for the tail), whose derivative is a
+    /// function of the input.
+    @inline(__always)
+    private func vectorUnary(
+        _ forward: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float, op: StaticString = #function,
+        derivative: @escaping (SIMD16<Float>) -> SIMD16<Float>, scalarDerivative: @escaping (Float) -> Float
+    ) -> Tensor {
+        let output = Tensor(uninitializedShape: shape), elements = count
+        withPointers(self, output) { x, y in
+            parallelChunks(elements, grain: 65_536) { range in
+                var i = range.lowerBound
+                while i + 16 <= range.upperBound {
+                    storeVector(forward(loadVector(x + i)), y + i)
+                    i += 16
+                }
+                while i < range.upperBound {
+                    y[i] = scalar(x[i])
+                    i += 1
+                }
+            }
+        }
+        guard GradientMode.isRecording && node != nil else { return output }
+        let input = detached()
+        return Tensor.recording(output, inputs: [self], op: op) { gradient, _ in
+            let inputGradient = Tensor(uninitializedShape: input.shape)
+            withPointers(gradient, input, inputGradient) { dy, x, dx in
+                parallelChunks(elements, grain: 65_536) { range in
+                    var i = range.lowerBound
+                    while i + 16 <= range.upperBound {
+                        storeVector(loadVector(dy + i) * derivative(loadVector(x + i)), dx + i)
+                        i += 16
+                    }
+                    while i < range.upperBound {
+                        dx[i] = dy[i] * scalarDerivative(x[i])
+                        i += 1
+                    }
+                }
+            }
+            return [inputGradient]
+        }
+    }
+
     /// A unary op whose derivative is a function of the input `x` and output `y`.
     @inline(__always)
     private func unary(
@@ -56,9 +98,14 @@ extension Tensor {
     public func gelu(approximate: GELUApproximation = .none) -> Tensor {
         switch approximate {
         case .none:
-            return unary(
-                { 0.5 * $0 * (1 + Foundation.erff($0 * 0.707_106_77)) },
-                derivative: { x, _ in
+            // Φ(x) = ½(1 + erf(x/√2)); d/dx x·Φ(x) = Φ(x) + x·φ(x).
+            return vectorUnary(
+                { x in 0.5 * x * (1 + vectorErf(x * 0.707_106_77)) },
+                scalar: { 0.5 * $0 * (1 + Foundation.erff($0 * 0.707_106_77)) },
+                derivative: { x in
+                    0.5 * (1 + vectorErf(x * 0.707_106_77)) + x * 0.398_942_3 * vectorExp(-0.5 * x * x)
+                },
+                scalarDerivative: { x in
                     0.5 * (1 + Foundation.erff(x * 0.707_106_77)) + x * 0.398_942_3 * Foundation.expf(-0.5 * x * x)
                 })
         case .tanh:
@@ -72,9 +119,15 @@ extension Tensor {
     }
     /// SiLU (swish) elementwise: `x·σ(x)`.
     public func silu() -> Tensor {
-        unary(
-            { $0 * stableSigmoid($0) },
-            derivative: { x, _ in
+        // σ(x) = 1/(1 + e^−x), with e^−x saturating to +∞ (σ = 0) far below zero.
+        vectorUnary(
+            { x in x / (1 + vectorExp(-x)) },
+            scalar: { $0 * stableSigmoid($0) },
+            derivative: { x in
+                let s = 1 / (1 + vectorExp(-x))
+                return s * (1 + x * (1 - s))
+            },
+            scalarDerivative: { x in
                 let s = stableSigmoid(x)
                 return s * (1 + x * (1 - s))
             })

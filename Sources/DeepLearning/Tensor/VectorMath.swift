@@ -33,3 +33,17 @@ func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
     result.replace(with: .infinity, where: input .> 88.72)
     return input.replacing(with: result, where: input .== input)  // NaN lanes keep their NaN
 }
+
+/// erf(x) on 16 lanes (Abramowitz & Stegun 7.1.26: within 1.5·10⁻⁷ absolute), for GELU, where
+/// the error is scaled by x/2 and stays far below float rounding of the result.
+@inline(__always)
+func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let magnitude = x.replacing(with: -x, where: x .< 0)
+    let t = 1 / (magnitude * 0.327_591_1 + 1)
+    var p = t * 1.061_405_429 - 1.453_152_027
+    p = p * t + 1.421_413_741
+    p = p * t - 0.284_496_736
+    p = p * t + 0.254_829_592
+    let y = 1 - p * t * vectorExp(-magnitude * magnitude)
+    return y.replacing(with: -y, where: x .< 0)
+}
