@@ -177,3 +177,41 @@ final class GeneralFixtureTests: XCTestCase {
         }
     }
 }
+
+/// Parameter groups and the EMA of weights against PyTorch (`Fixtures/general/training_tools.npz`).
+final class TrainingToolFixtureTests: XCTestCase {
+    final class Pair: Module {
+        let a: Parameter, c: Parameter
+        init(_ a: Tensor, _ c: Tensor) { (self.a, self.c) = (Parameter(a), Parameter(c)) }
+    }
+
+    func testParameterGroupsAndTheWeightAverageMatchPyTorch() throws {
+        let f = try generalFixtures("training_tools")
+        let model = Pair(f["groups.a0"]!, f["groups.c0"]!)
+        let adam = Adam(
+            groups: [
+                ParameterGroup(parameters: [("a", model.a)], learningRateScale: 0.1),
+                ParameterGroup(parameters: [("c", model.c)], weightDecay: 0.1),
+            ], learningRate: 0.01)
+        final class Tracked: Module {
+            let c: Parameter
+            init(_ c: Parameter) { self.c = c }
+        }
+        let ema = ExponentialMovingAverage(of: Tracked(model.c), decay: 0.9)
+        let grads = f["groups.grads"]!
+        for step in 0..<5 {
+            let g = grads.slice(axis: 0, step..<(step + 1)).reshaped(to: [7])
+            (model.a.value * g.slice(axis: 0, 0..<4)).sum().backward()
+            (model.c.value * g.slice(axis: 0, 4..<7)).sum().backward()
+            adam.update()
+            ema.update()
+        }
+        assertMatchesReference(model.a.value, f["groups.a"], tolerance: 1e-5, "group with a tenth of the rate")
+        assertMatchesReference(model.c.value, f["groups.c"], tolerance: 1e-5, "group with its own weight decay")
+        assertMatchesReference(ema.averagedValues["c"]!, f["ema.c"], tolerance: 1e-5, "EMA of the weights")
+        XCTAssertEqual(Set(adam.stateTensors().keys), ["0.a.m", "0.a.v", "0.a.step", "1.c.m", "1.c.v", "1.c.step"])
+        let copy = Tracked(Parameter(.zeros([3])))
+        try ema.copyAverages(to: copy)
+        XCTAssertEqual(copy.c.value.scalars, ema.averagedValues["c"]!.scalars)
+    }
+}

@@ -29,11 +29,37 @@ public final class Adam: Optimizer {
     private let slots: OptimizerSlots
     /// Updates applied to each parameter (its `t`), in `slots.parameters` order.
     private var parameterSteps: [Int]
+    /// Each parameter's group settings (`nil`: the optimizer's own), in `slots.parameters` order.
+    private let groupSettings: [ParameterGroup.Settings?]
 
     /// Creates Adam over every parameter of `module`.
-    public init(
+    public convenience init(
         for module: Module, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
         epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+    ) {
+        self.init(
+            parameters: module.namedParameters, settings: nil, learningRate: learningRate, beta1: beta1,
+            beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay)
+    }
+
+    /// Creates Adam over parameter groups with their own learning-rate scale and weight decay
+    /// (PyTorch's per-group options): e.g. a pretrained backbone at a tenth of the rate, and
+    /// normalisation parameters without weight decay. A parameter in several groups belongs to
+    /// the first. State names are prefixed with the group's index (`0.conv.kernel.m`).
+    public convenience init(
+        groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+    ) {
+        let (parameters, settings) = ParameterGroup.flatten(groups)
+        self.init(
+            parameters: parameters, settings: settings, learningRate: learningRate, beta1: beta1, beta2: beta2,
+            epsilon: epsilon, weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay)
+    }
+
+    private init(
+        parameters: [(name: String, parameter: Parameter)], settings: [ParameterGroup.Settings?]?,
+        learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float,
+        decoupledWeightDecay: Bool
     ) {
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -41,8 +67,9 @@ public final class Adam: Optimizer {
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.decoupledWeightDecay = decoupledWeightDecay
-        slots = OptimizerSlots(parameters: module.namedParameters, slotNames: ["m", "v"])
-        parameterSteps = Array(repeating: 0, count: slots.parameters.count)
+        slots = OptimizerSlots(parameters: parameters, slotNames: ["m", "v"])
+        parameterSteps = Array(repeating: 0, count: parameters.count)
+        groupSettings = settings ?? Array(repeating: nil, count: parameters.count)
     }
 
     public func update() {
@@ -51,10 +78,12 @@ public final class Adam: Optimizer {
 
     private func applyUpdate() {
         step += 1
-        let (b1, b2, eps, lr, decay) = (beta1, beta2, epsilon, learningRate, weightDecay)
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
         let decoupled = decoupledWeightDecay
         for (index, entry) in slots.parameters.enumerated() {
             guard let gradient = entry.parameter.gradient else { continue }
+            let group = groupSettings[index]
+            let lr = learningRate * (group?.learningRateScale ?? 1), decay = group?.weightDecay ?? weightDecay
             parameterSteps[index] += 1
             let t = Float(parameterSteps[index])
             let correction1 = 1 - Foundation.pow(b1, t), correction2 = 1 - Foundation.pow(b2, t)
