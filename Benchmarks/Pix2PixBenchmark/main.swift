@@ -109,7 +109,7 @@ func forwardFLOPs(
     var d = 0.0
     resolution = size
     for stage in discriminator.stages {
-        if stage.conv.stride == 2 { resolution /= 2 }
+        if stage.conv.strides.height == 2 { resolution /= 2 }
         d += conv(stage.conv, outputSize: resolution)
     }
     d += conv(discriminator.output, outputSize: resolution)

@@ -37,6 +37,7 @@ private func referenceOutputAndPad(_ size: Int, _ k: Int, _ s: Int, _ padding: P
     case .same:
         let output = Int((Double(size) / Double(s)).rounded(.up))
         return (output, max((output - 1) * s + k - size, 0) / 2)
+    case let .explicit(height, _): return ((size + 2 * height - k) / s + 1, height)
     }
 }
 

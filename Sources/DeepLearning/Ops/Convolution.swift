@@ -7,36 +7,57 @@
 // `conv2DTranspose` (ConvolutionTranspose.swift) records through the same function with the
 // roles of input and output swapped.
 
-/// How a convolution treats the border, with Keras/TensorFlow semantics.
-public enum Padding: String, Sendable, Codable {
-    /// Output size ⌈H / stride⌉; zeros are added, the odd one at the bottom/right (TensorFlow).
-    case same
-    /// No padding: output size ⌊(H − k) / stride⌋ + 1.
-    case valid
-}
-
-/// A 2-D convolution (cross-correlation, as in Keras/TensorFlow) over NHWC images.
+/// A 2-D convolution (cross-correlation, as in Keras/TensorFlow and PyTorch) over NHWC images,
+/// with a square kernel and equal strides; see the overload with `strides:` for the rest.
 ///
 /// - Parameters:
 ///   - input: `[N, H, W, Cin]`.
-///   - kernel: `[k, k, Cin, Cout]` (Keras layout; square).
+///   - kernel: `[k, k, Cin, Cout]` (Keras layout).
 ///   - bias: `[Cout]`, or `nil` (the default) for none.
 ///   - stride: the step in both spatial axes; default 1.
-///   - padding: `.valid` (the default; Ho = ⌊(H − k) / s⌋ + 1) or `.same` (Ho = ⌈H / s⌉,
-///     TensorFlow's split: the odd padding row/column goes to the bottom/right).
+///   - padding: `.valid` (the default; Ho = ⌊(H − k) / s⌋ + 1), `.same` (Ho = ⌈H / s⌉,
+///     TensorFlow's split: the odd padding row/column goes to the bottom/right) or
+///     `.explicit(height:width:)` (PyTorch's symmetric `padding=`).
 /// - Returns: `[N, Ho, Wo, Cout]`. Differentiable w.r.t. input, kernel and bias.
 public func conv2D(
     _ input: Tensor, kernel: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid
 ) -> Tensor {
+    conv2D(input, kernel: kernel, bias: bias, strides: (stride, stride), padding: padding)
+}
+
+/// A 2-D convolution over NHWC images with any kernel size, strides, dilation and channel
+/// groups (PyTorch's `F.conv2d(x, w, b, stride, padding, dilation, groups)`).
+///
+/// A PyTorch weight `[Cout, Cin/groups, kh, kw]` is this kernel permuted by `(2, 3, 1, 0)`;
+/// PyTorch's `padding=p` is `.explicit(height: p, width: p)` (and `'same'` for stride 1 and odd
+/// kernels is `.same` here too).
+///
+/// - Parameters:
+///   - input: `[N, H, W, Cin]`.
+///   - kernel: `[kh, kw, Cin/groups, Cout]` (Keras layout).
+///   - bias: `[Cout]`, or `nil` (the default).
+///   - strides: the steps (height, width).
+///   - padding: `.valid` (default), `.same` or `.explicit(height:width:)`.
+///   - dilation: the spacing of the kernel's taps (height, width); default (1, 1).
+///   - groups: channel groups, each convolved with its own Cout/groups filters (Cin for a
+///     depthwise convolution); default 1. Must divide Cin and Cout.
+/// - Returns: `[N, Ho, Wo, Cout]` with Ho = ⌊(H + pads − dh·(kh − 1) − 1) / sh⌋ + 1.
+public func conv2D(
+    _ input: Tensor, kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int), padding: Padding = .valid,
+    dilation: (Int, Int) = (1, 1), groups: Int = 1
+) -> Tensor {
     validateConvolution(
-        "conv2D", input: input, kernel: kernel, bias: bias, stride: stride, kernelInputAxis: 2, kernelOutputAxis: 3)
+        "conv2D", input: input, kernel: kernel, bias: bias, strides: strides, dilation: dilation, groups: groups,
+        inputChannels: kernel.rank == 4 ? kernel.shape[2] * groups : -1,
+        outputChannels: kernel.rank == 4 ? kernel.shape[3] : -1)
     let geometry = ConvGeometry(
         batch: input.shape[0], inputHeight: input.shape[1], inputWidth: input.shape[2],
         inputChannels: input.shape[3], outputChannels: kernel.shape[3],
-        kernelSize: kernel.shape[0], stride: stride, padding: padding)
+        kernelSize: (kernel.shape[0], kernel.shape[1]), stride: strides, padding: padding, dilation: dilation,
+        groups: groups)
     precondition(
         geometry.outputHeight > 0 && geometry.outputWidth > 0,
-        "conv2D: input \(describeShape(input.shape)) is smaller than kernel \(describeShape(kernel.shape)) with 'valid' padding"
+        "conv2D: input \(describeShape(input.shape)) is smaller than kernel \(describeShape(kernel.shape)) (dilation \(dilation)) with padding \(padding)"
     )
     return recordedConvolution(
         input, kernel: kernel, bias: bias, geometry: geometry, transposed: false,
@@ -108,28 +129,32 @@ func channelSums(_ gradient: Tensor, channels: Int) -> Tensor {
     return Tensor(shape: [channels], scalars: sums)
 }
 
-/// Checks ranks and channel counts; `role` names the op in messages.
+/// Checks ranks, channel counts and settings; `role` names the op in messages.
+/// `inputChannels`/`outputChannels` are the ones the kernel implies.
 func validateConvolution(
-    _ role: String, input: Tensor, kernel: Tensor, bias: Tensor?, stride: Int,
-    kernelInputAxis: Int, kernelOutputAxis: Int
+    _ role: String, input: Tensor, kernel: Tensor, bias: Tensor?, strides: (Int, Int), dilation: (Int, Int),
+    groups: Int, inputChannels: Int, outputChannels: Int
 ) {
     precondition(
         input.rank == 4,
         "\(role): input must be [N, H, W, C]; got \(describeShape(input.shape)) with kernel \(describeShape(kernel.shape))"
     )
+    precondition(kernel.rank == 4, "\(role): kernel must be rank 4; got \(describeShape(kernel.shape))")
     precondition(
-        kernel.rank == 4 && kernel.shape[0] == kernel.shape[1],
-        "\(role): kernel must be square and rank 4; got \(describeShape(kernel.shape)) for input \(describeShape(input.shape))"
+        strides.0 >= 1 && strides.1 >= 1 && dilation.0 >= 1 && dilation.1 >= 1,
+        "\(role): strides \(strides) and dilation \(dilation) must be positive")
+    precondition(
+        groups >= 1 && input.shape[3] % groups == 0 && outputChannels % groups == 0,
+        "\(role): \(groups) groups do not divide the input channels \(input.shape[3]) and the output channels \(outputChannels)"
     )
     precondition(
-        input.shape[3] == kernel.shape[kernelInputAxis],
-        "\(role): input channels \(input.shape[3]) of \(describeShape(input.shape)) differ from kernel \(describeShape(kernel.shape)) axis \(kernelInputAxis)"
+        input.shape[3] == inputChannels,
+        "\(role): input channels \(input.shape[3]) of \(describeShape(input.shape)) do not fit kernel \(describeShape(kernel.shape)) with \(groups) group(s)"
     )
-    precondition(stride >= 1, "\(role): stride must be positive; got \(stride)")
     if let bias {
         precondition(
-            bias.shape == [kernel.shape[kernelOutputAxis]],
-            "\(role): bias \(describeShape(bias.shape)) must be [\(kernel.shape[kernelOutputAxis])] for kernel \(describeShape(kernel.shape))"
+            bias.shape == [outputChannels],
+            "\(role): bias \(describeShape(bias.shape)) must be [\(outputChannels)] for kernel \(describeShape(kernel.shape))"
         )
     }
 }

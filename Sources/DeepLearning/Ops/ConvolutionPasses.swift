@@ -81,14 +81,19 @@ extension ConvGeometry {
                 a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
             return
         }
+        let groupOut = groupOutputChannels
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
                 let chunkRows = lineCount * wo, destination = output + firstLine * wo * cout
-                im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
                 fillRows(destination, rows: chunkRows, with: bias, channels: cout)
-                product(
-                    transposeA: false, transposeB: false, m: chunkRows, n: cout, k: patch,
-                    a: columns, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: destination, ldc: cout)
+                // One product per channel group, on its slice of the kernel's and the output's columns.
+                for group in 0..<groups {
+                    im2col(input, firstLine: firstLine, lineCount: lineCount, group: group, into: columns)
+                    product(
+                        transposeA: false, transposeB: false, m: chunkRows, n: groupOut, k: patch,
+                        a: columns, lda: patch, b: kernel + group * groupOut, ldb: cout, beta: bias == nil ? 0 : 1,
+                        c: destination + group * groupOut, ldc: cout)
+                }
             }
         }
     }
@@ -117,12 +122,16 @@ extension ConvGeometry {
             inputGradient.update(repeating: 0, count: pixels * inputChannels)
         }
         guard rows > 0, cout > 0, patch > 0 else { return }
+        let groupOut = groupOutputChannels
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
-                product(
-                    transposeA: false, transposeB: true, m: lineCount * wo, n: patch, k: cout,
-                    a: outputGradient + firstLine * wo * cout, lda: cout, b: kernel, ldb: cout, c: columns, ldc: patch)
-                col2imAdding(columns, firstLine: firstLine, lineCount: lineCount, into: inputGradient)
+                for group in 0..<groups {
+                    product(
+                        transposeA: false, transposeB: true, m: lineCount * wo, n: patch, k: groupOut,
+                        a: outputGradient + firstLine * wo * cout + group * groupOut, lda: cout,
+                        b: kernel + group * groupOut, ldb: cout, c: columns, ldc: patch)
+                    col2imAdding(columns, firstLine: firstLine, lineCount: lineCount, group: group, into: inputGradient)
+                }
             }
         }
     }
@@ -145,13 +154,16 @@ extension ConvGeometry {
         }
         // The first chunk overwrites (β = 0), later ones accumulate: no separate zeroing pass,
         // and a single-chunk layer writes its gradient exactly once.
+        let groupOut = groupOutputChannels
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
-                im2col(input, firstLine: firstLine, lineCount: lineCount, into: columns)
-                product(
-                    transposeA: true, transposeB: false, m: patch, n: cout, k: lineCount * wo,
-                    a: columns, lda: patch, b: outputGradient + firstLine * wo * cout, ldb: cout,
-                    beta: firstLine == 0 ? 0 : 1, c: kernelGradient, ldc: cout)
+                for group in 0..<groups {
+                    im2col(input, firstLine: firstLine, lineCount: lineCount, group: group, into: columns)
+                    product(
+                        transposeA: true, transposeB: false, m: patch, n: groupOut, k: lineCount * wo,
+                        a: columns, lda: patch, b: outputGradient + firstLine * wo * cout + group * groupOut, ldb: cout,
+                        beta: firstLine == 0 ? 0 : 1, c: kernelGradient + group * groupOut, ldc: cout)
+                }
             }
         }
     }
