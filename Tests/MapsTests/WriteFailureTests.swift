@@ -6,20 +6,26 @@ import XCTest
 /// line naming the file; the previous checkpoint stays intact, and `--resume` continues exactly
 /// once writing works again.
 final class WriteFailureTests: XCTestCase {
-    func testAFailedCheckpointWriteStopsTrainingKeepsThePreviousCheckpointAndResumeWorks() throws {
+    /// A fresh folder with a synthesized dataset in `data/`, or a skip where `maps` cannot run
+    /// under a file-size limit: ThreadSanitizer's runtime faults while setting up its shadow
+    /// memory there (even for `maps --help`), so these tests run in the normal and ASan builds.
+    private func makeRoot() throws -> URL {
         try MapsBinary.requireBuilt()
-        // ThreadSanitizer's runtime cannot start under a file-size limit (it faults while setting
-        // up its shadow memory, even for `maps --help`), so this test runs in the normal and the
-        // AddressSanitizer builds only.
         let threadSanitized =
             dlsym(nil, "__tsan_init") != nil || ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil
         try XCTSkipIf(threadSanitized, "a ThreadSanitizer build cannot run under ulimit -f")
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-write-\(UUID())")
+        try MapsBinary.run([
+            "synthesize", "--output", root.appendingPathComponent("data").path, "--count", "4", "--val-count", "1",
+            "--tile-size", "64",
+        ])
+        return root
+    }
+
+    func testAFailedCheckpointWriteStopsTrainingKeepsThePreviousCheckpointAndResumeWorks() throws {
+        let root = try makeRoot()
         defer { try? FileManager.default.removeItem(at: root) }
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
-        try MapsBinary.run([
-            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "1", "--tile-size", "64",
-        ])
         let options = [
             "--data", path("data"), "--image-size", "32", "--depth", "5", "--ngf", "4", "--ndf", "4",
             "--disc-layers", "2", "--checkpoint-every", "2", "--sample-every", "1000",
@@ -59,16 +65,9 @@ final class WriteFailureTests: XCTestCase {
     }
 
     func testAFailedSampleGridWriteStopsTrainingWithALineNamingTheImage() throws {
-        try MapsBinary.requireBuilt()
-        let threadSanitized =
-            dlsym(nil, "__tsan_init") != nil || ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil
-        try XCTSkipIf(threadSanitized, "a ThreadSanitizer build cannot run under ulimit -f")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-write-\(UUID())")
+        let root = try makeRoot()
         defer { try? FileManager.default.removeItem(at: root) }
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
-        try MapsBinary.run([
-            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "1", "--tile-size", "64",
-        ])
         // 4 KiB: the loss log fits, the first sample grid (≈ 7 KB) does not.
         let (status, output) = try MapsBinary.run(
             [
