@@ -185,3 +185,19 @@ final class SummaryTests: XCTestCase {
             lines.last, "total: 2618 trainable, 0 frozen parameters; 8 buffer values (10504 bytes as float32)")
     }
 }
+
+final class AttentionMaskTests: XCTestCase {
+    /// A learnable additive mask (a relative-position bias) receives its gradient too, also when
+    /// it broadcasts over the batch and heads.
+    func testGradientsOfAttentionWithABroadcastMask() {
+        let q = randomTensor([2, 2, 3, 4], seed: 41), k = randomTensor([2, 2, 5, 4], seed: 42)
+        let v = randomTensor([2, 2, 5, 3], seed: 43), bias = randomTensor([3, 5], seed: 44)
+        checkGradients(
+            of: { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: $0[3], causal: true) },
+            at: [q, k, v, bias])
+        // A [Tk, D] key shared by every batch element broadcasts too.
+        checkGradients(
+            of: { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2]) },
+            at: [q, randomTensor([5, 4], seed: 45), randomTensor([5, 3], seed: 46)])
+    }
+}

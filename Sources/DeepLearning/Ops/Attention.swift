@@ -1,8 +1,7 @@
 import Foundation
 
-// Scaled dot-product attention, composed of differentiable ops (matmul over broadcast batch
-// axes, softmax), so its pullback is theirs:
-//   softmax(q·kᵀ·scale + mask)·v
+// Scaled dot-product attention as one op: softmax(q·kᵀ·scale + mask)·v over broadcast batch
+// axes, with its pullback written out (no graph of intermediate ops, no transposed copies).
 
 /// Attention of `query` over `key`/`value` (PyTorch's `F.scaled_dot_product_attention` without
 /// dropout).
@@ -28,13 +27,84 @@ public func scaledDotProductAttention(
         key.shape[key.rank - 1] == depth && key.shape[key.rank - 2] == value.shape[value.rank - 2],
         "scaledDotProductAttention: key \(describeShape(key.shape)) must be […, Tk, \(depth)] and value \(describeShape(value.shape)) […, Tk, Dv]"
     )
-    var scores = matmul(query, key.transposed()) * (scale ?? 1 / Float(depth).squareRoot())
-    if let mask { scores = scores + mask }
+    let (queries, keys) = (query.shape[query.rank - 2], key.shape[key.rank - 2])
+    let factor = scale ?? 1 / Float(depth).squareRoot()
+    // The additive mask, the causal one folded in: [Tq, Tk] or broadcastable to the scores.
+    var additive = mask
     if causal {
-        let (queries, keys) = (query.shape[query.rank - 2], key.shape[key.rank - 2])
         var future = [Float](repeating: 0, count: queries * keys)
         for i in 0..<queries { for j in (i + 1)..<Swift.max(keys, i + 1) { future[i * keys + j] = -.infinity } }
-        scores = scores + Tensor(shape: [queries, keys], scalars: future)
+        let causalMask = Tensor(shape: [queries, keys], scalars: future)
+        additive = additive.map { $0 + causalMask } ?? causalMask
     }
-    return matmul(scores.softmax(), value)
+    return attention(query, key, value, scale: factor, mask: additive)
+}
+
+/// softmax(scale·q·kᵀ + mask)·v as one recorded op: the scores come from a product with a
+/// transposition flag (no transposed copy of the keys), the scale is applied while they are
+/// written, and the pullback works on the saved probabilities:
+///   ∂v = Pᵀ·∂o,  ∂P = ∂o·vᵀ,  ∂S = P ⊙ (∂P − Σⱼ ∂P ⊙ P),  ∂q = scale·∂S·k,  ∂k = scale·∂Sᵀ·q,  ∂mask = ∂S
+private func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, scale: Float, mask: Tensor?) -> Tensor {
+    var scores = Tensor.matmulWithoutRecording(query, key, transposeB: true)
+    scores.withUnsafeMutableBufferPointer { values in
+        for i in values.indices { values[i] *= scale }
+    }
+    if let mask { scores = withoutGradient { scores + mask } }
+    let keys = scores.shape[scores.rank - 1]
+    let probabilities = Tensor(uninitializedShape: scores.shape)
+    withPointers(scores, probabilities) { s, p in
+        softmaxLines(s, p, outer: scores.count / Swift.max(keys, 1), size: keys, inner: 1, logarithm: false)
+    }
+    let output = Tensor.matmulWithoutRecording(probabilities, value)
+    let (queryValue, keyValue, valueValue) = (query.detached(), key.detached(), value.detached())
+    let inputs = mask.map { [query, key, value, $0] } ?? [query, key, value]
+    return Tensor.recording(output, inputs: inputs, op: "scaledDotProductAttention") { gradient, needed in
+        var gradients: [Tensor?] = [nil, nil, nil]
+        if needed[2] {
+            gradients[2] = Tensor.matmulWithoutRecording(probabilities, gradient, transposeA: true)
+                .summed(toShape: valueValue.shape)
+        }
+        guard needed[0] || needed[1] || needed.count == 4 && needed[3] else {
+            return gradients + (mask == nil ? [] : [nil])
+        }
+        let probabilityGradient = Tensor.matmulWithoutRecording(gradient, valueValue, transposeB: true)
+        let scoreGradient = Tensor(uninitializedShape: probabilities.shape)
+        withPointers(probabilityGradient, probabilities, scoreGradient) { dp, p, ds in
+            let rows = probabilities.count / Swift.max(keys, 1)
+            parallelChunks(rows, grain: Swift.max(1, 8_192 / Swift.max(keys, 1))) { range in
+                for row in range {
+                    let (g, y, target) = (dp + row * keys, p + row * keys, ds + row * keys)
+                    var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
+                    while k + 16 <= keys {
+                        lanes += loadVector(g + k) * loadVector(y + k)
+                        k += 16
+                    }
+                    while k < keys {
+                        dot += g[k] * y[k]
+                        k += 1
+                    }
+                    dot += lanes.sum()
+                    k = 0
+                    while k + 16 <= keys {
+                        storeVector(loadVector(y + k) * (loadVector(g + k) - dot), target + k)
+                        k += 16
+                    }
+                    while k < keys {
+                        target[k] = y[k] * (g[k] - dot)
+                        k += 1
+                    }
+                }
+            }
+        }
+        if needed[0] {
+            gradients[0] = (Tensor.matmulWithoutRecording(scoreGradient, keyValue) * scale).summed(
+                toShape: queryValue.shape)
+        }
+        if needed[1] {
+            gradients[1] = (Tensor.matmulWithoutRecording(scoreGradient, queryValue, transposeA: true) * scale)
+                .summed(toShape: keyValue.shape)
+        }
+        if let mask { gradients.append(needed[3] ? scoreGradient.summed(toShape: mask.shape) : nil) }
+        return gradients
+    }
 }

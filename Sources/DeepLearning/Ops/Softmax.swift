@@ -13,7 +13,7 @@ private func axisView(_ shape: [Int], axis: Int) -> (outer: Int, size: Int, inne
 
 /// Writes softmax (or log-softmax) of every line along the axis of `x` into `y`; contiguous
 /// lines (the last axis) run on 16-lane vectors.
-private func softmaxLines(
+func softmaxLines(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, size: Int, inner: Int, logarithm: Bool
 ) {
     parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
