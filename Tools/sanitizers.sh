@@ -12,8 +12,8 @@ sanitizers=("$@")
 # OpenBLAS and libjpeg/libpng are not instrumented; ASan's leak check would report their
 # one-time allocations (thread pools, buffers kept for reuse) at exit, so it is off here and
 # leaks are left to the soak benchmark (Docs/Reliability.md).
-export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+asan_options="detect_leaks=0:halt_on_error=1:abort_on_error=1"
+tsan_options="halt_on_error=1:second_deadlock_stack=1"
 status=0
 for sanitizer in "${sanitizers[@]}"; do
     case "$sanitizer" in
@@ -23,7 +23,8 @@ for sanitizer in "${sanitizers[@]}"; do
     esac
     echo "== $sanitizer sanitizer ($scratch)"
     swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
-    if ! swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --disable-swift-testing 2>&1 \
+    if ! ASAN_OPTIONS="$asan_options" TSAN_OPTIONS="$tsan_options" \
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --disable-swift-testing 2>&1 \
         | tee "$scratch/sanitizer-test.log" | grep -E "Executed [0-9]+ tests|ERROR: |WARNING: ThreadSanitizer|SUMMARY: "; then
         :
     fi
