@@ -1,4 +1,4 @@
-@testable import DeepLearning
+@testable @_spi(Benchmarks) import DeepLearning
 import Foundation
 import XCTest
 
@@ -109,5 +109,32 @@ final class GeneralOpTests: XCTestCase {
             SIMD16<Float>([-.infinity, -100, 0, 100, .infinity, .nan] + Array(repeating: 0, count: 10)))
         XCTAssertEqual(Array(special.indices.prefix(5)).map { special[$0] }, [0, 0, 1, .infinity, .infinity])
         XCTAssertTrue(special[5].isNaN)
+    }
+
+    /// The C kernels (AVX-512F, AVX2 + FMA) and the Swift SIMD loops give the same softmax,
+    /// log-softmax, GELU and SiLU values and gradients, tails included.
+    func testPointwiseKernelLevelsAgree() throws {
+        let saved = PointwiseKernels.level
+        defer { PointwiseKernels.level = saved }
+        try XCTSkipIf(SkinnyProduct.supportedLevel == 0, "no AVX2 or AVX-512 here: only the Swift loops exist")
+        let x = randomTensor([5, 37], seed: 51, lower: -6, upper: 6)
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("softmax", { $0.softmax() }), ("log-softmax", { $0.logSoftmax() }), ("gelu", { $0.gelu() }),
+            ("silu", { $0.silu() }),
+        ]
+        for (name, op) in ops {
+            var results: [(Tensor, Tensor)] = []
+            for level in 0...SkinnyProduct.supportedLevel {
+                PointwiseKernels.level = level
+                let input = Parameter(x)
+                let y = op(input.value)
+                (y * x).sum().backward()
+                results.append((y, input.gradient!))
+            }
+            for (level, (y, gradient)) in results.enumerated().dropFirst() {
+                assertClose(y, results[0].0, tolerance: 2e-6, "\(name) level \(level)")
+                assertClose(gradient, results[0].1, tolerance: 1e-5, "\(name) gradient level \(level)")
+            }
+        }
     }
 }

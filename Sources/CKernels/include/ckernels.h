@@ -39,4 +39,13 @@ void dl_skinny_nt(int level, int M, int n0, int n1, int K, const float *A, int l
 void dl_skinny_tn(int level, int m0, int m1, int N, int K, const float *A, int lda,
                   const float *B, int ldb, float *C, int ldc);
 
+/// Softmax (or, with `logarithm` ≠ 0, log-softmax) of one contiguous row of `n` floats into `y`
+/// (which may be `x`), at `level` (1 or 2; 0 does nothing).
+void dl_softmax_row(int level, const float *x, float *y, int n, int logarithm);
+
+/// A pointwise function over the whole vectors of `count` floats at `level`: op 0 GELU (exact),
+/// 1 its input gradient `dy·GELU′(x)`, 2 SiLU, 3 `dy·SiLU′(x)`. Writes `out` and returns how
+/// many elements it did (a multiple of the lane count; 0 at level 0): the caller does the rest.
+long dl_unary_vectors(int level, int op, const float *x, const float *dy, float *out, long count);
+
 #endif

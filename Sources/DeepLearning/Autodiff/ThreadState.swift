@@ -46,4 +46,6 @@ struct KernelSettings {
     var thinProductLevel = SkinnyProduct.defaultLevel
     /// The fewest floats of the large operand for a thin-product kernel.
     var thinProductMinimumLargeOperand = 1 << 18
+    /// The instruction-set level of the pointwise C kernels (see `PointwiseKernels.level`).
+    var pointwiseLevel = SkinnyProduct.defaultLevel
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Softmax and log-softmax along one axis, numerically stable (the maximum is subtracted before
@@ -16,11 +17,16 @@ private func axisView(_ shape: [Int], axis: Int) -> (outer: Int, size: Int, inne
 func softmaxLines(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, size: Int, inner: Int, logarithm: Bool
 ) {
+    let level = PointwiseKernels.level  // read on the calling thread: the setting is per thread
     parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
         for line in lines {
             let base = (line / inner) * size * inner + line % inner
             if inner == 1 {
-                contiguousSoftmax(x + base, y + base, size: size, logarithm: logarithm)
+                if level > 0 && size < Int(Int32.max) {
+                    dl_softmax_row(Int32(level), x + base, y + base, Int32(size), logarithm ? 1 : 0)
+                } else {
+                    contiguousSoftmax(x + base, y + base, size: size, logarithm: logarithm)
+                }
                 continue
             }
             var largest = -Float.infinity

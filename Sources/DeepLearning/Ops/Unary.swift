@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Elementwise math functions and activations with their derivatives. Each pullback is one
@@ -8,13 +9,18 @@ extension Tensor {
     /// function of the input.
     @inline(__always)
     private func vectorUnary(
-        _ forward: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float, op: StaticString = #function,
+        _ forward: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float, kernel: Int32,
+        op: StaticString = #function,
         derivative: @escaping (SIMD16<Float>) -> SIMD16<Float>, scalarDerivative: @escaping (Float) -> Float
     ) -> Tensor {
         let output = Tensor(uninitializedShape: shape), elements = count
+        // The C kernel (`kernel` forward, `kernel + 1` backward) does the whole vectors where the
+        // CPU allows; the Swift loops the rest. The level is read here: it is per thread.
+        let level = Int32(PointwiseKernels.level)
         withPointers(self, output) { x, y in
             parallelChunks(elements, grain: 65_536) { range in
                 var i = range.lowerBound
+                i += dl_unary_vectors(level, kernel, x + i, nil, y + i, range.count)
                 while i + 16 <= range.upperBound {
                     storeVector(forward(loadVector(x + i)), y + i)
                     i += 16
@@ -32,6 +38,7 @@ extension Tensor {
             withPointers(gradient, input, inputGradient) { dy, x, dx in
                 parallelChunks(elements, grain: 65_536) { range in
                     var i = range.lowerBound
+                    i += dl_unary_vectors(level, kernel + 1, x + i, dy + i, dx + i, range.count)
                     while i + 16 <= range.upperBound {
                         storeVector(loadVector(dy + i) * derivative(loadVector(x + i)), dx + i)
                         i += 16
@@ -101,7 +108,7 @@ extension Tensor {
             // Φ(x) = ½(1 + erf(x/√2)); d/dx x·Φ(x) = Φ(x) + x·φ(x).
             return vectorUnary(
                 { x in 0.5 * x * (1 + vectorErf(x * 0.707_106_77)) },
-                scalar: { 0.5 * $0 * (1 + Foundation.erff($0 * 0.707_106_77)) },
+                scalar: { 0.5 * $0 * (1 + Foundation.erff($0 * 0.707_106_77)) }, kernel: 0,
                 derivative: { x in
                     0.5 * (1 + vectorErf(x * 0.707_106_77)) + x * 0.398_942_3 * vectorExp(-0.5 * x * x)
                 },
@@ -122,7 +129,7 @@ extension Tensor {
         // σ(x) = 1/(1 + e^−x), with e^−x saturating to +∞ (σ = 0) far below zero.
         vectorUnary(
             { x in x / (1 + vectorExp(-x)) },
-            scalar: { $0 * stableSigmoid($0) },
+            scalar: { $0 * stableSigmoid($0) }, kernel: 2,
             derivative: { x in
                 let s = 1 / (1 + vectorExp(-x))
                 return s * (1 + x * (1 - s))

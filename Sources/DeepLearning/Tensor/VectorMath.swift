@@ -1,3 +1,17 @@
+import CKernels
+
+/// Softmax rows, GELU and SiLU run on the C kernels of `CKernels` (AVX-512F or AVX2 + FMA, picked
+/// at run time) where the CPU has them: Swift's SIMD, without compiler flags, compiles to SSE2.
+@_spi(Benchmarks) public enum PointwiseKernels {
+    /// The level the calling thread uses: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = the Swift SIMD loops
+    /// below. Defaults to the CPU's best (0 with `DEEPLEARNING_SKINNY_KERNELS=0`). Per thread;
+    /// tests set it to compare the paths.
+    public static var level: Int {
+        get { ThreadState.current.kernelSettings.pointwiseLevel }
+        set { ThreadState.current.kernelSettings.pointwiseLevel = newValue }
+    }
+}
+
 // Elementwise math on 16 lanes for the vector kernels (softmax, cross-entropy): libm's
 // scalar `expf` per element is several times slower than the memory it reads. Written with
 // only the SIMD operations that compile to vector code here (arithmetic, ordered comparisons,
