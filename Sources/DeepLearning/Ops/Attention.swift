@@ -72,28 +72,7 @@ private func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, scale: F
         withPointers(probabilityGradient, probabilities, scoreGradient) { dp, p, ds in
             let rows = probabilities.count / Swift.max(keys, 1)
             parallelChunks(rows, grain: Swift.max(1, 8_192 / Swift.max(keys, 1))) { range in
-                for row in range {
-                    let (g, y, target) = (dp + row * keys, p + row * keys, ds + row * keys)
-                    var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
-                    while k + 16 <= keys {
-                        lanes += loadVector(g + k) * loadVector(y + k)
-                        k += 16
-                    }
-                    while k < keys {
-                        dot += g[k] * y[k]
-                        k += 1
-                    }
-                    dot += lanes.sum()
-                    k = 0
-                    while k + 16 <= keys {
-                        storeVector(loadVector(y + k) * (loadVector(g + k) - dot), target + k)
-                        k += 16
-                    }
-                    while k < keys {
-                        target[k] = y[k] * (g[k] - dot)
-                        k += 1
-                    }
-                }
+                for row in range { softmaxGradientRow(dp + row * keys, p + row * keys, ds + row * keys, size: keys) }
             }
         }
         if needed[0] {

@@ -107,6 +107,33 @@ private func contiguousSoftmax(
     }
 }
 
+/// ∂x = y·(∂y − Σ ∂y·y) for one contiguous row of a softmax's output y, on 16-lane vectors (the
+/// pullback of softmax, and of the probabilities inside attention).
+@inline(__always)
+func softmaxGradientRow(
+    _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, size: Int
+) {
+    var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
+    while k + 16 <= size {
+        lanes += loadVector(dy + k) * loadVector(y + k)
+        k += 16
+    }
+    while k < size {
+        dot += dy[k] * y[k]
+        k += 1
+    }
+    dot += lanes.sum()
+    k = 0
+    while k + 16 <= size {
+        storeVector(loadVector(y + k) * (loadVector(dy + k) - dot), dx + k)
+        k += 16
+    }
+    while k < size {
+        dx[k] = y[k] * (dy[k] - dot)
+        k += 1
+    }
+}
+
 extension Tensor {
     /// Softmax along `axis` (default: the last): `exp(x − max) / Σ exp(x − max)`, stable for any
     /// magnitude. Any shape; the output has the same shape and sums to 1 along `axis`.
@@ -125,27 +152,7 @@ extension Tensor {
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
                         if inner == 1 {
-                            // ∂x = y·(∂y − Σ ∂y·y) on 16-lane vectors.
-                            let (g, out, target) = (dy + base, y + base, dx + base)
-                            var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
-                            while k + 16 <= size {
-                                lanes += loadVector(g + k) * loadVector(out + k)
-                                k += 16
-                            }
-                            while k < size {
-                                dot += g[k] * out[k]
-                                k += 1
-                            }
-                            dot += lanes.sum()
-                            k = 0
-                            while k + 16 <= size {
-                                storeVector(loadVector(out + k) * (loadVector(g + k) - dot), target + k)
-                                k += 16
-                            }
-                            while k < size {
-                                target[k] = out[k] * (g[k] - dot)
-                                k += 1
-                            }
+                            softmaxGradientRow(dy + base, y + base, dx + base, size: size)
                             continue
                         }
                         var dot: Float = 0
