@@ -31,6 +31,13 @@ void dl_softmax_row(int level, const float *x, float *y, int n, int logarithm) {
 #endif
 }
 
+void dl_softmax_gradient_row(int level, const float *dy, const float *y, float *dx, int n, int logarithm) {
+#ifdef DL_POINTWISE_X86
+    if (level >= 2) dl_pw_softmax_gradient_row_avx512(dy, y, dx, n, logarithm);
+    else if (level == 1) dl_pw_softmax_gradient_row_avx2(dy, y, dx, n, logarithm);
+#endif
+}
+
 long dl_unary_vectors(int level, int op, const float *x, const float *dy, float *out, long count) {
 #ifdef DL_POINTWISE_X86
     if (level >= 2) return dl_pw_unary_avx512(op, x, dy, out, count);

@@ -87,6 +87,27 @@ TARGET void F(softmax_row)(const float *x, float *y, int n, int logarithm) {
     }
 }
 
+/// One contiguous row of a softmax pullback, ∂x = y·(∂y − Σ ∂y·y), or with `logarithm` of a
+/// log-softmax pullback from its output (log-probabilities), ∂x = ∂y − e^y·Σ ∂y.
+TARGET void F(softmax_gradient_row)(const float *dy, const float *y, float *dx, int n, int logarithm) {
+    PV lanes = F(psplat)(0);
+    float total = 0;
+    int i = 0;
+    if (logarithm) {
+        for (; i + VW <= n; i += VW) lanes += F(pload)(dy + i);
+        for (; i < n; i++) total += dy[i];
+        total += F(phsum)(lanes);
+        for (i = 0; i + VW <= n; i += VW) F(pstore)(dx + i, F(pload)(dy + i) - F(pexp)(F(pload)(y + i)) * total);
+        for (; i < n; i++) dx[i] = dy[i] - expf(y[i]) * total;
+    } else {
+        for (; i + VW <= n; i += VW) lanes += F(pload)(dy + i) * F(pload)(y + i);
+        for (; i < n; i++) total += dy[i] * y[i];
+        total += F(phsum)(lanes);
+        for (i = 0; i + VW <= n; i += VW) F(pstore)(dx + i, F(pload)(y + i) * (F(pload)(dy + i) - total));
+        for (; i < n; i++) dx[i] = y[i] * (dy[i] - total);
+    }
+}
+
 // GELU (exact): y = ½x(1 + erf(x/√2)); ∂x = ∂y·(Φ(x) + x·φ(x)).
 PINLINE PV F(gelu_v)(PV x) { return 0.5f * x * (1.0f + F(perf)(x * 0.70710677f)); }
 PINLINE PV F(gelu_dv)(PV x) {

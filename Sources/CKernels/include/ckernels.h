@@ -43,6 +43,10 @@ void dl_skinny_tn(int level, int m0, int m1, int N, int K, const float *A, int l
 /// (which may be `x`), at `level` (1 or 2; 0 does nothing).
 void dl_softmax_row(int level, const float *x, float *y, int n, int logarithm);
 
+/// The pullback of one contiguous softmax row, ∂x = y·(∂y − Σ ∂y·y), or with `logarithm` ≠ 0 of
+/// a log-softmax row from its output, ∂x = ∂y − e^y·Σ ∂y, at `level` (1 or 2; 0 does nothing).
+void dl_softmax_gradient_row(int level, const float *dy, const float *y, float *dx, int n, int logarithm);
+
 /// A pointwise function over the whole vectors of `count` floats at `level`: op 0 GELU (exact),
 /// 1 its input gradient `dy·GELU′(x)`, 2 SiLU, 3 `dy·SiLU′(x)`. Writes `out` and returns how
 /// many elements it did (a multiple of the lane count; 0 at level 0): the caller does the rest.

@@ -69,10 +69,13 @@ private func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, scale: F
         }
         let probabilityGradient = Tensor.matmulWithoutRecording(gradient, valueValue, transposeB: true)
         let scoreGradient = Tensor(uninitializedShape: probabilities.shape)
+        let level = PointwiseKernels.level
         withPointers(probabilityGradient, probabilities, scoreGradient) { dp, p, ds in
             let rows = probabilities.count / Swift.max(keys, 1)
             parallelChunks(rows, grain: Swift.max(1, 8_192 / Swift.max(keys, 1))) { range in
-                for row in range { softmaxGradientRow(dp + row * keys, p + row * keys, ds + row * keys, size: keys) }
+                for row in range {
+                    softmaxGradientRow(dp + row * keys, p + row * keys, ds + row * keys, size: keys, level: level)
+                }
             }
         }
         if needed[0] {

@@ -109,10 +109,17 @@ private func contiguousSoftmax(
 
 /// ∂x = y·(∂y − Σ ∂y·y) for one contiguous row of a softmax's output y, on 16-lane vectors (the
 /// pullback of softmax, and of the probabilities inside attention).
+///
+/// At `level` > 0 it runs on the C kernel (`PointwiseKernels.level`, read by the caller on its
+/// own thread).
 @inline(__always)
 func softmaxGradientRow(
-    _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, size: Int
+    _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, size: Int, level: Int
 ) {
+    if level > 0 && size < Int(Int32.max) {
+        dl_softmax_gradient_row(Int32(level), dy, y, dx, Int32(size), 0)
+        return
+    }
     var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
     while k + 16 <= size {
         lanes += loadVector(dy + k) * loadVector(y + k)
@@ -147,12 +154,13 @@ extension Tensor {
         let saved = output.detached()
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
             let inputGradient = Tensor(uninitializedShape: saved.shape)
+            let level = PointwiseKernels.level
             withPointers(gradient, saved, inputGradient) { dy, y, dx in
                 parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
                         if inner == 1 {
-                            softmaxGradientRow(dy + base, y + base, dx + base, size: size)
+                            softmaxGradientRow(dy + base, y + base, dx + base, size: size, level: level)
                             continue
                         }
                         var dot: Float = 0
@@ -180,10 +188,15 @@ extension Tensor {
         let saved = output.detached()
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
             let inputGradient = Tensor(uninitializedShape: saved.shape)
+            let level = PointwiseKernels.level
             withPointers(gradient, saved, inputGradient) { dy, logY, dx in
                 parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
+                        if inner == 1 && level > 0 && size < Int(Int32.max) {
+                            dl_softmax_gradient_row(Int32(level), dy + base, logY + base, dx + base, Int32(size), 1)
+                            continue
+                        }
                         if inner == 1 {
                             // ∂x = ∂y − softmax·Σ ∂y on 16-lane vectors.
                             let (g, out, target) = (dy + base, logY + base, dx + base)
