@@ -147,21 +147,10 @@ private func groupNormalizedChannelsLast(
                 }
             }
         }
-        var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
-        for n in 0..<batch {
-            for c in 0..<channels {
-                dBeta[c] += partials[n * 2 * channels + c]
-                dGamma[c] += partials[n * 2 * channels + channels + c]
-            }
-        }
-        var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
-        var index = 1
-        if hasGamma {
-            gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dGamma) : nil)
-            index += 1
-        }
-        if hasBeta { gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dBeta) : nil) }
-        return gradients
+        // Per sample: Σ ∂y (∂β) first, then r·Σ ∂y·(x − μ) (∂γ).
+        return normalizationGradients(
+            inputGradient, partials: partials, blocks: batch, channels: channels, gammaOffset: channels,
+            betaOffset: 0, hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
     }
 }
 

@@ -108,22 +108,34 @@ private func normalizeUnits(
                 }
             }
         }
-        var dGamma = [Float](repeating: 0, count: total), dBeta = dGamma
-        for blockIndex in 0..<blocks {
-            for c in 0..<total {
-                dGamma[c] += partials[blockIndex * 2 * total + c]
-                dBeta[c] += partials[blockIndex * 2 * total + total + c]
-            }
-        }
-        var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
-        var index = 1
-        if hasGamma {
-            gradients.append(needed[index] ? Tensor(shape: [total], scalars: dGamma) : nil)
-            index += 1
-        }
-        if hasBeta { gradients.append(needed[index] ? Tensor(shape: [total], scalars: dBeta) : nil) }
-        return gradients
+        return normalizationGradients(
+            inputGradient, partials: partials, blocks: blocks, channels: total, gammaOffset: 0, betaOffset: total,
+            hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
     }
+}
+
+/// A normalisation pullback's results — ∂input, then ∂γ and ∂β where the op has them — with ∂γ
+/// and ∂β summed, in block order, from per-block partials of `2·channels` floats each (∂γ at
+/// `gammaOffset`, ∂β at `betaOffset` within a block). Shared by layer and group norm.
+func normalizationGradients(
+    _ inputGradient: Tensor, partials: [Float], blocks: Int, channels: Int, gammaOffset: Int, betaOffset: Int,
+    hasGamma: Bool, hasBeta: Bool, needed: [Bool]
+) -> [Tensor?] {
+    var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
+    for block in 0..<blocks {
+        for c in 0..<channels {
+            dGamma[c] += partials[block * 2 * channels + gammaOffset + c]
+            dBeta[c] += partials[block * 2 * channels + betaOffset + c]
+        }
+    }
+    var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
+    var index = 1
+    if hasGamma {
+        gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dGamma) : nil)
+        index += 1
+    }
+    if hasBeta { gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dBeta) : nil) }
+    return gradients
 }
 
 // The per-row loops of `normalizeUnits`, over `count` contiguous floats on 16-lane vectors.
