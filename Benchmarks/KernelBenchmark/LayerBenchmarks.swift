@@ -114,12 +114,12 @@ func torchLayerTimes(runs: Int) -> [String: (forward: Double, train: Double)]? {
     }
 }
 
-func runLayerBenchmarks(compareTorch: Bool, runs: Int) {
+func runLayerBenchmarks(compareTorch: Bool, runs: Int, only: Set<String>? = nil) {
     print(
         "op                  shape                      forward     fwd+bwd"
             + (compareTorch ? "   torch fwd  torch f+b   ratio fwd  ratio f+b" : ""))
     var results: [(LayerCase, Double, Double)] = []
-    for layerCase in layerCases() {
+    for layerCase in layerCases() where only?.contains(layerCase.name) ?? true {
         let forward = layerCase.make()
         let inference = medianSeconds(runs: runs) { _ = withoutGradient { forward() } }
         let training = medianSeconds(runs: runs) { forward().sum().backward() }

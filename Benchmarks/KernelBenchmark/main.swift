@@ -2,7 +2,7 @@
 // OpenBLAS's own sgemm speed on this machine?
 //
 //   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise] [--thin]
-//   swift run -c release kernel-benchmark --layers [--compare-torch]
+//   swift run -c release kernel-benchmark --layers [--compare-torch] [--only NAME,NAME]
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -98,10 +98,15 @@ let shapes: [Shape] = [
     Shape(name: "D 1 s1", transposed: false, size: 16, inChannels: 512, outChannels: 1, stride: 1),
 ]
 
-// --layers [--compare-torch]: the general ops (Linear, pooling, upsampling, norms, softmax,
-// cross-entropy, GELU, attention) at typical shapes, against PyTorch in the same run.
+// --layers [--compare-torch] [--only NAME,NAME]: the general ops (Linear, pooling, upsampling,
+// norms, softmax, cross-entropy, GELU, attention) at typical shapes, against PyTorch in the
+// same run; --only keeps the named cases.
 if arguments.contains("--layers") {
-    runLayerBenchmarks(compareTorch: arguments.contains("--compare-torch"), runs: quick ? 5 : 20)
+    var only: Set<String>? = nil
+    if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.endIndex {
+        only = Set(arguments[index + 1].split(separator: ",").map(String.init))
+    }
+    runLayerBenchmarks(compareTorch: arguments.contains("--compare-torch"), runs: quick ? 5 : 20, only: only)
     exit(0)
 }
 

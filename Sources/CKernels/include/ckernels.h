@@ -52,4 +52,11 @@ void dl_softmax_gradient_row(int level, const float *dy, const float *y, float *
 /// many elements it did (a multiple of the lane count; 0 at level 0): the caller does the rest.
 long dl_unary_vectors(int level, int op, const float *x, const float *dy, float *out, long count);
 
+/// A hint to the CPU inside a spin-wait loop (x86 `pause`; nothing elsewhere).
+static inline void dl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif
