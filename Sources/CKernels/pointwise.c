@@ -45,3 +45,36 @@ long dl_unary_vectors(int level, int op, const float *x, const float *dy, float 
 #endif
     return 0;
 }
+
+#ifdef DL_POINTWISE_X86
+#define DL_PICK(name, args) \
+    do { if (level >= 2) dl_pw_##name##_avx512 args; else if (level == 1) dl_pw_##name##_avx2 args; } while (0)
+#else
+#define DL_PICK(name, args) do { (void)level; } while (0)
+#endif
+
+void dl_layer_norm_rows(int level, const float *x, float *y, long rows, int n, const float *gamma,
+                        const float *beta, float epsilon, float *mean, float *inverse) {
+    DL_PICK(layer_norm_rows, (x, y, rows, n, gamma, beta, epsilon, mean, inverse));
+}
+
+void dl_layer_norm_gradient_rows(int level, const float *dy, const float *x, float *dx, long rows, int n,
+                                 const float *gamma, const float *mean, const float *inverse, float *dgamma,
+                                 float *dbeta) {
+    DL_PICK(layer_norm_gradient_rows, (dy, x, dx, rows, n, gamma, mean, inverse, dgamma, dbeta));
+}
+
+void dl_channel_sums(int level, int mode, const float *x, long pixels, int channels, const float *mean,
+                     float *sums) {
+    DL_PICK(channel_sums, (mode, x, pixels, channels, mean, sums));
+}
+
+void dl_channel_affine(int level, const float *dy, const float *x, float *out, long pixels, int channels,
+                       const float *a, const float *slope, const float *offset) {
+    DL_PICK(channel_affine, (dy, x, out, pixels, channels, a, slope, offset));
+}
+
+void dl_channel_gradient_sums(int level, const float *dy, const float *x, long pixels, int channels,
+                              const float *mean, float *sumDy, float *sumDyX) {
+    DL_PICK(channel_gradient_sums, (dy, x, pixels, channels, mean, sumDy, sumDyX));
+}

@@ -112,17 +112,22 @@ final class GeneralOpTests: XCTestCase {
     }
 
     /// The C kernels (AVX-512F, AVX2 + FMA) and the Swift SIMD loops give the same softmax,
-    /// log-softmax, GELU and SiLU values and gradients, tails included.
+    /// log-softmax, GELU, SiLU, layer-norm and group-norm values and gradients, tails included.
     func testPointwiseKernelLevelsAgree() throws {
         let saved = PointwiseKernels.level
         defer { PointwiseKernels.level = saved }
         try XCTSkipIf(SkinnyProduct.supportedLevel == 0, "no AVX2 or AVX-512 here: only the Swift loops exist")
-        let x = randomTensor([5, 37], seed: 51, lower: -6, upper: 6)
-        let ops: [(String, (Tensor) -> Tensor)] = [
-            ("softmax", { $0.softmax() }), ("log-softmax", { $0.logSoftmax() }), ("gelu", { $0.gelu() }),
-            ("silu", { $0.silu() }),
+        let rows = randomTensor([5, 37], seed: 51, lower: -6, upper: 6)
+        let image = randomTensor([3, 4, 5, 20], seed: 52, lower: -3, upper: 3)
+        let (gamma, beta) = (randomTensor([37], seed: 53), randomTensor([37], seed: 54))
+        let (groupGamma, groupBeta) = (randomTensor([20], seed: 55), randomTensor([20], seed: 56))
+        let ops: [(String, Tensor, (Tensor) -> Tensor)] = [
+            ("softmax", rows, { $0.softmax() }), ("log-softmax", rows, { $0.logSoftmax() }),
+            ("gelu", rows, { $0.gelu() }), ("silu", rows, { $0.silu() }),
+            ("layer norm", rows, { layerNormalized($0, gamma: gamma, beta: beta) }),
+            ("group norm", image, { groupNormalized($0, groups: 4, gamma: groupGamma, beta: groupBeta) }),
         ]
-        for (name, op) in ops {
+        for (name, x, op) in ops {
             var results: [(Tensor, Tensor)] = []
             for level in 0...SkinnyProduct.supportedLevel {
                 PointwiseKernels.level = level

@@ -52,6 +52,31 @@ void dl_softmax_gradient_row(int level, const float *dy, const float *y, float *
 /// many elements it did (a multiple of the lane count; 0 at level 0): the caller does the rest.
 long dl_unary_vectors(int level, int op, const float *x, const float *dy, float *out, long count);
 
+/// Layer normalisation of `rows` contiguous rows of `n` floats (x̂ = (x − μ)·r, r = 1/√(σ² + ε),
+/// y = γ·x̂ + β with γ, β of n floats), writing each row's μ and r to `mean` and `inverse`.
+void dl_layer_norm_rows(int level, const float *x, float *y, long rows, int n, const float *gamma,
+                        const float *beta, float epsilon, float *mean, float *inverse);
+
+/// The layer-norm pullback of `rows` rows: writes ∂x and adds Σ ∂y·x̂ and Σ ∂y (per feature) to
+/// `dgamma` and `dbeta`.
+void dl_layer_norm_gradient_rows(int level, const float *dy, const float *x, float *dx, long rows, int n,
+                                 const float *gamma, const float *mean, const float *inverse, float *dgamma,
+                                 float *dbeta);
+
+/// Over `pixels` rows of `channels` contiguous floats, per channel: mode 0 adds Σ x to `sums`,
+/// mode 1 adds Σ (x − mean[c])² (`mean` unused in mode 0).
+void dl_channel_sums(int level, int mode, const float *x, long pixels, int channels, const float *mean,
+                     float *sums);
+
+/// Per channel over `pixels` rows: with `dy` null, out = x·a + offset; otherwise
+/// out = dy·a + x·slope + offset.
+void dl_channel_affine(int level, const float *dy, const float *x, float *out, long pixels, int channels,
+                       const float *a, const float *slope, const float *offset);
+
+/// Per channel over `pixels` rows: sumDy += Σ ∂y and sumDyX += Σ ∂y·(x − mean[c]).
+void dl_channel_gradient_sums(int level, const float *dy, const float *x, long pixels, int channels,
+                              const float *mean, float *sumDy, float *sumDyX);
+
 /// A hint to the CPU inside a spin-wait loop (x86 `pause`; nothing elsewhere).
 static inline void dl_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,3 +1,5 @@
+import CKernels
+
 // Group normalisation (Wu & He), NHWC: per sample and group of channels, statistics over the
 // positions and the group's channels; see LayerNormalization.swift for the formulas. Computed
 // per sample with the channels as the vector axis.
@@ -43,6 +45,7 @@ private func groupNormalizedChannelsLast(
     let elements = Float(Swift.max(pixels * perGroup, 1))
     let scale = gamma?.scalars ?? [Float](repeating: 1, count: channels)
     let shift = beta?.scalars ?? [Float](repeating: 0, count: channels)
+    let level = channels < Int(Int32.max) ? Int32(PointwiseKernels.level) : 0  // per thread: read here
     // Per sample and channel: the group's mean and 1/σ, broadcast to its channels.
     var mean = [Float](repeating: 0, count: batch * channels), inverse = mean
     let output = Tensor(uninitializedShape: input.shape)
@@ -57,16 +60,14 @@ private func groupNormalizedChannelsLast(
                         sums.withUnsafeMutableBufferPointer { sums in
                             let sums = sums.baseAddress!
                             sums.update(repeating: 0, count: channels)
-                            for p in 0..<pixels { addRow(sample + p * channels, into: sums, channels) }
+                            channelSums(level, squares: false, sample, pixels, channels, mean: mu, into: sums)
                             for g in 0..<groups {
                                 var total: Float = 0
                                 for c in (g * perGroup)..<((g + 1) * perGroup) { total += sums[c] }
                                 for c in (g * perGroup)..<((g + 1) * perGroup) { mu[c] = total / elements }
                             }
                             sums.update(repeating: 0, count: channels)
-                            for p in 0..<pixels {
-                                addSquaredDeviations(sample + p * channels, mu, into: sums, channels)
-                            }
+                            channelSums(level, squares: true, sample, pixels, channels, mean: mu, into: sums)
                             for g in 0..<groups {
                                 var total: Float = 0
                                 for c in (g * perGroup)..<((g + 1) * perGroup) { total += sums[c] }
@@ -80,10 +81,9 @@ private func groupNormalizedChannelsLast(
                         }
                         a.withUnsafeBufferPointer { a in
                             b.withUnsafeBufferPointer { b in
-                                for p in 0..<pixels {
-                                    let o = n * pixels * channels + p * channels
-                                    scaleRow(x + o, y + o, a.baseAddress!, b.baseAddress!, channels)
-                                }
+                                let o = n * pixels * channels
+                                channelAffine(
+                                    level, nil, x + o, y + o, pixels, channels, a.baseAddress!, nil, b.baseAddress!)
                             }
                         }
                     }
@@ -99,19 +99,18 @@ private func groupNormalizedChannelsLast(
     return Tensor.recording(output, inputs: inputs) { gradient, needed in
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)
         // Per sample: Σ ∂y and Σ ∂y·(x − μ) per channel, which give ∂γ, ∂β and the group sums.
-        var partials = [Float](repeating: 0, count: batch * 2 * channels)
-        withPointers(gradient, inputValue, inputGradient) { dy, x, dx in
-            partials.withUnsafeMutableBufferPointer { partialBuffer in
-                let partial = partialBuffer.baseAddress!
+        let partials = Tensor.zeros([batch * 2 * channels])
+        withPointers(gradient, inputValue, inputGradient, partials) { dy, x, dx, partial in
+            do {
                 parallelChunks(batch, grain: 1) { samples in
                     var alpha = [Float](repeating: 0, count: channels), slope = alpha, offset = alpha
                     for n in samples {
                         let base = n * pixels * channels
                         let sumDy = partial + n * 2 * channels, sumDyX = sumDy + channels
-                        for p in 0..<pixels {
-                            addGradientRow(
-                                dy + base + p * channels, x + base + p * channels, mean, n * channels,
-                                sumDy, sumDyX, channels)
+                        mean.withUnsafeBufferPointer { mean in
+                            channelGradientSums(
+                                level, dy + base, x + base, pixels, channels, mean: mean.baseAddress! + n * channels,
+                                sumDy, sumDyX)
                         }
                         for g in 0..<groups {
                             var s1: Float = 0, s2: Float = 0
@@ -132,12 +131,9 @@ private func groupNormalizedChannelsLast(
                         alpha.withUnsafeBufferPointer { alpha in
                             slope.withUnsafeBufferPointer { slope in
                                 offset.withUnsafeBufferPointer { offset in
-                                    for p in 0..<pixels {
-                                        let o = base + p * channels
-                                        gradientRow(
-                                            dy + o, x + o, dx + o, alpha.baseAddress!, slope.baseAddress!,
-                                            offset.baseAddress!, channels)
-                                    }
+                                    channelAffine(
+                                        level, dy + base, x + base, dx + base, pixels, channels,
+                                        alpha.baseAddress!, slope.baseAddress!, offset.baseAddress!)
                                 }
                             }
                         }
@@ -154,88 +150,82 @@ private func groupNormalizedChannelsLast(
     }
 }
 
-// Row loops of the channels-last group norm, over `count` contiguous channels on 16 lanes.
+// The loops of the channels-last group norm, over `pixels` rows of `channels` contiguous
+// floats: on the C kernels at `level` > 0, otherwise on 16-lane Swift vectors.
 
-@inline(__always)
-private func addRow(_ x: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>, _ count: Int) {
-    var c = 0
-    while c + 16 <= count {
-        storeVector(loadVector(sums + c) + loadVector(x + c), sums + c)
-        c += 16
-    }
-    while c < count {
-        sums[c] += x[c]
-        c += 1
-    }
-}
-
-@inline(__always)
-private func addSquaredDeviations(
-    _ x: UnsafePointer<Float>, _ mean: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>, _ count: Int
+/// Adds Σ x (or, with `squares`, Σ (x − mean)²) over the rows to `sums`, per channel.
+private func channelSums(
+    _ level: Int32, squares: Bool, _ x: UnsafePointer<Float>, _ pixels: Int, _ channels: Int,
+    mean: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>
 ) {
-    var c = 0
-    while c + 16 <= count {
-        let d = loadVector(x + c) - loadVector(mean + c)
-        storeVector(loadVector(sums + c) + d * d, sums + c)
-        c += 16
-    }
-    while c < count {
-        sums[c] += (x[c] - mean[c]) * (x[c] - mean[c])
-        c += 1
-    }
-}
-
-@inline(__always)
-private func scaleRow(
-    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-    _ b: UnsafePointer<Float>, _ count: Int
-) {
-    var c = 0
-    while c + 16 <= count {
-        storeVector(loadVector(x + c) * loadVector(a + c) + loadVector(b + c), y + c)
-        c += 16
-    }
-    while c < count {
-        y[c] = x[c] * a[c] + b[c]
-        c += 1
-    }
-}
-
-@inline(__always)
-private func addGradientRow(
-    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ mean: [Float], _ meanOffset: Int,
-    _ sumDy: UnsafeMutablePointer<Float>, _ sumDyX: UnsafeMutablePointer<Float>, _ count: Int
-) {
-    mean.withUnsafeBufferPointer { mean in
-        let mu = mean.baseAddress! + meanOffset
+    if level > 0 { return dl_channel_sums(level, squares ? 1 : 0, x, pixels, Int32(channels), mean, sums) }
+    for p in 0..<pixels {
+        let row = x + p * channels
         var c = 0
-        while c + 16 <= count {
-            let g = loadVector(dy + c)
-            storeVector(loadVector(sumDy + c) + g, sumDy + c)
-            storeVector(loadVector(sumDyX + c) + g * (loadVector(x + c) - loadVector(mu + c)), sumDyX + c)
+        while c + 16 <= channels {
+            let v = loadVector(row + c), d = v - loadVector(mean + c)
+            storeVector(loadVector(sums + c) + (squares ? d * d : v), sums + c)
             c += 16
         }
-        while c < count {
-            sumDy[c] += dy[c]
-            sumDyX[c] += dy[c] * (x[c] - mu[c])
+        while c < channels {
+            sums[c] += squares ? (row[c] - mean[c]) * (row[c] - mean[c]) : row[c]
             c += 1
         }
     }
 }
 
-@inline(__always)
-private func gradientRow(
-    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-    _ alpha: UnsafePointer<Float>, _ slope: UnsafePointer<Float>, _ offset: UnsafePointer<Float>, _ count: Int
+/// out = x·a + offset per channel, or with `dy`, out = dy·a + x·slope + offset.
+private func channelAffine(
+    _ level: Int32, _ dy: UnsafePointer<Float>?, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ pixels: Int, _ channels: Int, _ a: UnsafePointer<Float>, _ slope: UnsafePointer<Float>?,
+    _ offset: UnsafePointer<Float>
 ) {
-    var c = 0
-    while c + 16 <= count {
-        let v = loadVector(dy + c) * loadVector(alpha + c) + loadVector(x + c) * loadVector(slope + c)
-        storeVector(v + loadVector(offset + c), dx + c)
-        c += 16
+    if level > 0 { return dl_channel_affine(level, dy, x, out, pixels, Int32(channels), a, slope, offset) }
+    for p in 0..<pixels {
+        let o = p * channels
+        var c = 0
+        if let dy, let slope {
+            while c + 16 <= channels {
+                let v = loadVector(dy + o + c) * loadVector(a + c) + loadVector(x + o + c) * loadVector(slope + c)
+                storeVector(v + loadVector(offset + c), out + o + c)
+                c += 16
+            }
+            while c < channels {
+                out[o + c] = dy[o + c] * a[c] + x[o + c] * slope[c] + offset[c]
+                c += 1
+            }
+        } else {
+            while c + 16 <= channels {
+                storeVector(loadVector(x + o + c) * loadVector(a + c) + loadVector(offset + c), out + o + c)
+                c += 16
+            }
+            while c < channels {
+                out[o + c] = x[o + c] * a[c] + offset[c]
+                c += 1
+            }
+        }
     }
-    while c < count {
-        dx[c] = dy[c] * alpha[c] + x[c] * slope[c] + offset[c]
-        c += 1
+}
+
+/// Adds Σ ∂y to `sumDy` and Σ ∂y·(x − mean) to `sumDyX` over the rows, per channel.
+private func channelGradientSums(
+    _ level: Int32, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ pixels: Int, _ channels: Int,
+    mean: UnsafePointer<Float>, _ sumDy: UnsafeMutablePointer<Float>, _ sumDyX: UnsafeMutablePointer<Float>
+) {
+    if level > 0 { return dl_channel_gradient_sums(level, dy, x, pixels, Int32(channels), mean, sumDy, sumDyX) }
+    for p in 0..<pixels {
+        let o = p * channels
+        var c = 0
+        while c + 16 <= channels {
+            let g = loadVector(dy + o + c)
+            storeVector(loadVector(sumDy + c) + g, sumDy + c)
+            storeVector(loadVector(sumDyX + c) + g * (loadVector(x + o + c) - loadVector(mean + c)), sumDyX + c)
+            c += 16
+        }
+        while c < channels {
+            sumDy[c] += dy[o + c]
+            sumDyX[c] += dy[o + c] * (x[o + c] - mean[c])
+            c += 1
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Layer and group normalisation: statistics per sample (and group) instead of per channel.
@@ -13,56 +14,33 @@ import Foundation
 // the two sums per unit and one for ∂x (∂γ, ∂β accumulated on the way, per block of units). Rows
 // of channels are contiguous, so every loop runs on 16-lane vectors.
 
-/// Where a unit's elements lie: `pixels` runs of `channels` contiguous floats, `pixelStride`
-/// apart, starting at `offset(unit)` (layer norm: one run, the row).
-private struct NormalizationUnits {
-    let count: Int, pixels: Int, pixelStride: Int, channels: Int, totalChannels: Int
-
-    func offset(_ unit: Int) -> Int { unit * pixels * pixelStride }
-    func firstChannel(_ unit: Int) -> Int { 0 }
-    var elements: Int { pixels * channels }
-}
-
-private func normalizeUnits(
-    _ input: Tensor, gamma: Tensor?, beta: Tensor?, units: NormalizationUnits, epsilon: Float
+/// Layer norm of `rows` contiguous rows of `features` floats: on the C kernel at `level` > 0,
+/// otherwise on the Swift loops below (the same formulas, summed in a different order).
+private func normalizeRows(
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, rows: Int, features: Int, epsilon: Float
 ) -> Tensor {
     let output = Tensor(uninitializedShape: input.shape)
-    let total = units.totalChannels
-    // γ and β as plain arrays (ones and zeros when absent), so the loops have no optionals.
-    let scale = gamma?.scalars ?? [Float](repeating: 1, count: total)
-    let shift = beta?.scalars ?? [Float](repeating: 0, count: total)
-    var mean = [Float](repeating: 0, count: units.count), inverse = mean
-    withPointers(input, output) { x, y in
-        scale.withUnsafeBufferPointer { scaleBuffer in
-            shift.withUnsafeBufferPointer { shiftBuffer in
-                mean.withUnsafeMutableBufferPointer { meanBuffer in
-                    inverse.withUnsafeMutableBufferPointer { inverseBuffer in
-                        let (g, b) = (scaleBuffer.baseAddress!, shiftBuffer.baseAddress!)
-                        let (means, inverses) = (meanBuffer.baseAddress!, inverseBuffer.baseAddress!)
-                        parallelChunks(units.count, grain: Swift.max(1, 16_384 / Swift.max(units.elements, 1))) {
-                            range in
-                            for unit in range {
-                                let base = units.offset(unit), c0 = units.firstChannel(unit)
-                                let m = Float(Swift.max(units.elements, 1))
-                                var sum: Float = 0
-                                for p in 0..<units.pixels {
-                                    sum += rowSum(x + base + p * units.pixelStride, units.channels)
-                                }
-                                let mu = sum / m
-                                var squares: Float = 0
-                                for p in 0..<units.pixels {
-                                    squares += rowSquaredDeviations(
-                                        x + base + p * units.pixelStride, units.channels, mu)
-                                }
-                                let r = 1 / (squares / m + epsilon).squareRoot()
-                                (means[unit], inverses[unit]) = (mu, r)
-                                for p in 0..<units.pixels {
-                                    let o = base + p * units.pixelStride
-                                    rowAffine(x + o, y + o, units.channels, g + c0, b + c0, mean: mu, inverse: r)
-                                }
-                            }
-                        }
-                    }
+    // γ and β as ones and zeros when absent, so the loops have no optionals.
+    let scale = gamma?.detached() ?? Tensor.ones([features]), shift = beta?.detached() ?? Tensor.zeros([features])
+    let mean = Tensor(uninitializedShape: [rows]), inverse = Tensor(uninitializedShape: [rows])
+    let level = features < Int(Int32.max) ? Int32(PointwiseKernels.level) : 0  // per thread: read here
+    let grain = Swift.max(1, 16_384 / Swift.max(features, 1))
+    withPointers(input, output, scale, shift, mean, inverse) { x, y, g, b, means, inverses in
+        do {
+            parallelChunks(rows, grain: grain) { range in
+                let (first, offset) = (range.lowerBound, range.lowerBound * features)
+                if level > 0 {
+                    dl_layer_norm_rows(
+                        level, x + offset, y + offset, range.count, Int32(features), g, b, epsilon, means + first,
+                        inverses + first)
+                    return
+                }
+                for row in range {
+                    let o = row * features, m = Float(Swift.max(features, 1))
+                    let mu = rowSum(x + o, features) / m
+                    let r = 1 / (rowSquaredDeviations(x + o, features, mu) / m + epsilon).squareRoot()
+                    (means[row], inverses[row]) = (mu, r)
+                    rowAffine(x + o, y + o, features, g, b, mean: mu, inverse: r)
                 }
             }
         }
@@ -74,43 +52,42 @@ private func normalizeUnits(
     let (hasGamma, hasBeta) = (gamma != nil, beta != nil)
     return Tensor.recording(output, inputs: inputs) { gradient, needed in
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)
-        // ∂γ and ∂β partial sums per block of units, added in block order (deterministic).
-        let block = Swift.max(1, 4_096 / Swift.max(units.elements, 1))
-        let blocks = (units.count + block - 1) / block
-        var partials = [Float](repeating: 0, count: Swift.max(blocks, 1) * 2 * total)
-        withPointers(gradient, inputValue, inputGradient) { dy, x, dx in
-            scale.withUnsafeBufferPointer { scaleBuffer in
-                partials.withUnsafeMutableBufferPointer { partialBuffer in
-                    let (g, partial) = (scaleBuffer.baseAddress!, partialBuffer.baseAddress!)
-                    parallelChunks(blocks, grain: 1) { blockRange in
-                        for blockIndex in blockRange {
-                            let dGamma = partial + blockIndex * 2 * total, dBeta = dGamma + total
-                            for unit in (blockIndex * block)..<Swift.min(units.count, (blockIndex + 1) * block) {
-                                let base = units.offset(unit), c0 = units.firstChannel(unit)
-                                let (mu, r) = (mean[unit], inverse[unit])
-                                var sums = (dxhat: Float(0), dxhatXhat: Float(0))
-                                for p in 0..<units.pixels {
-                                    let o = base + p * units.pixelStride
-                                    rowGradientSums(
-                                        dy + o, x + o, units.channels, g + c0, mean: mu, inverse: r, into: &sums,
-                                        dGamma: dGamma + c0, dBeta: dBeta + c0)
-                                }
-                                let m = Float(Swift.max(units.elements, 1))
-                                for p in 0..<units.pixels {
-                                    let o = base + p * units.pixelStride
-                                    rowInputGradient(
-                                        dy + o, x + o, dx + o, units.channels, g + c0, mean: mu, inverse: r,
-                                        meanDxhat: sums.dxhat / m, meanDxhatXhat: sums.dxhatXhat / m)
-                                }
-                            }
+        // ∂γ and ∂β partial sums per block of rows, added in block order (deterministic).
+        let block = Swift.max(1, 4_096 / Swift.max(features, 1))
+        let blocks = (rows + block - 1) / block
+        let partials = Tensor.zeros([Swift.max(blocks, 1) * 2 * features])
+        withPointers(gradient, inputValue, inputGradient, scale, mean, inverse, partials) {
+            dy, x, dx, g, means, inverses, partial in
+            do {
+                parallelChunks(blocks, grain: 1) { blockRange in
+                    for blockIndex in blockRange {
+                        let dGamma = partial + blockIndex * 2 * features, dBeta = dGamma + features
+                        let first = blockIndex * block, last = Swift.min(rows, first + block)
+                        if level > 0 {
+                            let o = first * features
+                            dl_layer_norm_gradient_rows(
+                                level, dy + o, x + o, dx + o, last - first, Int32(features), g, means + first,
+                                inverses + first, dGamma, dBeta)
+                            continue
+                        }
+                        for row in first..<last {
+                            let o = row * features, (mu, r) = (means[row], inverses[row])
+                            var sums = (dxhat: Float(0), dxhatXhat: Float(0))
+                            rowGradientSums(
+                                dy + o, x + o, features, g, mean: mu, inverse: r, into: &sums, dGamma: dGamma,
+                                dBeta: dBeta)
+                            let m = Float(Swift.max(features, 1))
+                            rowInputGradient(
+                                dy + o, x + o, dx + o, features, g, mean: mu, inverse: r,
+                                meanDxhat: sums.dxhat / m, meanDxhatXhat: sums.dxhatXhat / m)
                         }
                     }
                 }
             }
         }
         return normalizationGradients(
-            inputGradient, partials: partials, blocks: blocks, channels: total, gammaOffset: 0, betaOffset: total,
-            hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
+            inputGradient, partials: partials, blocks: blocks, channels: features, gammaOffset: 0,
+            betaOffset: features, hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
     }
 }
 
@@ -118,14 +95,16 @@ private func normalizeUnits(
 /// and ∂β summed, in block order, from per-block partials of `2·channels` floats each (∂γ at
 /// `gammaOffset`, ∂β at `betaOffset` within a block). Shared by layer and group norm.
 func normalizationGradients(
-    _ inputGradient: Tensor, partials: [Float], blocks: Int, channels: Int, gammaOffset: Int, betaOffset: Int,
+    _ inputGradient: Tensor, partials: Tensor, blocks: Int, channels: Int, gammaOffset: Int, betaOffset: Int,
     hasGamma: Bool, hasBeta: Bool, needed: [Bool]
 ) -> [Tensor?] {
     var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
-    for block in 0..<blocks {
-        for c in 0..<channels {
-            dGamma[c] += partials[block * 2 * channels + gammaOffset + c]
-            dBeta[c] += partials[block * 2 * channels + betaOffset + c]
+    withPointers(partials) { partials in
+        for block in 0..<blocks {
+            for c in 0..<channels {
+                dGamma[c] += partials[block * 2 * channels + gammaOffset + c]
+                dBeta[c] += partials[block * 2 * channels + betaOffset + c]
+            }
         }
     }
     var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
@@ -257,8 +236,7 @@ public func layerNormalized(_ input: Tensor, gamma: Tensor?, beta: Tensor?, epsi
             )
         }
     }
-    let units = NormalizationUnits(
-        count: input.count / Swift.max(channels, 1), pixels: 1, pixelStride: channels, channels: channels,
-        totalChannels: channels)
-    return normalizeUnits(input, gamma: gamma, beta: beta, units: units, epsilon: epsilon)
+    return normalizeRows(
+        input, gamma: gamma, beta: beta, rows: input.count / Swift.max(channels, 1), features: channels,
+        epsilon: epsilon)
 }
