@@ -1,228 +1,42 @@
 // pix2pix-benchmark: is our pix2pix as fast as PyTorch's on this CPU?
 //
-// Times, for the seed's models at 256×256 batch 1, the generator forward (inference in
-// training mode, like the peer's `G.train(); with torch.no_grad(): G(src)`) and the full
-// training step (Pix2PixTrainer.step), reports min/median over the timed runs after warm-up,
-// achieved GFLOP/s, cblas_sgemm GFLOP/s measured in the same process, and peak RSS.
+// Times, for the seed's models (batch 1 at 256×256 unless --batch / --size say otherwise), the
+// generator forward (inference in training mode, like the peer's `G.train(); with
+// torch.no_grad(): G(src)`) and the full training step (Pix2PixTrainer.step), reports min/median
+// over the timed runs after warm-up, achieved GFLOP/s, cblas_sgemm GFLOP/s measured in the same
+// process, peak RSS, and the machine (CPU model, kernel level, AVX512_BF16, OpenBLAS kernel).
 //
-//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--json] [--compare-torch]
+//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--json]
+//       [--compare-torch [--rounds N]]
 //
 // --compare-torch also runs the PyTorch peer, Benchmarks/Peers/torch_pix2pix.py (or $PEER_SCRIPT),
-// in the same invocation and prints ratios. Its interpreter is $PEER_PYTHON, else the virtual
-// environment Benchmarks/Peers/install.sh creates, else python3.
+// at the same batch and size in the same invocation and prints ratios. Its interpreter is
+// $PEER_PYTHON, else the virtual environment Benchmarks/Peers/install.sh creates, else python3.
+// Arguments.swift, Measure.swift, Peer.swift and Profile.swift hold the parts.
 import COpenBLAS
 @_spi(Benchmarks) import DeepLearning
 import Foundation
 import Pix2Pix
 
-struct Arguments {
-    var steps = 10, warmup = 3, size = 256
-    var json = false, compareTorch = false, profile = false, profileOps = false
-    var soak = 0, rounds = 1
-
-    init() {
-        var it = CommandLine.arguments.dropFirst().makeIterator()
-        while let arg = it.next() {
-            switch arg {
-            case "--steps": steps = Int(it.next() ?? "") ?? steps
-            case "--warmup": warmup = Int(it.next() ?? "") ?? warmup
-            case "--size": size = Int(it.next() ?? "") ?? size
-            case "--json": json = true
-            case "--compare-torch": compareTorch = true
-            case "--profile": profile = true
-            case "--profile-ops": profileOps = true
-            case "--detailed": break
-            case "--soak": soak = Int(it.next() ?? "") ?? 1000
-            case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
-            case "--help", "-h":
-                print(
-                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--size 256] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
-                )
-                exit(0)
-            default:
-                FileHandle.standardError.write("unknown argument \(arg)\n".data(using: .utf8)!)
-                exit(2)
-            }
-        }
-    }
-}
-
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-func timed(warmup: Int, runs: Int, _ body: () throws -> Void) rethrows -> (min: Double, median: Double) {
-    for _ in 0..<warmup { try body() }
-    var times: [Double] = []
-    for _ in 0..<runs { times.append(try seconds(body)) }
-    times.sort()
-    return (times[0], times[times.count / 2])
-}
-
-/// A memory figure of this process from /proc/self/status (`VmHWM` = peak RSS, `VmRSS` = current), in bytes.
-func processMemory(_ key: String) -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
-        return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
-    }
-    return 0
-}
-
-/// Peak resident set size of this process, in bytes.
-func peakRSS() -> Int { processMemory("VmHWM") }
-
-func sgemmGFLOPS(size n: Int = 2048) -> Double {
-    OpenBLASSetup.configure()
-    let a = [Float](repeating: 1, count: n * n), b = a
-    var c = [Float](repeating: 0, count: n * n)
-    let best = (0..<4).map { _ in
-        seconds {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0,
-                &c, Int32(n))
-        }
-    }.dropFirst().min()!
-    return 2 * Double(n * n * n) / best / 1e9
-}
-
-/// Multiply-add FLOPs (×2) of every convolution in a forward pass of the seed's models at
-/// `size`×`size`: conv 2·Ho·Wo·k²·Cin·Cout; a transposed conv costs the same from its input side.
-func forwardFLOPs(
-    generator: UNetGenerator, discriminator: PatchDiscriminator, size: Int
-) -> (generator: Double, discriminator: Double) {
-    func conv(_ layer: Conv2D, outputSize: Int) -> Double {
-        let s = layer.kernel.shape  // [k, k, in, out]
-        return 2 * Double(outputSize * outputSize * s[0] * s[1] * s[2] * s[3])
-    }
-    func deconv(_ layer: Conv2DTranspose, inputSize: Int) -> Double {
-        let s = layer.kernel.shape  // [k, k, out, in]
-        return 2 * Double(inputSize * inputSize * s[0] * s[1] * s[2] * s[3])
-    }
-    var g = 0.0, resolution = size
-    for block in generator.encoder { resolution /= 2; g += conv(block.conv, outputSize: resolution) }
-    resolution /= 2
-    g += conv(generator.bottleneck, outputSize: resolution)
-    for block in generator.decoder { g += deconv(block.deconv, inputSize: resolution); resolution *= 2 }
-    g += deconv(generator.output, inputSize: resolution)
-    var d = 0.0
-    resolution = size
-    for stage in discriminator.stages {
-        if stage.conv.strides.height == 2 { resolution /= 2 }
-        d += conv(stage.conv, outputSize: resolution)
-    }
-    d += conv(discriminator.output, outputSize: resolution)
-    return (g, d)
-}
-
-struct PeerResult: Decodable {
-    struct Times: Decodable { let min: Double; let median: Double }
-    let version: String
-    let generator_forward_s: Times
-    let train_step_s: Times
-    /// Peak RSS of the peer process (from the kernel's accounting of the finished child).
-    var peakRSS: Int? = nil
-
-    enum CodingKeys: String, CodingKey { case version, generator_forward_s, train_step_s }
-}
-
-func runTorchPeer(steps: Int) -> PeerResult? {
-    let env = ProcessInfo.processInfo.environment
-    let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers")
-        .standardized
-    let venvPython = peers.appendingPathComponent(".venv/bin/python").path
-    let python =
-        env["PEER_PYTHON"] ?? (FileManager.default.fileExists(atPath: venvPython) ? venvPython : "/usr/bin/python3")
-    let script = env["PEER_SCRIPT"] ?? peers.appendingPathComponent("torch_pix2pix.py").path
-    guard FileManager.default.fileExists(atPath: python), FileManager.default.fileExists(atPath: script) else {
-        FileHandle.standardError.write("peer not run: \(python) or \(script) missing\n".data(using: .utf8)!)
-        return nil
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [
-        script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--json",
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    var result = try? JSONDecoder().decode(PeerResult.self, from: Data(lastLine.utf8))
-    // ru_maxrss of children: the largest finished child so far, in KiB (the peer is our only child).
-    var usage = rusage()
-    if getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage) == 0 { result?.peakRSS = usage.ru_maxrss * 1024 }
-    return result
-}
-
-let arguments = Arguments()
+let arguments = Arguments().validated()
+let machine = MachineDescription()
 let sgemm = sgemmGFLOPS()
 RandomState.seed(0)
 let generator = UNetGenerator()
 let discriminator = PatchDiscriminator()
 let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator)
 var generatorRandom = SeededGenerator(seed: 1)
-let shape = [1, arguments.size, arguments.size, 3]
+let shape = [arguments.batch, arguments.size, arguments.size, 3]
 let source = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generatorRandom)
 let target = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generatorRandom)
-let flops = forwardFLOPs(generator: generator, discriminator: discriminator, size: arguments.size)
+let perImage = forwardFLOPs(generator: generator, discriminator: discriminator, size: arguments.size)
+let flops = (
+    generator: perImage.generator * Double(arguments.batch),
+    discriminator: perImage.discriminator * Double(arguments.batch)
+)
 // A training step: G forward, 3 D forwards, backward ≈ 2× forward for D (×3) and G (input
 // gradient of D's first layer and of G's first layer are skipped, ignored here).
 let stepFLOPs = 3 * flops.generator + 3 * 3 * flops.discriminator
-
-/// Where a training step's time goes: the trainer's phases timed one by one (median of runs).
-func profileStep(runs: Int) {
-    var phases: [String: [Double]] = [:]
-    func phase<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = try body()
-        phases[name, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        return result
-    }
-    let dOptimizer = Adam(for: discriminator, learningRate: 2e-4, beta1: 0.5)
-    let gOptimizer = Adam(for: generator, learningRate: 2e-4, beta1: 0.5)
-    let discriminatorNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
-    for _ in 0..<(runs + 2) {
-        let fake = phase("1 G forward") { generator(source) }
-        let dLoss = phase("2 D forward ×2 + loss") {
-            // As the trainer: real and fake pairs as two independent sub-batches of one pass.
-            for norm in discriminatorNorms { norm.independentSubBatches = 2 }
-            defer { for norm in discriminatorNorms { norm.independentSubBatches = 1 } }
-            let logits = discriminator(
-                source: concatenate([source, source], axis: 0),
-                target: concatenate([target, fake.detached()], axis: 0))
-            let real = binaryCrossEntropy(
-                logits: logits.slice(axis: 0, 0..<1), Tensor(shape: [1, 16, 16, 1], repeating: 1))
-            let fakeLoss = binaryCrossEntropy(
-                logits: logits.slice(axis: 0, 1..<2), Tensor(shape: [1, 16, 16, 1], repeating: 0))
-            return (real + fakeLoss) * 0.5
-        }
-        phase("3 D backward") { dLoss.backward() }
-        phase("4 D Adam update") { dOptimizer.update() }
-        for p in discriminator.parameters { p.requiresGradient = false }
-        let gLoss = phase("5 D forward (for G) + loss") {
-            binaryCrossEntropy(
-                logits: discriminator(source: source, target: fake), Tensor(shape: [1, 16, 16, 1], repeating: 1))
-                + l1Loss(fake, target) * 100
-        }
-        phase("6 G backward (through D)") { gLoss.backward() }
-        for p in discriminator.parameters { p.requiresGradient = true }
-        phase("7 G Adam update") { gOptimizer.update() }
-    }
-    var total = 0.0
-    for name in phases.keys.sorted() {
-        let times = Array(phases[name]!.dropFirst(2)).sorted()
-        let median = times[times.count / 2]
-        total += median
-        print(String(format: "  %-28@ %.3fs", name, median))
-    }
-    print(String(format: "  %-28@ %.3fs", "sum of medians", total))
-}
-
-/// Current resident set size, in bytes.
-func currentRSS() -> Int { processMemory("VmRSS") }
 
 /// A long run of a small model: RSS must stay flat (no growth from the tape, caches or data).
 if arguments.soak > 0 {
@@ -247,7 +61,8 @@ if arguments.soak > 0 {
 }
 
 if arguments.profile {
-    profileStep(runs: arguments.steps)
+    profileStep(
+        generator: generator, discriminator: discriminator, source: source, target: target, runs: arguments.steps)
     exit(0)
 }
 
@@ -308,7 +123,10 @@ for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
         try trainer.step(source: source, target: target)
     }
     rounds.append(
-        Round(forward: forward, step: step, peer: arguments.compareTorch ? runTorchPeer(steps: arguments.steps) : nil))
+        Round(
+            forward: forward, step: step,
+            peer: arguments.compareTorch
+                ? runTorchPeer(steps: arguments.steps, batch: arguments.batch, size: arguments.size) : nil))
 }
 func median(_ values: [Double]) -> Double { let v = values.sorted(); return v.isEmpty ? .nan : v[v.count / 2] }
 // With several rounds: the median over rounds of each round's figures, and of the ratios.
@@ -342,6 +160,9 @@ if arguments.json {
         "generator_forward_gflops": flops.generator / forward.min / 1e9,
         "train_step_gflops": stepFLOPs / step.min / 1e9,
         "steps": arguments.steps,
+        "batch": arguments.batch,
+        "size": arguments.size,
+        "machine": machine.json,
     ]
     if let peer {
         object["peer"] = [
@@ -358,6 +179,8 @@ if arguments.json {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
+    print("machine: \(machine.summary)")
+    print("batch \(arguments.batch) at \(arguments.size)×\(arguments.size)")
     print(
         String(
             format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@, thread timeout 2^%d cycles)", sgemm,
