@@ -76,6 +76,21 @@ final class ResumeTests: XCTestCase {
         try checkResume(stop: 5, total: 9, ["--sample-every", "2", "--jitter"], "stop mid-epoch with --jitter")
     }
 
+    func testResumeWithBatchesOfThreeIsExact() throws {
+        // Four pairs in batches of 3: an epoch is two steps (3 pairs, then 1).
+        try checkResume(stop: 3, total: 5, ["--sample-every", "100", "--batch-size", "3"], "batches of 3")
+    }
+
+    func testBatchSizeSetsTheStepsPerEpoch() throws {
+        try train("batched", ["--epochs", "2", "--batch-size", "2", "--sample-every", "100"])
+        XCTAssertEqual(MapsBinary.lossLines(root.appendingPathComponent("batched")).count, 4, "2 epochs × 2 batches")
+        let (status, output) = try MapsBinary.run([
+            "train", "--data", path("data"), "--output", path("bad"), "--batch-size", "0",
+        ])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--batch-size"), output)
+    }
+
     func testSampleGridsDoNotChangeTraining() throws {
         try train("often", ["--steps", "7", "--sample-every", "1"])
         try train("never", ["--steps", "7", "--sample-every", "1000"])

@@ -24,6 +24,11 @@ struct RunOptions: Codable, Equatable {
     var steps: Int?
     var sampleEvery = 100
     var checkpointEvery = 500
+    /// Pairs per training step; nil (runs saved before the option existed) means 1.
+    var batchSize: Int? = nil
+
+    /// Pairs per training step (pix2pix: 1).
+    var batch: Int { batchSize ?? 1 }
 
     var normalization: NormalizationKind { NormalizationKind(rawValue: norm) ?? .batch }
 

@@ -51,6 +51,12 @@ public struct Train: ParsableCommand {
     var l1Weight: Float = 100
     @Option(help: "Adam learning rate.")
     var lr: Float = 2e-4
+    @Option(
+        name: .customLong("batch-size"),
+        help:
+            "Pairs per training step (pix2pix: 1). Batch norm then normalises over the batch; an epoch is ⌈pairs / N⌉ steps."
+    )
+    var batchSize: Int = 1
     @Option(name: .customLong("sample-every"), help: "Write a sample grid and refresh the report every N steps.")
     var sampleEvery: Int = 100
     @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (and always at the end).")
@@ -70,8 +76,9 @@ public struct Train: ParsableCommand {
         guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
             throw ValidationError("--gan-loss must be vanilla or lsgan")
         }
-        guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0 else {
-            throw ValidationError("--image-size, --epochs, --sample-every and --checkpoint-every must be positive")
+        guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0, batchSize > 0 else {
+            throw ValidationError(
+                "--image-size, --epochs, --batch-size, --sample-every and --checkpoint-every must be positive")
         }
         if generator == "unet" && imageSize % (1 << depth) != 0 {
             throw ValidationError(
@@ -84,7 +91,8 @@ public struct Train: ParsableCommand {
             data: data ?? "", imageSize: imageSize, direction: direction, jitter: jitter, seed: seed,
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
-            decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery)
+            decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
+            batchSize: batchSize)
     }
 
     public func run() throws {
@@ -136,7 +144,8 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
     } else {
         try writeText(LossRecord.header + "\n", to: run.losses)
     }
-    let totalSteps = Swift.min(options.steps ?? Int.max, (options.epochs + options.decayEpochs) * data.train.count)
+    let batchesPerEpoch = (data.train.count + options.batch - 1) / options.batch
+    let totalSteps = Swift.min(options.steps ?? Int.max, (options.epochs + options.decayEpochs) * batchesPerEpoch)
     let samplePairs = try (0..<Swift.min(3, data.validation.count)).map {
         resized(try data.validation.pair(at: $0), to: options.imageSize)
     }
@@ -148,7 +157,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
     defer { try? lossFile.close() }
     lossFile.seekToEndOfFile()
     say(
-        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize) for \(totalSteps) steps → \(run.url.path)"
+        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), batch \(options.batch), for \(totalSteps) steps → \(run.url.path)"
     )
 
     func saveState(epochStart: SeededGenerator) throws {
@@ -161,7 +170,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
     while trainer.completedSteps < totalSteps {
         trainer.epoch = epoch
         let epochStart = dataGenerator
-        var batches = data.train.batches(of: 1, shuffled: true, generator: &dataGenerator, jitter: jitter)
+        var batches = data.train.batches(of: options.batch, shuffled: true, generator: &dataGenerator, jitter: jitter)
         for _ in 0..<batchInEpoch { _ = try batches.next() }  // resume mid-epoch with the same order and jitter
         while trainer.completedSteps < totalSteps, let batch = try batches.next() {
             let (source, target) = resized(batch, to: options.imageSize)
@@ -188,7 +197,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
                 try Report.write(run: run, options: options)
             }
         }
-        if batchInEpoch >= data.train.count || trainer.completedSteps < totalSteps {
+        if batchInEpoch >= batchesPerEpoch || trainer.completedSteps < totalSteps {
             epoch += 1
             batchInEpoch = 0
         }
