@@ -1,7 +1,7 @@
 import DeepLearning
 import Foundation
 import Imaging
-import MapsCore
+@testable import MapsCore
 import XCTest
 
 /// Runs `maps` commands in-process on tiny data (64-pixel tiles, 32-pixel training images).
@@ -120,6 +120,57 @@ final class MapsCommandTests: XCTestCase {
         let before = try Data(contentsOf: root.appendingPathComponent("run/checkpoint.safetensors"))
         XCTAssertThrowsError(try maps(arguments)) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
         XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("run/checkpoint.safetensors")), before)
+    }
+
+    /// The pipelined `translate` writes what translating the images one by one writes, in order;
+    /// a corrupt file in the middle stops it with an error naming the file, after the images
+    /// before it are written.
+    func testPipelinedTranslateMatchesOneByOneAndStopsAtACorruptFile() throws {
+        try synthesize()
+        try maps(
+            ["train", "--data", path("data"), "--output", path("run"), "--steps", "2", "--sample-every", "100"]
+                + tinyModel)
+        try maps([
+            "translate", "--checkpoint", path("run"), "--input", path("data/train"), "--output", path("out"),
+            "--side-by-side", "--mode", "deterministic",
+        ])
+        let (generator, options) = try RunDirectory(url: root.appendingPathComponent("run")).loadGenerator()
+        for name in ["0001", "0002", "0003", "0004"] {
+            let pair = try loadImage(at: root.appendingPathComponent("data/train/\(name).jpg"))
+            let half = pair.shape[0]
+            let source = crop(pair, top: 0, left: 0, height: half, width: half)
+            let expected = translateImage(
+                source, generator: generator, multiple: options.sizeMultiple, mode: .deterministic)
+            let reference = root.appendingPathComponent("reference-\(name).png")
+            try saveImage(expected, to: reference)  // the same 8-bit encoding
+            XCTAssertEqual(
+                try loadImage(at: root.appendingPathComponent("out/\(name).png")).scalars,
+                try loadImage(at: reference).scalars, name)
+        }
+        try Data("not an image".utf8).write(to: root.appendingPathComponent("data/train/0003.jpg"))
+        XCTAssertThrowsError(
+            try maps([
+                "translate", "--checkpoint", path("run"), "--input", path("data/train"), "--output", path("out3"),
+                "--side-by-side",
+            ])
+        ) { error in XCTAssertTrue("\(error)".contains("0003.jpg"), "\(error)") }
+        let written = try FileManager.default.contentsOfDirectory(atPath: path("out3")).sorted()
+        XCTAssertEqual(written, ["0001.png", "0002.png"])
+    }
+
+    /// A failed write stops the pipeline with that error; nothing hangs.
+    func testPipelinedTranslateStopsAtAFailedWrite() throws {
+        let files = (1...6).map { root.appendingPathComponent("\($0).jpg") }
+        var encoded: [String] = []
+        XCTAssertThrowsError(
+            try translatePipelined(
+                files, decode: { _ in Tensor.zeros([2, 2, 3]) }, translate: { $0 },
+                encode: { file, _ in
+                    if file.lastPathComponent == "3.jpg" { throw MapsError("\(file.path): disk full") }
+                    encoded.append(file.lastPathComponent)
+                })
+        ) { error in XCTAssertTrue("\(error)".contains("3.jpg: disk full"), "\(error)") }
+        XCTAssertEqual(encoded, ["1.jpg", "2.jpg"])
     }
 }
 

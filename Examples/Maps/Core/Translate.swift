@@ -57,23 +57,141 @@ public struct Translate: ParsableCommand {
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
         let direction = Direction(rawValue: options.direction) ?? .aToB
-        for file in files {
-            var image = try loadImage(at: file)
-            if sideBySide {
-                let (h, w) = (image.shape[0], image.shape[1])
-                guard w == 2 * h else {
-                    throw MapsError("\(file.path): image is \(w)×\(h), expected a 2:1 side-by-side pair")
+        let inferenceMode = InferenceMode(rawValue: mode)!
+        let start = DispatchTime.now().uptimeNanoseconds
+        let translated = try translatePipelined(
+            files,
+            decode: { file in
+                var image = try loadImage(at: file)
+                if sideBySide {
+                    let (h, w) = (image.shape[0], image.shape[1])
+                    guard w == 2 * h else {
+                        throw MapsError("\(file.path): image is \(w)×\(h), expected a 2:1 side-by-side pair")
+                    }
+                    image = crop(image, top: 0, left: direction == .aToB ? 0 : h, height: h, width: h)
                 }
-                image = crop(image, top: 0, left: direction == .aToB ? 0 : h, height: h, width: h)
-            }
-            let translated = translateImage(
-                image, generator: generator, multiple: options.sizeMultiple,
-                mode: InferenceMode(rawValue: mode)!)
-            let target = outputURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".png")
-            try saveImage(translated, to: target)
-            say("\(file.lastPathComponent) → \(target.path)")
-        }
+                return image
+            },
+            translate: { image in
+                translateImage(image, generator: generator, multiple: options.sizeMultiple, mode: inferenceMode)
+            },
+            encode: { file, image in
+                let target = outputURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".png")
+                try saveImage(image, to: target)
+                say("\(file.lastPathComponent) → \(target.path)")
+            })
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        say(
+            String(
+                format: "translated %d image%@ in %.2f s (%.2f images/s)", translated, translated == 1 ? "" : "s",
+                seconds, Double(translated) / seconds))
     }
+}
+
+/// Runs `decode`, `translate` and `encode` over `files` as a three-stage pipeline: one thread
+/// decodes up to two images ahead, the calling thread translates (the generator's own kernels
+/// use all cores), one thread resizes and encodes the finished images, so the JPEG decoding and
+/// PNG encoding of neighbouring images overlap the forward passes. Images are translated and
+/// written in order. The first error (a file that does not decode, a write that fails) stops
+/// the pipeline after the images before it are written, and is rethrown. Returns how many
+/// images were written.
+func translatePipelined(
+    _ files: [URL], decode: @escaping (URL) throws -> Tensor, translate: (Tensor) -> Tensor,
+    encode: @escaping (URL, Tensor) throws -> Void
+) throws -> Int {
+    let decoded = Handoff<(URL, Tensor)>(capacity: 2), finished = Handoff<(URL, Tensor)>(capacity: 2)
+    let failure = FirstError()
+    let decoderDone = DispatchSemaphore(value: 0)
+    let decoder = Thread {
+        for file in files {
+            do {
+                guard decoded.put((file, try decode(file))) else { break }
+            } catch {
+                failure.record(error)
+                break
+            }
+        }
+        decoded.close()
+        decoderDone.signal()
+    }
+    final class Count: @unchecked Sendable { var value = 0 }  // the encoder's; read after it is done
+    let written = Count()
+    let encoderDone = DispatchSemaphore(value: 0)
+    let encoder = Thread {
+        while let (file, image) = finished.take() {
+            do {
+                try encode(file, image)
+                written.value += 1
+            } catch {
+                failure.record(error)
+                finished.close()
+                decoded.close()
+                break
+            }
+        }
+        encoderDone.signal()
+    }
+    decoder.start()
+    encoder.start()
+    // Every image decoded before a decoding failure is still translated and written; a
+    // failed write closes `finished`, which stops this loop.
+    while let (file, image) = decoded.take() {
+        guard finished.put((file, translate(image))) else { break }
+    }
+    decoded.close()  // stops the decoder early after a failed write
+    finished.close()
+    encoderDone.wait()
+    decoderDone.wait()
+    if let error = failure.error { throw error }
+    return written.value
+}
+
+/// A bounded first-in first-out queue between two threads. `put` blocks while it is full and
+/// `take` while it is empty; after `close`, `put` refuses (returns false) and `take` returns
+/// what is left, then nil.
+final class Handoff<Element>: @unchecked Sendable {  // guarded by `condition`
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private var closed = false
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ item: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !closed { condition.wait() }
+        guard !closed else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    func take() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed { condition.wait() }
+        guard !items.isEmpty else { return nil }
+        condition.broadcast()
+        return items.removeFirst()
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The first error any stage of a pipeline met.
+final class FirstError: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var first: Error?
+
+    var error: Error? { lock.withLock { first } }
+
+    func record(_ error: Error) { lock.withLock { if first == nil { first = error } } }
 }
 
 /// Translates one `[H, W, 3]` 0…255 image of any size; returns `[H, W, 3]` 0…255.
