@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command of the README and of CI: installs missing system packages, checks the
-# formatting (swift-format, Tools/format.sh --check), builds, tests.
+# The test command of the README and of CI: installs missing system packages and the ONNX
+# checker's Python environment (.build/onnx-venv: numpy, onnx, onnxruntime from PyPI), checks
+# the formatting (swift-format, Tools/format.sh --check), builds, tests.
 # Ends with one plain summary line, "N passed, N failed[, N skipped]", taken from XCTest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ if [ "${1:-}" = "--sanitizers" ]; then
     exec bash Tools/sanitizers.sh "$@"   # opt-in: the suite under ASan and TSan
 fi
 bash Tools/install-dependencies.sh
+bash Tools/onnx/install-checker.sh
+export ONNX_PYTHON="$PWD/.build/onnx-venv/bin/python"
 bash Tools/format.sh --check
 swift build --build-tests
 log=$(mktemp)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// `maps`: synthesize → prepare → train → translate → evaluate, and a one-command demo.
+/// `maps`: synthesize → prepare → train → translate → evaluate → export, and a one-command demo.
 public struct MapsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "maps",
@@ -12,7 +12,9 @@ public struct MapsCommand: ParsableCommand {
             The real maps dataset works too: point --data at its folder (train/ and val/ of \
             1200×600 JPEGs, satellite left, map right) or at an NPZ made by `maps prepare`.
             """,
-        subcommands: [Demo.self, Synthesize.self, Prepare.self, Train.self, Translate.self, Evaluate.self],
+        subcommands: [
+            Demo.self, Synthesize.self, Prepare.self, Train.self, Translate.self, Evaluate.self, Export.self,
+        ],
         defaultSubcommand: Demo.self
     )
 

@@ -49,12 +49,17 @@ public final class Conv2DTranspose: Layer {
     ///   - stride: (height, width); default (1, 1).
     ///   - padding: default `.same`; `.explicit(height:width:)` is PyTorch's `padding=`.
     ///   - dilation: (height, width); default (1, 1).
-    ///   - outputPadding: (height, width), each below its stride; default (0, 0).
+    ///   - outputPadding: (height, width), each below its stride, with `.valid` or `.explicit`
+    ///     padding; default (0, 0).
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
         padding: Padding = .same, dilation: (Int, Int) = (1, 1), outputPadding: (Int, Int) = (0, 0),
         useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) {
+        precondition(
+            padding != .same || outputPadding == (0, 0),
+            "Conv2DTranspose: outputPadding \(outputPadding) needs .valid or .explicit padding (.same fixes the output at H·stride)"
+        )
         (kernel, bias) = convolutionParameters(
             "Conv2DTranspose", inChannels, outChannels, kernelSize: kernelSize, stride: stride, dilation: dilation,
             kernelShape: [kernelSize.0, kernelSize.1, outChannels, inChannels], useBias: useBias,

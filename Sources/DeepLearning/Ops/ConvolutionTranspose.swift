@@ -3,14 +3,14 @@
 
 /// The output size of a transposed convolution along one axis: Keras's for `.same` (H·s) and
 /// `.valid` (H·s + max(k' − s, 0), k' = d·(k − 1) + 1), PyTorch's for explicit padding
-/// ((H − 1)·s − 2p + d·(k − 1) + 1); plus `outputPadding`.
+/// ((H − 1)·s − 2p + d·(k − 1) + 1); plus `outputPadding` (not with `.same`).
 func transposedOutputSize(
     _ size: Int, kernelSize: Int, stride: Int, padding: Padding, dilation: Int = 1, outputPadding: Int = 0,
     explicit: Int = 0
 ) -> Int {
     let extent = dilation * (kernelSize - 1) + 1
     switch padding {
-    case .same: return size * stride + outputPadding
+    case .same: return size * stride
     case .valid:
         return outputPadding == 0
             ? size * stride + Swift.max(extent - stride, 0) : (size - 1) * stride + extent + outputPadding
@@ -53,7 +53,8 @@ public func conv2DTranspose(
 ///   - padding: `.valid` (default), `.same` or `.explicit(height:width:)`.
 ///   - dilation: the spacing of the kernel's taps; default (1, 1).
 ///   - outputPadding: rows and columns added at the bottom and right to pick among the output
-///     sizes that map to the same input size (PyTorch's `output_padding`, each less than its
+///     sizes that map to the same input size (`.valid` or `.explicit` padding only; PyTorch's
+///     `output_padding`, each less than its
 ///     stride); default (0, 0).
 /// - Returns: `[N, Ho, Wo, Cout]`, Ho = (H − 1)·sh − 2·ph + dh·(kh − 1) + 1 + oph for explicit
 ///   padding.
@@ -67,6 +68,10 @@ public func conv2DTranspose(
     precondition(
         outputPadding.0 >= 0 && outputPadding.0 < strides.0 && outputPadding.1 >= 0 && outputPadding.1 < strides.1,
         "conv2DTranspose: outputPadding \(outputPadding) must be below the strides \(strides)")
+    precondition(
+        padding != .same || outputPadding == (0, 0),
+        "conv2DTranspose: outputPadding \(outputPadding) needs .valid or .explicit padding (.same fixes the output at H·stride)"
+    )
     let (batch, height, width) = (input.shape[0], input.shape[1], input.shape[2])
     let outputChannels = kernel.shape[2]
     var explicit = (0, 0)

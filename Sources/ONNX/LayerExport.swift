@@ -1,0 +1,280 @@
+import DeepLearning
+
+// ONNX export of the library's layers (see ONNXExportable for the layouts). Each conformance
+// writes the same computation as the layer's `callAsFunction` in ONNX operators of opset 17.
+
+private typealias G = ONNXGraphBuilder
+
+/// The library's HWIO / HWOI kernels as ONNX's OIHW / IOHW: the same permutation for both.
+private func onnxKernel(_ kernel: Tensor) -> Tensor { kernel.permuted([3, 2, 0, 1]) }
+
+extension Conv2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let shape = kernel.value.shape  // [kh, kw, in/groups, out]
+        var attributes = [
+            G.attribute("kernel_shape", ints: [shape[0], shape[1]]),
+            G.attribute("strides", ints: [strides.height, strides.width]),
+            G.attribute("dilations", ints: [dilation.height, dilation.width]),
+            G.attribute("group", int: groups),
+        ]
+        switch padding {
+        // Keras's 'same' is TensorFlow's: the odd pixel of padding goes at the end.
+        case .same: attributes.append(G.attribute("auto_pad", string: "SAME_UPPER"))
+        case .valid: attributes.append(G.attribute("pads", ints: [0, 0, 0, 0]))
+        case .explicit(let h, let w): attributes.append(G.attribute("pads", ints: [h, w, h, w]))
+        }
+        var inputs = [input, graph.constant(onnxKernel(kernel.value), name: "conv_weight")]
+        if let bias { inputs.append(graph.constant(bias.value, name: "conv_bias")) }
+        return graph.node("Conv", inputs, attributes: attributes, name: "conv")
+    }
+}
+
+extension Conv2DTranspose: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let shape = kernel.value.shape  // [kh, kw, out, in]
+        // Per axis: (pad at the start, at the end, output padding) giving the library's output
+        // size (transposedOutputSize) for every input size.
+        func axis(_ k: Int, _ s: Int, _ d: Int, _ outputPadding: Int, _ explicit: Int) -> (Int, Int, Int) {
+            let extent = d * (k - 1) + 1
+            switch padding {
+            case .same:
+                // The adjoint of a 'same' convolution of the H·s output: it crops that
+                // convolution's padding t, ⌊t/2⌋ at the start and the rest at the end (and
+                // ONNX's output padding makes up the size when the kernel is below the stride).
+                let total = Swift.max(extent - s, 0)
+                return (total / 2, total - total / 2, Swift.max(s - extent, 0))
+            case .valid:
+                return (0, 0, outputPadding == 0 ? Swift.max(s - extent, 0) : outputPadding)
+            case .explicit:
+                return (explicit, explicit, outputPadding)
+            }
+        }
+        var explicit = (0, 0)
+        if case .explicit(let h, let w) = padding { explicit = (h, w) }
+        let h = axis(shape[0], strides.height, dilation.height, outputPadding.height, explicit.0)
+        let w = axis(shape[1], strides.width, dilation.width, outputPadding.width, explicit.1)
+        let attributes = [
+            G.attribute("kernel_shape", ints: [shape[0], shape[1]]),
+            G.attribute("strides", ints: [strides.height, strides.width]),
+            G.attribute("dilations", ints: [dilation.height, dilation.width]),
+            G.attribute("pads", ints: [h.0, w.0, h.1, w.1]),
+            G.attribute("output_padding", ints: [h.2, w.2]),
+        ]
+        var inputs = [input, graph.constant(onnxKernel(kernel.value), name: "deconv_weight")]
+        if let bias { inputs.append(graph.constant(bias.value, name: "deconv_bias")) }
+        return graph.node("ConvTranspose", inputs, attributes: attributes, name: "deconv")
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// Normalises an NCHW value with the statistics of the batch being run, per channel over
+    /// N, H and W (as batch norm in training mode, without updating anything), then scales
+    /// and shifts: written out, because ONNX's BatchNormalization with `training_mode` is not
+    /// available for inference in every runtime.
+    func batchStatisticsNormalized(
+        _ input: String, gamma: Tensor, beta: Tensor, epsilon: Float, axes: [Int]
+    ) -> String {
+        let c = gamma.count
+        let mean = node("ReduceMean", [input], attributes: [G.attribute("axes", ints: axes)], name: "bn_mean")
+        let centred = node("Sub", [input, mean], name: "bn_centred")
+        let squares = node("Mul", [centred, centred], name: "bn_squares")
+        let variance = node(
+            "ReduceMean", [squares], attributes: [G.attribute("axes", ints: axes)], name: "bn_variance")
+        let shifted = node(
+            "Add", [variance, constant(Tensor(shape: [1], scalars: [epsilon]), name: "bn_epsilon")], name: "bn_var_eps")
+        let deviation = node("Sqrt", [shifted], name: "bn_deviation")
+        let normalized = node("Div", [centred, deviation], name: "bn_normalized")
+        let scaled = node(
+            "Mul", [normalized, constant(gamma.reshaped(to: [1, c, 1, 1]), name: "bn_gamma")], name: "bn_scaled")
+        return node("Add", [scaled, constant(beta.reshaped(to: [1, c, 1, 1]), name: "bn_beta")], name: "bn")
+    }
+
+    /// The activation as ONNX nodes.
+    func activation(_ activation: Activation, _ input: String) -> String {
+        switch activation {
+        case .identity: return input
+        case .relu: return node("Relu", [input])
+        case .tanh: return node("Tanh", [input])
+        case .leakyReLU(let slope):
+            return node("LeakyRelu", [input], attributes: [G.attribute("alpha", float: slope)], name: "leakyrelu")
+        }
+    }
+}
+
+extension BatchNorm: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        if graph.mode == .deterministic {
+            return graph.node(
+                "BatchNormalization",
+                [
+                    input, graph.constant(gamma.value, name: "bn_gamma"), graph.constant(beta.value, name: "bn_beta"),
+                    graph.constant(runningMean.value, name: "bn_running_mean"),
+                    graph.constant(runningVariance.value, name: "bn_running_var"),
+                ], attributes: [G.attribute("epsilon", float: epsilon)], name: "bn")
+        }
+        return graph.batchStatisticsNormalized(
+            input, gamma: gamma.value, beta: beta.value, epsilon: epsilon, axes: [0, 2, 3])
+    }
+}
+
+extension InstanceNorm: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let channels = gamma?.value.count ?? beta?.value.count
+        guard let channels else {
+            // Non-affine: ONNX's InstanceNormalization needs a scale and offset of the channel
+            // count, which the graph does not know; normalise over H and W directly.
+            return try nonAffine(input, into: graph)
+        }
+        return graph.node(
+            "InstanceNormalization",
+            [
+                input, graph.constant(gamma?.value ?? Tensor.ones([channels]), name: "in_scale"),
+                graph.constant(beta?.value ?? Tensor.zeros([channels]), name: "in_bias"),
+            ], attributes: [G.attribute("epsilon", float: epsilon)], name: "instancenorm")
+    }
+
+    private func nonAffine(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let axes = [G.attribute("axes", ints: [2, 3])]
+        let mean = graph.node("ReduceMean", [input], attributes: axes, name: "in_mean")
+        let centred = graph.node("Sub", [input, mean], name: "in_centred")
+        let variance = graph.node(
+            "ReduceMean", [graph.node("Mul", [centred, centred], name: "in_squares")], attributes: axes,
+            name: "in_variance")
+        let shifted = graph.node(
+            "Add", [variance, graph.constant(Tensor(shape: [1], scalars: [epsilon]), name: "in_epsilon")],
+            name: "in_var_eps")
+        return graph.node("Div", [centred, graph.node("Sqrt", [shifted], name: "in_deviation")], name: "instancenorm")
+    }
+}
+
+extension Dropout: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard graph.mode == .paper(dropout: true) else { return input }
+        return graph.node(
+            "Dropout",
+            [
+                input, graph.constant(Tensor(shape: [], scalars: [rate]), name: "dropout_ratio"),
+                graph.constant(bool: true, name: "dropout_training_mode"),
+            ], name: "dropout")
+    }
+}
+
+extension ReLU: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.activation(.relu, input)
+    }
+}
+
+extension LeakyReLU: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.activation(.leakyReLU(slope: slope), input)
+    }
+}
+
+extension Tanh: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.activation(.tanh, input)
+    }
+}
+
+extension Sigmoid: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node("Sigmoid", [input])
+    }
+}
+
+extension SiLU: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node("Mul", [input, graph.node("Sigmoid", [input])], name: "silu")
+    }
+}
+
+extension GELU: ONNXExportable {
+    /// Written out (ONNX's own Gelu needs opset 20): ½x(1 + erf(x/√2)), or the tanh form.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        func scalar(_ value: Float, _ name: String) -> String {
+            graph.constant(Tensor(shape: [1], scalars: [value]), name: name)
+        }
+        let inner: String
+        switch approximate {
+        case .none:
+            inner = graph.node(
+                "Erf", [graph.node("Mul", [input, scalar(0.70710677, "gelu_rsqrt2")], name: "gelu_scaled")])
+        case .tanh:
+            // tanh(√(2/π)·(x + 0.044715·x³))
+            let cube = graph.node(
+                "Mul", [input, graph.node("Mul", [input, input], name: "gelu_square")], name: "gelu_cube")
+            let sum = graph.node(
+                "Add", [input, graph.node("Mul", [cube, scalar(0.044715, "gelu_c")], name: "gelu_cubic")],
+                name: "gelu_sum")
+            inner = graph.node("Tanh", [graph.node("Mul", [sum, scalar(0.7978846, "gelu_k")], name: "gelu_arg")])
+        }
+        let onePlus = graph.node("Add", [inner, scalar(1, "gelu_one")], name: "gelu_one_plus")
+        return graph.node(
+            "Mul", [graph.node("Mul", [input, scalar(0.5, "gelu_half")], name: "gelu_half_x"), onePlus], name: "gelu")
+    }
+}
+
+extension ReflectionPad2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.reflectionPadded(input, padding)
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// Pads height and width of an NCHW value by `p` on every side, by reflection.
+    public func reflectionPadded(_ input: String, _ p: Int) -> String {
+        node(
+            "Pad", [input, constant(int64: [0, 0, Int64(p), Int64(p), 0, 0, Int64(p), Int64(p)], name: "pads")],
+            attributes: [G.attribute("mode", string: "reflect")], name: "reflectpad")
+    }
+}
+
+extension Linear: ONNXExportable {
+    /// `[N, in]` → `[N, out]` (Gemm with the `[in, out]` weight as is).
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        var inputs = [input, graph.constant(weight.value, name: "linear_weight")]
+        if let bias { inputs.append(graph.constant(bias.value, name: "linear_bias")) }
+        return graph.node("Gemm", inputs, name: "linear")
+    }
+}
+
+extension Flatten: ONNXExportable {
+    /// The library flattens NHWC images in (H, W, C) order, so the NCHW value is transposed
+    /// back to NHWC first; the Linear layer after it then keeps its weights as they are.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let nhwc = graph.node(
+            "Transpose", [input], attributes: [G.attribute("perm", ints: [0, 2, 3, 1])], name: "to_nhwc")
+        return graph.node("Flatten", [nhwc], attributes: [G.attribute("axis", int: 1)], name: "flatten")
+    }
+}
+
+extension Sequential: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        var value = input
+        for (index, layer) in layers.enumerated() {
+            guard let exportable = layer as? ONNXExportable else {
+                throw ONNXExportError(
+                    "ONNX export: layer \(index) of Sequential (\(type(of: layer))) has no ONNX export")
+            }
+            value = try exportable.exportONNX(value, into: graph)
+        }
+        return value
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// `layer` exported, or an error naming its type when it has no ONNX export.
+    public func export(_ layer: Layer, _ input: String) throws -> String {
+        guard let exportable = layer as? ONNXExportable else {
+            throw ONNXExportError("ONNX export: \(type(of: layer)) has no ONNX export")
+        }
+        return try exportable.exportONNX(input, into: self)
+    }
+
+    /// A normalisation layer followed by `activation`.
+    public func normalized(_ norm: Layer?, _ input: String, activation: Activation = .identity) throws -> String {
+        let y = try norm.map { try export($0, input) } ?? input
+        return self.activation(activation, y)
+    }
+}
