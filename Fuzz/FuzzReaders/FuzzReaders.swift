@@ -1,5 +1,5 @@
 // fuzz-readers: libFuzzer target for every reader of untrusted files — NPY, NPZ, safetensors,
-// JPEG and PNG. The first input byte picks the reader, the rest is the file.
+// JPEG, PNG and PyTorch checkpoints (.pth). The first input byte picks the reader, the rest is the file.
 //
 // Fuzzing build (see Fuzz/run.sh):
 //   swift build -c release --product fuzz-readers -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -DFUZZING
@@ -13,14 +13,18 @@ import Imaging
 func readUntrusted(_ bytes: Data) {
     guard let selector = bytes.first else { return }
     let body = bytes.dropFirst()
-    switch selector % 4 {
+    switch selector % 5 {
     case 0: _ = try? NPY.decode(Data(body), source: "fuzz.npy")
     case 1: _ = try? SafeTensors.decode(Data(body), source: "fuzz.safetensors")
     case 2: _ = try? decodeImage(Data(body), source: "fuzz.image", maxPixels: 1 << 22)
-    default:
+    case 3:
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(getpid()).npz")
         try? Data(body).write(to: url)
         _ = try? NPZ.read(from: url)
+    default:
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(getpid()).pth")
+        try? Data(body).write(to: url)
+        _ = try? TorchCheckpoint.readStateDictionary(from: url)
     }
 }
 

@@ -13,18 +13,19 @@ public final class ResidualBlock: Layer {
     /// Normalisation after `conv2`.
     public let norm2: Layer?
 
-    /// Creates a block keeping `channels` channels.
-    public init(_ channels: Int, norm: NormalizationKind, dropout: Bool) {
+    /// Creates a block keeping `channels` channels; `batchNormEpsilon` is Keras's 1e-3 unless
+    /// given (PyTorch's is 1e-5).
+    public init(_ channels: Int, norm: NormalizationKind, dropout: Bool, batchNormEpsilon: Float = 1e-3) {
         let useBias = norm != .batch  // junyanz: a bias before batch norm is redundant
         conv1 = Conv2D(
             channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        norm1 = norm.makeForResNet(channels)
+        norm1 = norm.makeForResNet(channels, epsilon: batchNormEpsilon)
         self.dropout = dropout ? Dropout(rate: 0.5) : nil
         conv2 = Conv2D(
             channels, channels, kernelSize: 3, padding: .valid, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        norm2 = norm.makeForResNet(channels)
+        norm2 = norm.makeForResNet(channels, epsilon: batchNormEpsilon)
     }
 
     /// `[N, H, W, C]` → `[N, H, W, C]`.
@@ -41,9 +42,23 @@ public final class ResidualBlock: Layer {
 
 extension NormalizationKind {
     /// junyanz's ResNet uses non-affine instance norm (no parameters) and affine batch norm.
-    func makeForResNet(_ channels: Int) -> Layer? {
-        self == .instance ? InstanceNorm(channels, affine: false) : make(channels)
+    func makeForResNet(_ channels: Int, epsilon: Float = 1e-3) -> Layer? {
+        switch self {
+        case .instance: return InstanceNorm(channels, affine: false)
+        case .batch: return BatchNorm(channels, epsilon: epsilon)
+        case .none: return nil
+        }
     }
+}
+
+/// Whose arithmetic a model's layers follow where Keras and PyTorch differ, so that weights
+/// trained in either framework give the same outputs here.
+public enum ModelConvention: String, Codable, Sendable, CaseIterable {
+    /// Keras/TensorFlow: 'same' padding (the odd pixel at the end), batch-norm ε 1e-3.
+    case keras
+    /// PyTorch (junyanz's pytorch-CycleGAN-and-pix2pix): symmetric integer padding of the
+    /// stride-2 convolutions, `output_padding` for the transposed ones, batch-norm ε 1e-5.
+    case pytorch
 }
 
 /// junyanz's ResNet generator (`resnet_9blocks` / `resnet_6blocks`, from Johnson et al.):
@@ -68,11 +83,13 @@ public final class ResNetGenerator: Layer {
         public var norm: NormalizationKind = .batch
         /// Dropout(0.5) inside each residual block.
         public var dropout: Bool = false
+        /// Whose arithmetic the stride-2 layers and batch norm follow (`.keras` by default).
+        public var convention: ModelConvention = .keras
 
         /// `resnet_9blocks` by default.
         public init(
             blocks: Int = 9, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
-            norm: NormalizationKind = .batch, dropout: Bool = false
+            norm: NormalizationKind = .batch, dropout: Bool = false, convention: ModelConvention = .keras
         ) {
             self.blocks = blocks
             self.baseFilters = baseFilters
@@ -80,6 +97,7 @@ public final class ResNetGenerator: Layer {
             self.outputChannels = outputChannels
             self.norm = norm
             self.dropout = dropout
+            self.convention = convention
         }
     }
 
@@ -107,25 +125,35 @@ public final class ResNetGenerator: Layer {
         self.configuration = configuration
         let ngf = configuration.baseFilters, norm = configuration.norm
         let useBias = norm != .batch
+        let pytorch = configuration.convention == .pytorch
+        let epsilon: Float = pytorch ? 1e-5 : 1e-3
         stem = Conv2D(
             configuration.inputChannels, ngf, kernelSize: 7, padding: .valid, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        stemNorm = norm.makeForResNet(ngf)
+        stemNorm = norm.makeForResNet(ngf, epsilon: epsilon)
         down = [1, 2].map { mult in
             Conv2D(
-                ngf * mult, ngf * mult * 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
+                ngf * mult, ngf * mult * 2, kernelSize: 3, stride: 2,
+                padding: pytorch ? .explicit(height: 1, width: 1) : .same, useBias: useBias,
                 kernelInitializer: pix2pixKernelInitializer)
         }
-        downNorms = [2, 4].compactMap { norm.makeForResNet(ngf * $0) }
+        downNorms = [2, 4].compactMap { norm.makeForResNet(ngf * $0, epsilon: epsilon) }
         residuals = (0..<configuration.blocks).map { _ in
-            ResidualBlock(ngf * 4, norm: norm, dropout: configuration.dropout)
+            ResidualBlock(ngf * 4, norm: norm, dropout: configuration.dropout, batchNormEpsilon: epsilon)
         }
         up = [4, 2].map { mult in
-            Conv2DTranspose(
-                ngf * mult, ngf * mult / 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
-                kernelInitializer: pix2pixKernelInitializer)
+            // PyTorch's ConvTranspose2d(3, stride 2, padding 1, output_padding 1): the same 2H
+            // output as 'same', cropped one pixel earlier.
+            pytorch
+                ? Conv2DTranspose(
+                    ngf * mult, ngf * mult / 2, kernelSize: (3, 3), stride: (2, 2),
+                    padding: .explicit(height: 1, width: 1), outputPadding: (1, 1), useBias: useBias,
+                    kernelInitializer: pix2pixKernelInitializer)
+                : Conv2DTranspose(
+                    ngf * mult, ngf * mult / 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
+                    kernelInitializer: pix2pixKernelInitializer)
         }
-        upNorms = [2, 1].compactMap { norm.makeForResNet(ngf * $0) }
+        upNorms = [2, 1].compactMap { norm.makeForResNet(ngf * $0, epsilon: epsilon) }
         output = Conv2D(
             ngf, configuration.outputChannels, kernelSize: 7, padding: .valid,
             kernelInitializer: pix2pixKernelInitializer)

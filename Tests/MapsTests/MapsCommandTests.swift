@@ -122,6 +122,24 @@ final class MapsCommandTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("run/checkpoint.safetensors")), before)
     }
 
+    /// `--pytorch-checkpoint` translates with a junyanz ResNet generator read from its `.pth`
+    /// (the fixture of Pix2PixTests); exactly one of the two checkpoint options is accepted.
+    func testTranslateWithAPyTorchCheckpoint() throws {
+        try synthesize()
+        let pth = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Pix2PixTests/Fixtures/pytorch/resnet_batch_net_G.pth").path
+        try maps([
+            "translate", "--pytorch-checkpoint", pth, "--input", path("data/val"), "--output", path("torch"),
+            "--side-by-side", "--mode", "deterministic",
+        ])
+        XCTAssertEqual(try loadImage(at: root.appendingPathComponent("torch/0001.png")).shape, [64, 64, 3])
+        XCTAssertThrowsError(
+            try maps([
+                "translate", "--pytorch-checkpoint", pth, "--checkpoint", path("run"), "--input", path("data/val"),
+                "--output", path("x"),
+            ]))
+    }
+
     /// The pipelined `translate` writes what translating the images one by one writes, in order;
     /// a corrupt file in the middle stops it with an error naming the file, after the images
     /// before it are written.

@@ -15,7 +15,13 @@ public struct Translate: ParsableCommand {
             """)
 
     @Option(name: .shortAndLong, help: "Run folder written by `maps train`.")
-    var checkpoint: String
+    var checkpoint: String?
+    @Option(
+        name: .customLong("pytorch-checkpoint"),
+        help:
+            "Instead of a run: a generator saved by junyanz's pytorch-CycleGAN-and-pix2pix (latest_net_G.pth; resnet_9blocks/resnet_6blocks), read without Python."
+    )
+    var pytorchCheckpoint: String?
     @Option(name: .shortAndLong, help: "An image, or a folder of .jpg/.png images.")
     var input: String
     @Option(name: .shortAndLong, help: "Folder for the translated PNGs.")
@@ -33,11 +39,29 @@ public struct Translate: ParsableCommand {
         guard InferenceMode(rawValue: mode) != nil else {
             throw ValidationError("--mode must be paper or deterministic")
         }
+        guard (checkpoint == nil) != (pytorchCheckpoint == nil) else {
+            throw ValidationError("give exactly one of --checkpoint RUN_DIR and --pytorch-checkpoint FILE")
+        }
+    }
+
+    /// The generator and what translating needs of the run: the size multiple and direction.
+    private func loadGenerator() throws -> (Layer, RunOptions) {
+        if let checkpoint { return try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator() }
+        let url = URL(fileURLWithPath: pytorchCheckpoint!)
+        let state = try TorchCheckpoint.readStateDictionary(from: url)
+        if state.keys.contains(where: { $0.hasPrefix("model.model.") }) {
+            throw MapsError(
+                "\(url.path): a junyanz U-Net (unet_256/unet_128) checkpoint; only its ResNet generators (resnet_9blocks, resnet_6blocks) are read so far"
+            )
+        }
+        let generator = try ResNetGenerator.fromPyTorch(state, source: url.path)
+        var options = RunOptions(data: "")
+        options.generator = "resnet\(generator.configuration.blocks)"  // sizes: multiples of 4
+        return (generator, options)  // AtoB: the source is the left half of a pair
     }
 
     public func run() throws {
-        let run = RunDirectory(url: URL(fileURLWithPath: checkpoint))
-        let (generator, options) = try run.loadGenerator()
+        let (generator, options) = try loadGenerator()
         let inputURL = URL(fileURLWithPath: input)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: inputURL.path, isDirectory: &isDirectory) else {

@@ -112,14 +112,14 @@ public enum NPZ {
     /// data starts past the end of the file, reads empty chunks for ever (found by fuzzing:
     /// a hang, `Fuzz/corpus`'s NPZ with a lying local header). ZIP64 entries (only written
     /// by numpy for arrays over 4 GiB) are rejected with a clear message.
-    private static func validateLayout(of url: URL, fileSize: Int) throws -> (Data, [ZipEntry]) {
+    static func validateLayout(of url: URL, fileSize: Int, kind: String = "NPZ") throws -> (Data, [ZipEntry]) {
         let path = url.path
         guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
             throw SerializationError(path: path, "cannot read file")
         }
         var found: [ZipEntry] = []
         func fail(_ problem: String) -> SerializationError {
-            SerializationError(path: path, "not a valid NPZ (ZIP) archive (\(problem))")
+            SerializationError(path: path, "not a valid \(kind) (ZIP) archive (\(problem))")
         }
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             func u16(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian) }
@@ -172,6 +172,17 @@ public enum NPZ {
 
     /// Decompresses one entry through an `NPYStreamDecoder`, checking sizes and the CRC.
     private static func readEntry(_ entry: ZipEntry, in data: Data, source: String, fileSize: Int) throws -> Tensor {
+        var decoder = NPYStreamDecoder(source: source, declaredSize: entry.uncompressedSize)
+        try streamEntry(entry, in: data, source: source, fileSize: fileSize) { try decoder.consume(Data($0)) }
+        return try decoder.finish()
+    }
+
+    /// Feeds the decompressed bytes of one entry (stored or deflate) to `consume` in chunks,
+    /// after checking its sizes against the archive, and checks its CRC-32 at the end.
+    static func streamEntry(
+        _ entry: ZipEntry, in data: Data, source: String, fileSize: Int,
+        consume: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         guard entry.compressedSize <= fileSize, entry.uncompressedSize <= Int.max / 2 else {
             throw SerializationError(
                 path: source,
@@ -180,7 +191,7 @@ public enum NPZ {
         }
         guard entry.method == 0 || entry.method == 8 else {
             throw SerializationError(
-                path: source, "unsupported zip compression method \(entry.method) (numpy writes stored or deflate)")
+                path: source, "unsupported zip compression method \(entry.method) (only stored and deflate are read)")
         }
         // Deflate expands at most ~1032:1, so anything claiming more is corrupt or a zip bomb.
         let maximumSize = entry.method == 8 ? entry.compressedSize * 1032 + 1024 : entry.compressedSize
@@ -190,14 +201,13 @@ public enum NPZ {
                 "entry claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed bytes, which deflate cannot produce"
             )
         }
-        var decoder = NPYStreamDecoder(source: source, declaredSize: entry.uncompressedSize)
         var checksum: UInt = 0
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let start = bytes.baseAddress!.advanced(by: entry.dataStart)
             func emit(_ chunk: UnsafeRawBufferPointer) throws {
                 guard !chunk.isEmpty else { return }
                 checksum = crc32(checksum, chunk.bindMemory(to: Bytef.self).baseAddress, uInt(chunk.count))
-                try decoder.consume(Data(chunk))
+                try consume(chunk)
             }
             if entry.method == 0 {
                 var offset = 0
@@ -233,14 +243,12 @@ public enum NPZ {
                 }
             }
         }
-        let tensor = try decoder.finish()
         guard UInt32(truncatingIfNeeded: checksum) == entry.checksum else {
             throw SerializationError(
                 path: source,
                 "CRC-32 mismatch (stored \(entry.checksum), computed \(UInt32(truncatingIfNeeded: checksum))): the archive is corrupt"
             )
         }
-        return tensor
     }
 }
 

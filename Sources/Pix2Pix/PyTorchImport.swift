@@ -1,0 +1,119 @@
+import DeepLearning
+import Foundation
+
+// Models trained with junyanz's pytorch-CycleGAN-and-pix2pix, loaded from the state
+// dictionaries it saves (`latest_net_G.pth`, read by `TorchCheckpoint`), as configurations of
+// our models with `ModelConvention.pytorch` arithmetic (Docs/PyTorchImport.md).
+
+/// Copies converted PyTorch tensors into a model's parameters and buffers, checking shapes,
+/// and reports tensors the model has no place for.
+private struct StateDictionaryLoader {
+    let state: [String: Tensor]
+    let source: String
+    private(set) var used: Set<String> = []
+
+    init(_ state: [String: Tensor], source: String) {
+        (self.state, self.source) = (state, source)
+    }
+
+    func error(_ message: String) -> SerializationError { SerializationError(path: source, message) }
+
+    func has(_ key: String) -> Bool { state[key] != nil }
+
+    /// The tensor `key`, converted by `permutation` (nil: as is), which must have `shape`.
+    mutating func take(_ key: String, as shape: [Int], permutation: [Int]? = nil) throws -> Tensor {
+        guard let tensor = state[key] else { throw error("'\(key)' is missing") }
+        let converted = permutation.map { tensor.rank == $0.count ? tensor.permuted($0) : tensor } ?? tensor
+        guard converted.shape == shape else {
+            throw error(
+                "'\(key)' has shape \(tensor.shape)\(permutation == nil ? "" : " (PyTorch layout)"); the model needs \(shape)"
+            )
+        }
+        used.insert(key)
+        return converted
+    }
+
+    /// A convolution's weight (OIHW → HWIO, or IOHW → HWOI for a transposed one) and bias.
+    mutating func convolution(_ prefix: String, kernel: Parameter, bias: Parameter?) throws {
+        kernel.value = try take("\(prefix).weight", as: kernel.value.shape, permutation: [2, 3, 1, 0])
+        if let bias { bias.value = try take("\(prefix).bias", as: bias.value.shape) }
+    }
+
+    /// A batch norm's affine parameters and running statistics (nothing for a parameter-free
+    /// instance norm).
+    mutating func norm(_ prefix: String, _ layer: Layer?) throws {
+        guard let norm = layer as? BatchNorm else { return }
+        norm.gamma.value = try take("\(prefix).weight", as: norm.gamma.value.shape)
+        norm.beta.value = try take("\(prefix).bias", as: norm.beta.value.shape)
+        norm.runningMean.value = try take("\(prefix).running_mean", as: norm.runningMean.value.shape)
+        norm.runningVariance.value = try take("\(prefix).running_var", as: norm.runningVariance.value.shape)
+        used.insert("\(prefix).num_batches_tracked")
+    }
+
+    /// Fails, listing them, if the state dictionary holds tensors nothing took.
+    func checkAllUsed(_ model: String) throws {
+        let left = state.keys.filter { !used.contains($0) }.sorted()
+        guard left.isEmpty else {
+            throw error(
+                "\(left.count) tensor(s) have no place in \(model): \(left.prefix(5).joined(separator: ", "))\(left.count > 5 ? ", …" : "")"
+            )
+        }
+    }
+}
+
+extension ResNetGenerator {
+    /// junyanz's `ResnetGenerator` (`--netG resnet_9blocks` / `resnet_6blocks`, any `--ngf`,
+    /// `--norm batch|instance`, with or without `--no_dropout`) from its state dictionary, as a
+    /// `ResNetGenerator` with `ModelConvention.pytorch`. The configuration is read from the
+    /// tensors' names and shapes.
+    ///
+    /// - Parameters:
+    ///   - state: the state dictionary, as `TorchCheckpoint.readStateDictionary` returns it.
+    ///   - source: the file it came from, for error messages.
+    /// - Throws: `SerializationError` naming the file and the tensor for a missing tensor, a
+    ///   shape that does not fit, or tensors the architecture has no place for.
+    public static func fromPyTorch(_ state: [String: Tensor], source: String) throws -> ResNetGenerator {
+        var loader = StateDictionaryLoader(state, source: source)
+        guard let stem = state["model.1.weight"], stem.rank == 4, state["model.10.conv_block.1.weight"] != nil else {
+            throw loader.error(
+                "not a junyanz ResnetGenerator state dictionary (no model.1.weight and model.10.conv_block.1.weight)")
+        }
+        var blocks = 0
+        while state["model.\(10 + blocks).conv_block.1.weight"] != nil { blocks += 1 }
+        let norm: NormalizationKind = state["model.2.running_mean"] != nil ? .batch : .instance
+        let dropout = state["model.10.conv_block.6.weight"]?.rank == 4  // conv2 after a Dropout; else a norm
+        let outputKey = "model.\(17 + blocks).weight"
+        guard let output = state[outputKey], output.rank == 4 else { throw loader.error("'\(outputKey)' is missing") }
+        let configuration = Configuration(
+            blocks: blocks, baseFilters: stem.shape[0], inputChannels: stem.shape[1], outputChannels: output.shape[0],
+            norm: norm, dropout: dropout, convention: .pytorch)
+        let generator = ResNetGenerator(configuration)
+        try loader.convolution("model.1", kernel: generator.stem.kernel, bias: generator.stem.bias)
+        try loader.norm("model.2", generator.stemNorm)
+        for i in 0..<2 {
+            try loader.convolution(
+                "model.\(4 + 3 * i)", kernel: generator.down[i].kernel, bias: generator.down[i].bias)
+            try loader.norm("model.\(5 + 3 * i)", generator.downNorms.isEmpty ? nil : generator.downNorms[i])
+        }
+        for (b, block) in generator.residuals.enumerated() {
+            let prefix = "model.\(10 + b).conv_block", second = dropout ? 6 : 5
+            try loader.convolution("\(prefix).1", kernel: block.conv1.kernel, bias: block.conv1.bias)
+            try loader.norm("\(prefix).2", block.norm1)
+            try loader.convolution("\(prefix).\(second)", kernel: block.conv2.kernel, bias: block.conv2.bias)
+            try loader.norm("\(prefix).\(second + 1)", block.norm2)
+        }
+        for i in 0..<2 {
+            try loader.convolution(
+                "model.\(10 + blocks + 3 * i)", kernel: generator.up[i].kernel, bias: generator.up[i].bias)
+            try loader.norm("model.\(11 + blocks + 3 * i)", generator.upNorms.isEmpty ? nil : generator.upNorms[i])
+        }
+        try loader.convolution("model.\(17 + blocks)", kernel: generator.output.kernel, bias: generator.output.bias)
+        try loader.checkAllUsed("resnet_\(blocks)blocks (ngf \(configuration.baseFilters), \(norm) norm)")
+        return generator
+    }
+
+    /// `fromPyTorch(_:source:)` on the `.pth` file at `url` (e.g. `latest_net_G.pth`).
+    public static func fromPyTorch(checkpoint url: URL) throws -> ResNetGenerator {
+        try fromPyTorch(TorchCheckpoint.readStateDictionary(from: url), source: url.path)
+    }
+}

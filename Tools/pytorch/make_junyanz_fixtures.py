@@ -1,0 +1,132 @@
+"""Writes the fixtures of Tests/Pix2PixTests/PyTorchImportTests.swift.
+
+Usage:  python3 Tools/pytorch/make_junyanz_fixtures.py   (needs torch and numpy; the committed
+        fixtures were made with PyTorch 2.15)
+
+Builds the ResNet generator of junyanz's pytorch-CycleGAN-and-pix2pix (models/networks.py:
+ResnetGenerator and ResnetBlock, re-written here from its architecture: reflection-padded
+7x7 stem, two stride-2 3x3 convolutions with padding 1, residual blocks, two stride-2 3x3
+transposed convolutions with padding 1 and output_padding 1, reflection-padded 7x7 output and
+tanh; convolutions without bias under batch norm; non-affine instance norm without running
+statistics) at small widths with random weights, saves each as the reference code does —
+torch.save(net.state_dict(), path) — and its outputs on one input in eval mode (running
+statistics) and train mode (batch statistics, no dropout) as NPZ. No download.
+"""
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+OUT = os.path.join(os.path.dirname(__file__), "../../Tests/Pix2PixTests/Fixtures/pytorch")
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, dim, norm, dropout, bias):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, padding=0, bias=bias), norm(dim), nn.ReLU(True)]
+        if dropout:
+            layers += [nn.Dropout(0.5)]
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, padding=0, bias=bias), norm(dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, ngf, blocks, norm_kind, dropout, input_nc=3, output_nc=3):
+        super().__init__()
+        if norm_kind == "batch":
+            norm = lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True)
+        else:
+            norm = lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False)
+        bias = norm_kind == "instance"
+        model = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, padding=0, bias=bias), norm(ngf), nn.ReLU(True)]
+        for i in range(2):
+            mult = 2 ** i
+            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+                      norm(ngf * mult * 2), nn.ReLU(True)]
+        for _ in range(blocks):
+            model += [ResnetBlock(ngf * 4, norm, dropout, bias)]
+        for i in range(2):
+            mult = 2 ** (2 - i)
+            model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                         bias=bias), norm(ngf * mult // 2), nn.ReLU(True)]
+        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, norm_kind, dropout, seed in [("resnet_batch", "batch", False, 1), ("resnet_instance", "instance", True, 2)]:
+        torch.manual_seed(seed)
+        net = ResnetGenerator(ngf=4, blocks=2, norm_kind=norm_kind, dropout=dropout)
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0, 0.2)
+                if m.bias is not None:
+                    nn.init.normal_(m.bias, 0, 0.1)
+            if isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1, 0.2)
+                nn.init.normal_(m.bias, 0, 0.2)
+                m.running_mean.normal_(0, 0.3)
+                m.running_var.uniform_(0.5, 2)
+                m.num_batches_tracked.fill_(7)
+        torch.save(net.state_dict(), os.path.join(OUT, f"{name}_net_G.pth"))
+        x = torch.rand(2, 3, 20, 24) * 2 - 1
+        with torch.no_grad():
+            net.eval()
+            deterministic = net(x)
+            net.train()
+            for m in net.modules():
+                if isinstance(m, nn.Dropout):
+                    m.p = 0.0  # batch statistics without dropout, to compare
+            batch_statistics = net(x)
+        np.savez(os.path.join(OUT, f"{name}.npz"), input=x.numpy(), deterministic=deterministic.numpy(),
+                 batch_statistics=batch_statistics.numpy())
+        print(name, "written")
+    hostile()
+
+
+class CallsSystem:
+    """Pickles as a call of os.system (pickling it runs nothing)."""
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+def hostile():
+    """Files no reader may trust: a pickle that calls a function, a storage shorter than its
+    tensor, a truncated archive, a zip without data.pkl, a pickled model instead of a state dict."""
+    import io, pickle, zipfile
+    good = open(os.path.join(OUT, "resnet_batch_net_G.pth"), "rb").read()
+
+    def archive(name, entries):
+        with zipfile.ZipFile(os.path.join(OUT, name), "w", zipfile.ZIP_STORED) as z:
+            for entry, data in entries.items():
+                z.writestr(entry, data)
+
+    archive("hostile_calls_system.pth", {"archive/data.pkl": pickle.dumps(CallsSystem(), protocol=2),
+                                         "archive/byteorder": b"little"})
+    # A one-tensor state dict whose storage claims 1000 floats but holds 4.
+    buffer = io.BytesIO()
+    torch.save({"weight": torch.zeros(4)}, buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    pkl = [n for n in entries if n.endswith("data.pkl")][0]
+    storage = [n for n in entries if "/data/" in n][0]
+    entries[pkl] = entries[pkl].replace(b"K\x04", b"M\xe8\x03", 1)  # the storage's element count 4 -> 1000
+    archive("hostile_short_storage.pth", entries)
+    open(os.path.join(OUT, "hostile_truncated.pth"), "wb").write(good[: len(good) // 2])
+    archive("hostile_no_pickle.pth", {"archive/data/0": b"\0" * 16})
+    buffer = io.BytesIO()
+    torch.save([torch.zeros(2)], buffer)
+    open(os.path.join(OUT, "hostile_list.pth"), "wb").write(buffer.getvalue())
+    print("hostile files written")
+
+
+if __name__ == "__main__":
+    main()
