@@ -233,9 +233,12 @@ extension ONNXGraphBuilder {
 extension Linear: ONNXExportable {
     /// `[N, in]` → `[N, out]` (Gemm with the `[in, out]` weight as is).
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard graph.rank(of: input) == 2 else {
+            throw ONNXExportError("ONNX export: Linear needs a [N, features] input (Flatten or pool images first)")
+        }
         var inputs = [input, graph.constant(weight.value, name: "linear_weight")]
         if let bias { inputs.append(graph.constant(bias.value, name: "linear_bias")) }
-        return graph.node("Gemm", inputs, name: "linear")
+        return graph.node("Gemm", inputs, name: "linear", rank: 2)
     }
 }
 
@@ -245,7 +248,7 @@ extension Flatten: ONNXExportable {
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
         let nhwc = graph.node(
             "Transpose", [input], attributes: [G.attribute("perm", ints: [0, 2, 3, 1])], name: "to_nhwc")
-        return graph.node("Flatten", [nhwc], attributes: [G.attribute("axis", int: 1)], name: "flatten")
+        return graph.node("Flatten", [nhwc], attributes: [G.attribute("axis", int: 1)], name: "flatten", rank: 2)
     }
 }
 
@@ -276,5 +279,204 @@ extension ONNXGraphBuilder {
     public func normalized(_ norm: Layer?, _ input: String, activation: Activation = .identity) throws -> String {
         let y = try norm.map { try export($0, input) } ?? input
         return self.activation(activation, y)
+    }
+}
+
+// Pooling, upsampling, pixel shuffle, layer and group norm, softmax.
+
+extension MaxPool2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node(
+            "MaxPool", [input],
+            attributes: [
+                G.attribute("kernel_shape", ints: [kernelSize.height, kernelSize.width]),
+                G.attribute("strides", ints: [stride.height, stride.width]),
+                G.attribute("pads", ints: [padding.height, padding.width, padding.height, padding.width]),
+                G.attribute("ceil_mode", int: ceilMode ? 1 : 0),
+            ], name: "maxpool")
+    }
+}
+
+extension AvgPool2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node(
+            "AveragePool", [input],
+            attributes: [
+                G.attribute("kernel_shape", ints: [kernelSize.height, kernelSize.width]),
+                G.attribute("strides", ints: [stride.height, stride.width]),
+                G.attribute("pads", ints: [padding.height, padding.width, padding.height, padding.width]),
+                G.attribute("ceil_mode", int: ceilMode ? 1 : 0),
+                G.attribute("count_include_pad", int: countIncludePad ? 1 : 0),
+            ], name: "avgpool")
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// A global pool of an NCHW value: `[N, C, 1, 1]`, or `[N, C]` unless `keepingDimensions`.
+    fileprivate func globalPool(_ op: String, _ input: String, keepingDimensions: Bool) -> String {
+        let pooled = node(op, [input], name: op.lowercased())
+        return keepingDimensions
+            ? pooled : node("Flatten", [pooled], attributes: [G.attribute("axis", int: 1)], name: "flatten", rank: 2)
+    }
+}
+
+extension GlobalAveragePool2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.globalPool("GlobalAveragePool", input, keepingDimensions: keepingDimensions)
+    }
+}
+
+extension GlobalMaxPool2D: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.globalPool("GlobalMaxPool", input, keepingDimensions: keepingDimensions)
+    }
+}
+
+extension Upsample2D: ONNXExportable {
+    /// ONNX `Resize`: nearest as PyTorch's (`asymmetric` coordinates, `floor`), bilinear with
+    /// `half_pixel` coordinates (`align_corners=False`); a fixed `size` through the input's
+    /// own N and C.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let attributes =
+            mode == .nearest
+            ? [
+                G.attribute("mode", string: "nearest"),
+                G.attribute("coordinate_transformation_mode", string: "asymmetric"),
+                G.attribute("nearest_mode", string: "floor"),
+            ]
+            : [
+                G.attribute("mode", string: "linear"),
+                G.attribute("coordinate_transformation_mode", string: "half_pixel"),
+            ]
+        if let scale {
+            let scales = graph.constant(
+                Tensor(shape: [4], scalars: [1, 1, Float(scale.height), Float(scale.width)]), name: "resize_scales")
+            return graph.node("Resize", [input, "", scales], attributes: attributes, name: "resize")
+        }
+        let size = size!
+        if mode == .nearest { return graph.nearestResized(input, to: size) }
+        let shape = graph.node("Shape", [input], name: "resize_input_shape", rank: 1)
+        let batchAndChannels = graph.node(
+            "Slice",
+            [shape, graph.constant(int64: [0], name: "slice_start"), graph.constant(int64: [2], name: "slice_end")],
+            name: "resize_nc", rank: 1)
+        let sizes = graph.node(
+            "Concat",
+            [batchAndChannels, graph.constant(int64: [Int64(size.height), Int64(size.width)], name: "resize_hw")],
+            attributes: [G.attribute("axis", int: 0)], name: "resize_sizes", rank: 1)
+        return graph.node("Resize", [input, "", "", sizes], attributes: attributes, name: "resize")
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// Nearest resizing of an NCHW value to a fixed `size` with PyTorch's (legacy "nearest")
+    /// indices, source = min(⌊destination · (in / out)⌋, in − 1) computed in float32 — as
+    /// `Gather`s along H and W: ONNX's `Resize` divides by the scale instead, which rounds
+    /// differently at exact multiples when in/out is not an integer.
+    fileprivate func nearestResized(_ input: String, to size: (height: Int, width: Int)) -> String {
+        let shape = node("Shape", [input], name: "nearest_input_shape", rank: 1)
+        var value = input
+        for (axis, length) in [(2, size.height), (3, size.width)] {
+            let inputLength = node(
+                "Gather", [shape, constant(int64: [Int64(axis)], name: "nearest_axis")], name: "nearest_in", rank: 1)
+            let ratio = node(
+                "Div",
+                [
+                    node("Cast", [inputLength], attributes: [G.attribute("to", int: 1)], name: "nearest_in_float"),
+                    constant(Tensor(shape: [1], scalars: [Float(length)]), name: "nearest_out"),
+                ], name: "nearest_ratio")
+            let destinations = constant(
+                Tensor(shape: [length], scalars: (0..<length).map(Float.init)), name: "nearest_dst")
+            let source = node(
+                "Floor", [node("Mul", [destinations, ratio], name: "nearest_scaled")], name: "nearest_floor")
+            let last = node(
+                "Sub", [inputLength, constant(int64: [1], name: "nearest_one")], name: "nearest_last", rank: 1)
+            let indices = node(
+                "Min", [node("Cast", [source], attributes: [G.attribute("to", int: 7)], name: "nearest_index"), last],
+                name: "nearest_indices", rank: 1)
+            value = node(
+                "Gather", [value, indices], attributes: [G.attribute("axis", int: axis)], name: "nearest_gather")
+        }
+        return value
+    }
+}
+
+extension PixelShuffle: ONNXExportable {
+    /// ONNX `DepthToSpace` in `CRD` mode, which is PyTorch's (and this library's) channel order.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node(
+            "DepthToSpace", [input],
+            attributes: [G.attribute("blocksize", int: upscaleFactor), G.attribute("mode", string: "CRD")],
+            name: "pixelshuffle")
+    }
+}
+
+extension LayerNorm: ONNXExportable {
+    /// ONNX `LayerNormalization` over the features: the last axis of `[N, F]`, or of an image's
+    /// channels (the graph's NCHW value transposed to NHWC around it).
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let features = gamma?.value.count ?? beta?.value.count
+        guard let features else {
+            throw ONNXExportError("ONNX export: LayerNorm without elementwise affine parameters is not exported yet")
+        }
+        let image = graph.rank(of: input) == 4
+        let x =
+            image
+            ? graph.node("Transpose", [input], attributes: [G.attribute("perm", ints: [0, 2, 3, 1])], name: "to_nhwc")
+            : input
+        let y = graph.node(
+            "LayerNormalization",
+            [
+                x, graph.constant(gamma?.value ?? Tensor.ones([features]), name: "ln_gamma"),
+                graph.constant(beta?.value ?? Tensor.zeros([features]), name: "ln_beta"),
+            ], attributes: [G.attribute("axis", int: -1), G.attribute("epsilon", float: epsilon)], name: "layernorm")
+        return image
+            ? graph.node("Transpose", [y], attributes: [G.attribute("perm", ints: [0, 3, 1, 2])], name: "to_nchw") : y
+    }
+}
+
+extension GroupNorm: ONNXExportable {
+    /// Written out on `[N, G, C/G·H·W]` (ONNX's GroupNormalization needs opset 18, and changed
+    /// meaning in 21): the statistics per sample and group, then γ and β per channel.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard graph.rank(of: input) == 4 else { throw ONNXExportError("ONNX export: GroupNorm needs an image input") }
+        let shape = graph.node("Shape", [input], name: "gn_input_shape", rank: 1)
+        let grouped = graph.node(
+            "Reshape", [input, graph.constant(int64: [0, Int64(groups), -1], name: "gn_groups")], name: "gn_grouped",
+            rank: 3)
+        let axes = [G.attribute("axes", ints: [2])]
+        let mean = graph.node("ReduceMean", [grouped], attributes: axes, name: "gn_mean")
+        let centred = graph.node("Sub", [grouped, mean], name: "gn_centred")
+        let variance = graph.node(
+            "ReduceMean", [graph.node("Mul", [centred, centred], name: "gn_squares")], attributes: axes,
+            name: "gn_variance")
+        let shifted = graph.node(
+            "Add", [variance, graph.constant(Tensor(shape: [1], scalars: [epsilon]), name: "gn_epsilon")],
+            name: "gn_var_eps")
+        let normalized = graph.node(
+            "Div", [centred, graph.node("Sqrt", [shifted], name: "gn_deviation")], name: "gn_normalized")
+        var y = graph.node("Reshape", [normalized, shape], name: "gn_ungrouped", rank: 4)
+        if let gamma {
+            let c = gamma.value.count
+            y = graph.node(
+                "Mul", [y, graph.constant(gamma.value.reshaped(to: [1, c, 1, 1]), name: "gn_gamma")], name: "gn_scaled")
+        }
+        if let beta {
+            let c = beta.value.count
+            y = graph.node(
+                "Add", [y, graph.constant(beta.value.reshaped(to: [1, c, 1, 1]), name: "gn_beta")], name: "groupnorm")
+        }
+        return y
+    }
+}
+
+extension Softmax: ONNXExportable {
+    /// Along the channels of an image (NCHW axis 1) or the last axis of any other value.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard let rank = graph.rank(of: input) else { throw ONNXExportError("ONNX export: Softmax of an unknown rank") }
+        let ours = axis < 0 ? axis + rank : axis
+        // The library's NHWC axes (N, H, W, C) as the graph's NCHW ones.
+        let onnxAxis = rank == 4 ? [0, 2, 3, 1][ours] : ours
+        return graph.node("Softmax", [input], attributes: [G.attribute("axis", int: onnxAxis)], name: "softmax")
     }
 }

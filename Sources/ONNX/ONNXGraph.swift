@@ -46,6 +46,13 @@ public final class ONNXGraphBuilder {
     private var nodes: [Onnx_NodeProto] = []
     private var initializers: [Onnx_TensorProto] = []
     private var used: [String: Int] = [:]
+    private var ranks: [String: Int] = [:]
+
+    /// The rank of the value `name`: a graph input's, or a node output's (by default that of
+    /// the node's first input; nodes that change it say so with `rank:`).
+    public func rank(of name: String) -> Int? { ranks[name] }
+
+    func setRank(_ rank: Int, of name: String) { ranks[name] = rank }
 
     init(mode: ONNXInferenceMode) { self.mode = mode }
 
@@ -95,9 +102,12 @@ public final class ONNXGraphBuilder {
     /// Adds a node of operator `op` and returns the name of its (first) output.
     @discardableResult
     public func node(
-        _ op: String, _ inputs: [String], attributes: [Onnx_AttributeProto] = [], name hint: String? = nil
+        _ op: String, _ inputs: [String], attributes: [Onnx_AttributeProto] = [], name hint: String? = nil,
+        rank: Int? = nil
     ) -> String {
-        node(op, inputs, attributes: attributes, output: uniqueName(hint ?? op.lowercased()))
+        let output = node(op, inputs, attributes: attributes, output: uniqueName(hint ?? op.lowercased()))
+        if let rank = rank ?? inputs.first.flatMap({ ranks[$0] }) { ranks[output] = rank }
+        return output
     }
 
     /// Adds a node whose output has exactly the name `output` (reserved by the caller).
@@ -216,7 +226,10 @@ public func exportONNXModel(
     _ body: (ONNXGraphBuilder, [String]) throws -> String
 ) throws -> Data {
     let builder = ONNXGraphBuilder(mode: mode)
-    for input in inputs { _ = builder.uniqueName(input.name) }
+    for input in inputs {
+        _ = builder.uniqueName(input.name)
+        builder.setRank(input.dimensions.count, of: input.name)
+    }
     _ = builder.uniqueName(output.name)
     let result = try body(builder, inputs.map(\.name))
     builder.node("Identity", [result], output: output.name)

@@ -179,6 +179,50 @@ final class ONNXExportTests: XCTestCase {
         try check("classifier", model: model, inputs: [("input", input)], expected: expected)
     }
 
+    /// Pooling (overlapping windows, padding, ceil mode, count_include_pad), both upsampling
+    /// modes by scale and by size, pixel shuffle, layer norm on images and on features, group
+    /// norm, global pooling and softmax.
+    func testPoolingUpsamplingNormsAndSoftmaxMatchONNXRuntime() throws {
+        RandomState.seed(18)
+        let images = Sequential([
+            Conv2D(3, 16, kernelSize: 3, padding: .same),
+            MaxPool2D(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)),
+            AvgPool2D(kernelSize: (3, 2), stride: (1, 2), padding: (1, 1), ceilMode: true, countIncludePad: false),
+            Upsample2D(scale: (2, 3), mode: .nearest), Upsample2D(scale: (2, 2), mode: .bilinear),
+            Upsample2D(size: (20, 18), mode: .bilinear), Upsample2D(size: (24, 36), mode: .nearest),
+            PixelShuffle(upscaleFactor: 2), LayerNorm(4), Conv2D(4, 8, kernelSize: 3, padding: .same),
+            GroupNorm(groups: 4, channels: 8), MaxPool2D(kernelSize: (2, 2), ceilMode: true),
+            AvgPool2D(kernelSize: (2, 2), padding: (1, 1)), Softmax(),
+        ])
+        for norm in images.modules {
+            var generator = SeededGenerator(seed: 19)
+            if let norm = norm as? LayerNorm {
+                norm.gamma!.value = Tensor.randomUniform([4], lowerBound: 0.5, upperBound: 1.5, generator: &generator)
+            }
+            if let norm = norm as? GroupNorm {
+                norm.beta!.value = Tensor.randomUniform([8], lowerBound: -0.5, upperBound: 0.5, generator: &generator)
+            }
+        }
+        try checkImageModel("pooling", images, input: randomInput([2, 13, 11, 3], seed: 20))
+        for (name, pool) in [("avg", GlobalAveragePool2D() as Layer), ("max", GlobalMaxPool2D())] {
+            let classifier = Sequential([
+                Conv2D(3, 6, kernelSize: 3, padding: .same), pool, Linear(6, 5), LayerNorm(5), Softmax(),
+            ])
+            let input = randomInput([3, 9, 7, 3], seed: 21)
+            let expected = reference(classifier, paper: false) { classifier(input) }
+            let model = try exportONNXModel(
+                inputs: [.image("input", channels: 3)],
+                output: ONNXValue(name: "probabilities", dimensions: [.dynamic("batch"), .fixed(5)]),
+                mode: .deterministic
+            ) { graph, inputs in try classifier.exportONNX(inputs[0], into: graph) }
+            try check("global-\(name)", model: model, inputs: [("input", input)], expected: expected)
+        }
+        let kept = Sequential([
+            Conv2D(3, 4, kernelSize: 3, padding: .same), GlobalAveragePool2D(keepingDimensions: true),
+        ])
+        try checkImageModel("global-kept", kept, input: randomInput([2, 6, 5, 3], seed: 22))
+    }
+
     /// A layer without an export fails with an error naming it (no partial file).
     func testALayerWithoutExportIsNamed() throws {
         let model = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Dropout2D(rate: 0.5)])
