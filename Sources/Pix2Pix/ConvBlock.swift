@@ -17,11 +17,17 @@ public final class ConvBlock: Layer {
     ///   - kernelSize: the convolution's size; default 4.
     ///   - stride: default 2 (halves height and width); the discriminator's last stage uses 1.
     ///   - norm: the normalisation after the convolution.
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind) {
+    ///   - useBias: whether the convolution has a bias; default true (junyanz's PyTorch code
+    ///     drops it under batch norm).
+    ///   - batchNormEpsilon: Keras's 1e-3 unless given (PyTorch's is 1e-5).
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind,
+        useBias: Bool = true, batchNormEpsilon: Float = 1e-3
+    ) {
         conv = Conv2D(
-            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same,
+            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        self.norm = norm.make(outChannels)
+        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon)
     }
 
     /// `[N, H, W, in]` → `[N, ⌈H/stride⌉, ⌈W/stride⌉, out]`.

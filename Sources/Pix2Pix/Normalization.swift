@@ -9,10 +9,11 @@ public enum NormalizationKind: String, Codable, Sendable, CaseIterable {
     /// No normalisation.
     case none
 
-    /// A fresh normalisation layer for `channels` channels, or `nil` for `.none`.
-    func make(_ channels: Int) -> (any NormalizationLayer)? {
+    /// A fresh normalisation layer for `channels` channels, or `nil` for `.none`; `epsilon`
+    /// is batch norm's (Keras's 1e-3 unless given).
+    func make(_ channels: Int, epsilon: Float = 1e-3) -> (any NormalizationLayer)? {
         switch self {
-        case .batch: return BatchNorm(channels)
+        case .batch: return BatchNorm(channels, epsilon: epsilon)
         case .instance: return InstanceNorm(channels)
         case .none: return nil
         }

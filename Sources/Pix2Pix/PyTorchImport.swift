@@ -117,3 +117,69 @@ extension ResNetGenerator {
         try fromPyTorch(TorchCheckpoint.readStateDictionary(from: url), source: url.path)
     }
 }
+
+extension UNetGenerator {
+    /// junyanz's `UnetGenerator` (`--netG unet_256` / `unet_128`, any `--ngf`, `--norm
+    /// batch|instance`) from its state dictionary, as a `UNetGenerator` with
+    /// `ModelConvention.pytorch`. Depth, filters and norm are read from the tensors.
+    ///
+    /// junyanz writes the U-Net as nested `UnetSkipConnectionBlock`s: `model.model.0` is the
+    /// outermost down convolution, `model.model.1` the next block (its `model.1` down conv,
+    /// `model.2` down norm, `model.3` the block inside it, `model.5` up conv, `model.6` up norm),
+    /// down to the innermost (`model.1` down conv, `model.3` up conv, `model.4` up norm), and
+    /// `model.model.3` the outermost up convolution.
+    ///
+    /// - Throws: `SerializationError` naming the file and the tensor, as
+    ///   `ResNetGenerator.fromPyTorch`.
+    public static func fromPyTorch(_ state: [String: Tensor], source: String) throws -> UNetGenerator {
+        var loader = StateDictionaryLoader(state, source: source)
+        guard let first = state["model.model.0.weight"], first.rank == 4 else {
+            throw loader.error("not a junyanz UnetGenerator state dictionary (no model.model.0.weight)")
+        }
+        // The nested blocks' prefixes, outermost first: model.model.1.model., …, innermost.
+        var prefixes: [String] = []
+        var prefix = "model.model.1.model."
+        while state[prefix + "1.weight"] != nil {
+            prefixes.append(prefix)
+            prefix += "3.model."
+        }
+        guard let innermost = prefixes.last, prefixes.count >= 1 else {
+            throw loader.error("not a junyanz UnetGenerator state dictionary (no model.model.1.model.1.weight)")
+        }
+        let depth = prefixes.count + 1
+        let norm: NormalizationKind = state[prefixes[0] + "2.running_mean"] != nil ? .batch : .instance
+        guard let output = state["model.model.3.weight"], output.rank == 4 else {
+            throw loader.error("'model.model.3.weight' is missing")
+        }
+        let configuration = Configuration(
+            depth: depth, baseFilters: first.shape[0], inputChannels: first.shape[1], outputChannels: output.shape[1],
+            dropout: true, norm: norm, convention: .pytorch)
+        let generator = UNetGenerator(configuration)
+        try loader.convolution(
+            "model.model.0", kernel: generator.encoder[0].conv.kernel, bias: generator.encoder[0].conv.bias)
+        for (i, prefix) in prefixes.dropLast().enumerated() {
+            let block = generator.encoder[i + 1]
+            try loader.convolution(prefix + "1", kernel: block.conv.kernel, bias: block.conv.bias)
+            try loader.norm(prefix + "2", block.norm)
+            // The decoder runs innermost first: this block's up path is decoder[depth − 2 − i].
+            let up = generator.decoder[depth - 2 - i]
+            try loader.convolution(prefix + "5", kernel: up.deconv.kernel, bias: up.deconv.bias)
+            try loader.norm(prefix + "6", up.norm)
+        }
+        try loader.convolution(innermost + "1", kernel: generator.bottleneck.kernel, bias: generator.bottleneck.bias)
+        let innermostUp = generator.decoder[0]
+        try loader.convolution(innermost + "3", kernel: innermostUp.deconv.kernel, bias: innermostUp.deconv.bias)
+        try loader.norm(innermost + "4", innermostUp.norm)
+        try loader.convolution("model.model.3", kernel: generator.output.kernel, bias: generator.output.bias)
+        try loader.checkAllUsed("unet (depth \(depth), ngf \(configuration.baseFilters), \(norm) norm)")
+        return generator
+    }
+}
+
+/// A generator of junyanz's pytorch-CycleGAN-and-pix2pix from its `.pth` file (its U-Net or its
+/// ResNet, told apart by the tensors' names), read by `TorchCheckpoint` without executing anything.
+public func pix2pixGenerator(pytorchCheckpoint url: URL) throws -> Layer {
+    let state = try TorchCheckpoint.readStateDictionary(from: url)
+    if state["model.model.0.weight"] != nil { return try UNetGenerator.fromPyTorch(state, source: url.path) }
+    return try ResNetGenerator.fromPyTorch(state, source: url.path)
+}

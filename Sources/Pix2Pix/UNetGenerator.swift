@@ -9,23 +9,34 @@ public final class UNetUp: Module {
     public let norm: (any NormalizationLayer)?
     /// Dropout(0.5) in the three innermost 512-channel blocks.
     public let dropout: Dropout?
+    /// Whether the skip connection's channels come first in the concatenation (junyanz's
+    /// PyTorch order) or last (the seed's Keras order).
+    public let skipFirst: Bool
 
     /// Creates a block mapping `inChannels` to `outChannels` at twice the resolution.
-    public init(_ inChannels: Int, _ outChannels: Int, norm: NormalizationKind, dropout: Bool) {
+    ///
+    /// `useBias`, `batchNormEpsilon` and `skipFirst` default to the seed's Keras model; junyanz's
+    /// PyTorch model has no bias under batch norm, ε 1e-5 and the skip first.
+    public init(
+        _ inChannels: Int, _ outChannels: Int, norm: NormalizationKind, dropout: Bool, useBias: Bool = true,
+        batchNormEpsilon: Float = 1e-3, skipFirst: Bool = false
+    ) {
         deconv = Conv2DTranspose(
-            inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same,
+            inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        self.norm = norm.make(outChannels)
+        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon)
         self.dropout = dropout ? Dropout(rate: 0.5) : nil
+        self.skipFirst = skipFirst
     }
 
-    /// `x [N, H, W, in]`, `skip [N, 2H, 2W, s]` → `[N, 2H, 2W, out + s]`.
+    /// `x [N, H, W, in]`, `skip [N, 2H, 2W, s]` → `[N, 2H, 2W, out + s]` (`[…, s + out]` with
+    /// `skipFirst`).
     public func callAsFunction(_ x: Tensor, skip: Tensor) -> Tensor {
         var y = deconv(x)
         if let norm { y = norm(y) }
         if let dropout { y = dropout(y) }
         // ReLU applied while concatenating (one pass instead of two).
-        return concatenate([y, skip], axis: -1, activation: .relu)
+        return concatenate(skipFirst ? [skip, y] : [y, skip], axis: -1, activation: .relu)
     }
 }
 
@@ -53,11 +64,16 @@ public final class UNetGenerator: Layer {
         public var dropout: Bool = true
         /// Normalisation in every block but the first encoder block and the bottleneck.
         public var norm: NormalizationKind = .batch
+        /// `.keras`: the seed's model. `.pytorch`: junyanz's `unet_256`/`unet_128` — the same
+        /// function with the skip connection first in each concatenation, no convolution bias
+        /// under batch norm (but in the output layer), batch-norm ε 1e-5, and dropout in the
+        /// `depth − 5` decoder blocks after the innermost one instead of the first three.
+        public var convention: ModelConvention = .keras
 
         /// The seed's `unet_256`.
         public init(
             depth: Int = 8, baseFilters: Int = 64, inputChannels: Int = 3, outputChannels: Int = 3,
-            dropout: Bool = true, norm: NormalizationKind = .batch
+            dropout: Bool = true, norm: NormalizationKind = .batch, convention: ModelConvention = .keras
         ) {
             self.depth = depth
             self.baseFilters = baseFilters
@@ -65,6 +81,7 @@ public final class UNetGenerator: Layer {
             self.outputChannels = outputChannels
             self.dropout = dropout
             self.norm = norm
+            self.convention = convention
         }
     }
 
@@ -84,22 +101,32 @@ public final class UNetGenerator: Layer {
         precondition(configuration.depth >= 2, "UNetGenerator: depth \(configuration.depth) must be at least 2")
         self.configuration = configuration
         let ngf = configuration.baseFilters
+        let pytorch = configuration.convention == .pytorch
+        let useBias = !pytorch || configuration.norm != .batch
+        let epsilon: Float = pytorch ? 1e-5 : 1e-3
         // Filters of encoder block i: ngf·2^i, capped at ngf·8.
         let filters = (0..<(configuration.depth - 1)).map { ngf * (1 << Swift.min($0, 3)) }
         var encoder: [ConvBlock] = []
         var channels = configuration.inputChannels
         for (i, f) in filters.enumerated() {
-            encoder.append(ConvBlock(channels, f, norm: i == 0 ? .none : configuration.norm))
+            encoder.append(
+                ConvBlock(
+                    channels, f, norm: i == 0 ? .none : configuration.norm, useBias: useBias,
+                    batchNormEpsilon: epsilon))
             channels = f
         }
         self.encoder = encoder
         bottleneck = Conv2D(
-            channels, ngf * 8, kernelSize: 4, stride: 2, padding: .same,
+            channels, ngf * 8, kernelSize: 4, stride: 2, padding: .same, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
         channels = ngf * 8
         var decoder: [UNetUp] = []
         for (i, f) in filters.reversed().enumerated() {
-            decoder.append(UNetUp(channels, f, norm: configuration.norm, dropout: configuration.dropout && i < 3))
+            let dropout = configuration.dropout && (pytorch ? i >= 1 && i <= configuration.depth - 5 : i < 3)
+            decoder.append(
+                UNetUp(
+                    channels, f, norm: configuration.norm, dropout: dropout, useBias: useBias,
+                    batchNormEpsilon: epsilon, skipFirst: pytorch))
             channels = f * 2  // concatenated with the skip of the same width
         }
         self.decoder = decoder

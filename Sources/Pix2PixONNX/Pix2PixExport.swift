@@ -18,7 +18,8 @@ extension UNetUp {
         var y = try graph.normalized(norm, deconv.exportONNX(input, into: graph))
         if let dropout { y = try dropout.exportONNX(y, into: graph) }
         let joined = graph.node(
-            "Concat", [y, skip], attributes: [ONNXGraphBuilder.attribute("axis", int: 1)], name: "concat")
+            "Concat", skipFirst ? [skip, y] : [y, skip], attributes: [ONNXGraphBuilder.attribute("axis", int: 1)],
+            name: "concat")
         return graph.node("Relu", [joined])
     }
 }

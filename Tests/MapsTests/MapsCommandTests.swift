@@ -126,13 +126,17 @@ final class MapsCommandTests: XCTestCase {
     /// (the fixture of Pix2PixTests); exactly one of the two checkpoint options is accepted.
     func testTranslateWithAPyTorchCheckpoint() throws {
         try synthesize()
-        let pth = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Pix2PixTests/Fixtures/pytorch/resnet_batch_net_G.pth").path
-        try maps([
-            "translate", "--pytorch-checkpoint", pth, "--input", path("data/val"), "--output", path("torch"),
-            "--side-by-side", "--mode", "deterministic",
-        ])
-        XCTAssertEqual(try loadImage(at: root.appendingPathComponent("torch/0001.png")).shape, [64, 64, 3])
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Pix2PixTests/Fixtures/pytorch")
+        for name in ["resnet_batch", "unet_batch"] {
+            let pth = fixtures.appendingPathComponent("\(name)_net_G.pth").path
+            try maps([
+                "translate", "--pytorch-checkpoint", pth, "--input", path("data/val"), "--output", path(name),
+                "--side-by-side", "--mode", "deterministic",
+            ])
+            XCTAssertEqual(try loadImage(at: root.appendingPathComponent("\(name)/0001.png")).shape, [64, 64, 3])
+        }
+        let pth = fixtures.appendingPathComponent("resnet_batch_net_G.pth").path
         XCTAssertThrowsError(
             try maps([
                 "translate", "--pytorch-checkpoint", pth, "--checkpoint", path("run"), "--input", path("data/val"),

@@ -113,6 +113,13 @@ final class ONNXExportTests: XCTestCase {
         try checkImageModel("unet", generator, input: input)
     }
 
+    func testPyTorchConventionUNetMatchesONNXRuntime() throws {
+        RandomState.seed(23)
+        let generator = UNetGenerator(.init(depth: 6, baseFilters: 4, convention: .pytorch))
+        randomizeRunningStatistics(generator, seed: 24)
+        try checkImageModel("unet-pytorch", generator, input: randomInput([1, 64, 64, 3], seed: 25))
+    }
+
     func testUNetWithInstanceNormMatchesONNXRuntime() throws {
         RandomState.seed(4)
         let generator = UNetGenerator(.init(depth: 4, baseFilters: 4, norm: .instance))

@@ -34,6 +34,27 @@ final class PyTorchImportTests: XCTestCase {
         }
     }
 
+    func testJunyanzUNetGeneratorsGivePyTorchsOutputs() throws {
+        for (name, norm, depth) in [("unet_batch", NormalizationKind.batch, 6), ("unet_instance", .instance, 5)] {
+            let layer = try pix2pixGenerator(pytorchCheckpoint: fixture("\(name)_net_G.pth"))
+            let generator = try XCTUnwrap(layer as? UNetGenerator, name)
+            XCTAssertEqual(
+                generator.configuration, .init(depth: depth, baseFilters: 4, norm: norm, convention: .pytorch), name)
+            // junyanz puts dropout in the depth − 5 blocks after the innermost.
+            XCTAssertEqual(
+                generator.decoder.map { $0.dropout != nil }, (0..<(depth - 1)).map { $0 >= 1 && $0 <= depth - 5 })
+            let reference = try NPZ.read(from: fixture("\(name).npz"))
+            let input = nhwc(reference["input"]!)
+            let deterministic = generator.translate(input, mode: .deterministic)
+            assertClose(deterministic, nhwc(reference["deterministic"]!), "\(name) eval mode")
+            generator.setTraining(false)
+            let norms = generator.modules.compactMap { $0 as? BatchNorm }
+            for norm in norms { norm.forceBatchStatistics = true }
+            let batchStatistics = withoutGradient { generator(input) }
+            assertClose(batchStatistics, nhwc(reference["batch_statistics"]!), "\(name) batch statistics")
+        }
+    }
+
     /// The same network with Keras's arithmetic differs: the convention matters.
     func testKerasConventionDiffersFromPyTorchs() throws {
         let pytorch = try ResNetGenerator.fromPyTorch(checkpoint: fixture("resnet_batch_net_G.pth"))

@@ -3,8 +3,10 @@
 Usage:  python3 Tools/pytorch/make_junyanz_fixtures.py   (needs torch and numpy; the committed
         fixtures were made with PyTorch 2.15)
 
-Builds the ResNet generator of junyanz's pytorch-CycleGAN-and-pix2pix (models/networks.py:
-ResnetGenerator and ResnetBlock, re-written here from its architecture: reflection-padded
+Builds the U-Net and the ResNet generators of junyanz's pytorch-CycleGAN-and-pix2pix
+(models/networks.py: UnetGenerator/UnetSkipConnectionBlock and ResnetGenerator/ResnetBlock,
+re-written here from their architecture — the U-Net's nested blocks as described at
+UnetSkipConnectionBlock below; the ResNet's reflection-padded
 7x7 stem, two stride-2 3x3 convolutions with padding 1, residual blocks, two stride-2 3x3
 transposed convolutions with padding 1 and output_padding 1, reflection-padded 7x7 output and
 tanh; convolutions without bias under batch norm; non-affine instance norm without running
@@ -60,35 +62,98 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
+class UnetSkipConnectionBlock(nn.Module):
+    """junyanz's nested U-Net block: down (LeakyReLU, conv, norm), the inner block, up (ReLU,
+    transposed conv, norm, dropout); the outermost has no activation or norm before its down
+    convolution and ends in tanh; the innermost has no inner block and no down norm; every
+    block but the outermost returns cat([input, up])."""
+
+    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
+                 norm=None, bias=False, dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, 4, stride=2, padding=1, bias=bias)
+        downrelu, uprelu = nn.LeakyReLU(0.2, True), nn.ReLU(True)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, 4, stride=2, padding=1, bias=bias)
+            model = [downrelu, downconv, uprelu, upconv, norm(outer_nc)]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, stride=2, padding=1, bias=bias)
+            model = [downrelu, downconv, norm(inner_nc), submodule, uprelu, upconv, norm(outer_nc)]
+            if dropout:
+                model += [nn.Dropout(0.5)]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    def __init__(self, num_downs, ngf, norm_kind, dropout=True, input_nc=3, output_nc=3):
+        super().__init__()
+        if norm_kind == "batch":
+            norm = lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True)
+        else:
+            norm = lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False)
+        bias = norm_kind == "instance"
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, norm=norm, bias=bias)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, bias=bias, dropout=dropout)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm, bias=bias)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm, bias=bias)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm, bias=bias)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
+                                             norm=norm, bias=bias)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def randomize(net):
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0, 0.2)
+            if m.bias is not None:
+                nn.init.normal_(m.bias, 0, 0.1)
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1, 0.2)
+            nn.init.normal_(m.bias, 0, 0.2)
+            m.running_mean.normal_(0, 0.3)
+            m.running_var.uniform_(0.5, 2)
+            m.num_batches_tracked.fill_(7)
+
+
+def save_outputs(net, name, x):
+    torch.save(net.state_dict(), os.path.join(OUT, f"{name}_net_G.pth"))
+    with torch.no_grad():
+        net.eval()
+        deterministic = net(x)
+        net.train()
+        for m in net.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0  # batch statistics without dropout, to compare
+        batch_statistics = net(x)
+    np.savez(os.path.join(OUT, f"{name}.npz"), input=x.numpy(), deterministic=deterministic.numpy(),
+             batch_statistics=batch_statistics.numpy())
+    print(name, "written")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    for name, norm_kind, downs, seed in [("unet_batch", "batch", 6, 3), ("unet_instance", "instance", 5, 4)]:
+        torch.manual_seed(seed)
+        net = UnetGenerator(num_downs=downs, ngf=4, norm_kind=norm_kind)
+        randomize(net)
+        save_outputs(net, name, torch.rand(2, 3, 64, 2 ** downs) * 2 - 1)
     for name, norm_kind, dropout, seed in [("resnet_batch", "batch", False, 1), ("resnet_instance", "instance", True, 2)]:
         torch.manual_seed(seed)
         net = ResnetGenerator(ngf=4, blocks=2, norm_kind=norm_kind, dropout=dropout)
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.normal_(m.weight, 0, 0.2)
-                if m.bias is not None:
-                    nn.init.normal_(m.bias, 0, 0.1)
-            if isinstance(m, nn.BatchNorm2d):
-                nn.init.normal_(m.weight, 1, 0.2)
-                nn.init.normal_(m.bias, 0, 0.2)
-                m.running_mean.normal_(0, 0.3)
-                m.running_var.uniform_(0.5, 2)
-                m.num_batches_tracked.fill_(7)
-        torch.save(net.state_dict(), os.path.join(OUT, f"{name}_net_G.pth"))
-        x = torch.rand(2, 3, 20, 24) * 2 - 1
-        with torch.no_grad():
-            net.eval()
-            deterministic = net(x)
-            net.train()
-            for m in net.modules():
-                if isinstance(m, nn.Dropout):
-                    m.p = 0.0  # batch statistics without dropout, to compare
-            batch_statistics = net(x)
-        np.savez(os.path.join(OUT, f"{name}.npz"), input=x.numpy(), deterministic=deterministic.numpy(),
-                 batch_statistics=batch_statistics.numpy())
-        print(name, "written")
+        randomize(net)
+        save_outputs(net, name, torch.rand(2, 3, 20, 24) * 2 - 1)
     hostile()
 
 

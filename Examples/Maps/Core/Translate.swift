@@ -19,7 +19,7 @@ public struct Translate: ParsableCommand {
     @Option(
         name: .customLong("pytorch-checkpoint"),
         help:
-            "Instead of a run: a generator saved by junyanz's pytorch-CycleGAN-and-pix2pix (latest_net_G.pth; resnet_9blocks/resnet_6blocks), read without Python."
+            "Instead of a run: a generator saved by junyanz's pytorch-CycleGAN-and-pix2pix (latest_net_G.pth: unet_256, unet_128, resnet_9blocks, resnet_6blocks), read without Python."
     )
     var pytorchCheckpoint: String?
     @Option(name: .shortAndLong, help: "An image, or a folder of .jpg/.png images.")
@@ -48,16 +48,14 @@ public struct Translate: ParsableCommand {
     private func loadGenerator() throws -> (Layer, RunOptions) {
         if let checkpoint { return try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator() }
         let url = URL(fileURLWithPath: pytorchCheckpoint!)
-        let state = try TorchCheckpoint.readStateDictionary(from: url)
-        if state.keys.contains(where: { $0.hasPrefix("model.model.") }) {
-            throw MapsError(
-                "\(url.path): a junyanz U-Net (unet_256/unet_128) checkpoint; only its ResNet generators (resnet_9blocks, resnet_6blocks) are read so far"
-            )
+        let generator = try pix2pixGenerator(pytorchCheckpoint: url)
+        var options = RunOptions(data: "")  // AtoB: the source is the left half of a pair
+        if let unet = generator as? UNetGenerator {
+            (options.generator, options.depth) = ("unet", unet.configuration.depth)  // sides: multiples of 2^depth
+        } else {
+            options.generator = "resnet"  // sides: multiples of 4
         }
-        let generator = try ResNetGenerator.fromPyTorch(state, source: url.path)
-        var options = RunOptions(data: "")
-        options.generator = "resnet\(generator.configuration.blocks)"  // sizes: multiples of 4
-        return (generator, options)  // AtoB: the source is the left half of a pair
+        return (generator, options)
     }
 
     public func run() throws {
