@@ -20,12 +20,13 @@ public final class ConvBlock: Layer {
     ///   - useBias: whether the convolution has a bias; default true (junyanz's PyTorch code
     ///     drops it under batch norm).
     ///   - batchNormEpsilon: Keras's 1e-3 unless given (PyTorch's is 1e-5).
+    ///   - padding: Keras's `.same` unless given (junyanz's stride-1 convolutions pad by 1).
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind,
-        useBias: Bool = true, batchNormEpsilon: Float = 1e-3
+        useBias: Bool = true, batchNormEpsilon: Float = 1e-3, padding: Padding = .same
     ) {
         conv = Conv2D(
-            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: .same, useBias: useBias,
+            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
         self.norm = norm.make(outChannels, epsilon: batchNormEpsilon)
     }

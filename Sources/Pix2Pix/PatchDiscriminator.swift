@@ -28,16 +28,22 @@ public final class PatchDiscriminator: Module {
         public var inputChannels: Int = 6
         /// Normalisation after every conv but the first and the last.
         public var norm: NormalizationKind = .batch
+        /// `.keras`: the seed's. `.pytorch`: junyanz's `basic`/`n_layers`/`pixel` — the
+        /// stride-1 4×4 convolutions pad by 1 on both sides (a 256² input gives 30×30 patch
+        /// logits with 3 layers, where 'same' gives 32×32), no bias under batch norm (nor in the
+        /// pixel discriminator's output), batch-norm ε 1e-5.
+        public var convention: ModelConvention = .keras
 
         /// The seed's discriminator.
         public init(
             architecture: Architecture = .patch(layers: 4), baseFilters: Int = 64, inputChannels: Int = 6,
-            norm: NormalizationKind = .batch
+            norm: NormalizationKind = .batch, convention: ModelConvention = .keras
         ) {
             self.architecture = architecture
             self.baseFilters = baseFilters
             self.inputChannels = inputChannels
             self.norm = norm
+            self.convention = convention
         }
     }
 
@@ -52,6 +58,10 @@ public final class PatchDiscriminator: Module {
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
         let ndf = configuration.baseFilters
+        let pytorch = configuration.convention == .pytorch
+        let useBias = !pytorch || configuration.norm != .batch  // of the convolutions under a norm
+        let epsilon: Float = pytorch ? 1e-5 : 1e-3
+        let strideOnePadding: Padding = pytorch ? .explicit(height: 1, width: 1) : .same
         var stages: [ConvBlock] = []
         switch configuration.architecture {
         case .patch(let layers):
@@ -60,17 +70,27 @@ public final class PatchDiscriminator: Module {
             for i in 0..<layers {
                 let f = ndf * (1 << Swift.min(i, 3))
                 stages.append(
-                    ConvBlock(channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm))
+                    ConvBlock(
+                        channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm,
+                        useBias: i == 0 || useBias, batchNormEpsilon: epsilon))
                 channels = f
             }
             let f = ndf * (1 << Swift.min(layers, 3))
-            stages.append(ConvBlock(channels, f, kernelSize: 4, stride: 1, norm: configuration.norm))
-            output = Conv2D(f, 1, kernelSize: 4, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
+            stages.append(
+                ConvBlock(
+                    channels, f, kernelSize: 4, stride: 1, norm: configuration.norm, useBias: useBias,
+                    batchNormEpsilon: epsilon, padding: strideOnePadding))
+            output = Conv2D(
+                f, 1, kernelSize: 4, stride: 1, padding: strideOnePadding, kernelInitializer: pix2pixKernelInitializer)
         case .pixel:
             stages.append(ConvBlock(configuration.inputChannels, ndf, kernelSize: 1, stride: 1, norm: .none))
-            stages.append(ConvBlock(ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm))
+            stages.append(
+                ConvBlock(
+                    ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm, useBias: useBias,
+                    batchNormEpsilon: epsilon))
             output = Conv2D(
-                ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, kernelInitializer: pix2pixKernelInitializer)
+                ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, useBias: useBias,
+                kernelInitializer: pix2pixKernelInitializer)
         }
         self.stages = stages
     }
@@ -80,7 +100,8 @@ public final class PatchDiscriminator: Module {
     /// - Parameters:
     ///   - source: `[N, H, W, c₁]`, the condition (the satellite image).
     ///   - target: `[N, H, W, c₂]`, a real or generated map.
-    /// - Returns: `[N, H/2^layers, W/2^layers, 1]` logits (`[N, 16, 16, 1]` for 256×256 by default).
+    /// - Returns: `[N, H/2^layers, W/2^layers, 1]` logits (`[N, 16, 16, 1]` for 256×256 by default;
+    ///   two fewer rows and columns with `.pytorch`, whose stride-1 layers each lose one).
     public func callAsFunction(source: Tensor, target: Tensor) -> Tensor {
         precondition(
             source.shape.dropLast() == target.shape.dropLast(),

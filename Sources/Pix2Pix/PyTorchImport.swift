@@ -183,3 +183,60 @@ public func pix2pixGenerator(pytorchCheckpoint url: URL) throws -> Layer {
     if state["model.model.0.weight"] != nil { return try UNetGenerator.fromPyTorch(state, source: url.path) }
     return try ResNetGenerator.fromPyTorch(state, source: url.path)
 }
+
+extension PatchDiscriminator {
+    /// junyanz's `NLayerDiscriminator` (`--netD basic`, the 70×70 PatchGAN, or `n_layers`
+    /// with `--n_layers_D`) or `PixelDiscriminator` (`--netD pixel`) from its state dictionary
+    /// (`latest_net_D.pth`), as a `PatchDiscriminator` with `ModelConvention.pytorch`. Its
+    /// input is `cat(source, target)`, as junyanz's `cat(real_A, fake_B)`.
+    ///
+    /// - Throws: `SerializationError` naming the file and the tensor, as
+    ///   `ResNetGenerator.fromPyTorch`.
+    public static func fromPyTorch(_ state: [String: Tensor], source: String) throws -> PatchDiscriminator {
+        var loader = StateDictionaryLoader(state, source: source)
+        if let first = state["net.0.weight"], first.rank == 4 {
+            let norm: NormalizationKind = state["net.3.running_mean"] != nil ? .batch : .instance
+            let discriminator = PatchDiscriminator(
+                .init(
+                    architecture: .pixel, baseFilters: first.shape[0], inputChannels: first.shape[1], norm: norm,
+                    convention: .pytorch))
+            for (stage, prefix) in zip(discriminator.stages, ["net.0", "net.2"]) {
+                try loader.convolution(prefix, kernel: stage.conv.kernel, bias: stage.conv.bias)
+            }
+            try loader.norm("net.3", discriminator.stages[1].norm)
+            try loader.convolution("net.5", kernel: discriminator.output.kernel, bias: discriminator.output.bias)
+            try loader.checkAllUsed("the pixel discriminator")
+            return discriminator
+        }
+        guard let first = state["model.0.weight"], first.rank == 4 else {
+            throw loader.error(
+                "not a junyanz NLayerDiscriminator or PixelDiscriminator state dictionary (no model.0.weight or net.0.weight)"
+            )
+        }
+        // Convolutions sit at model.0, then every third index from model.2: n_layers + 2 of them.
+        var convolutions = 1
+        while state["model.\(2 + 3 * (convolutions - 1)).weight"]?.rank == 4 { convolutions += 1 }
+        let layers = convolutions - 2
+        guard layers >= 1 else { throw loader.error("a discriminator needs at least one stride-2 layer") }
+        let norm: NormalizationKind = state["model.3.running_mean"] != nil ? .batch : .instance
+        let discriminator = PatchDiscriminator(
+            .init(
+                architecture: .patch(layers: layers), baseFilters: first.shape[0], inputChannels: first.shape[1],
+                norm: norm, convention: .pytorch))
+        try loader.convolution(
+            "model.0", kernel: discriminator.stages[0].conv.kernel, bias: discriminator.stages[0].conv.bias)
+        for (i, stage) in discriminator.stages.enumerated().dropFirst() {
+            try loader.convolution("model.\(2 + 3 * (i - 1))", kernel: stage.conv.kernel, bias: stage.conv.bias)
+            try loader.norm("model.\(3 + 3 * (i - 1))", stage.norm)
+        }
+        try loader.convolution(
+            "model.\(2 + 3 * layers)", kernel: discriminator.output.kernel, bias: discriminator.output.bias)
+        try loader.checkAllUsed("an \(layers)-layer PatchGAN (ndf \(first.shape[0]), \(norm) norm)")
+        return discriminator
+    }
+
+    /// `fromPyTorch(_:source:)` on the `.pth` file at `url` (e.g. `latest_net_D.pth`).
+    public static func fromPyTorch(checkpoint url: URL) throws -> PatchDiscriminator {
+        try fromPyTorch(TorchCheckpoint.readStateDictionary(from: url), source: url.path)
+    }
+}

@@ -55,6 +55,27 @@ final class PyTorchImportTests: XCTestCase {
         }
     }
 
+    func testJunyanzDiscriminatorsGivePyTorchsOutputs() throws {
+        for (name, architecture, norm) in [
+            ("patchgan_batch", PatchDiscriminator.Architecture.patch(layers: 3), NormalizationKind.batch),
+            ("pixelgan_instance", .pixel, .instance),
+        ] {
+            let discriminator = try PatchDiscriminator.fromPyTorch(checkpoint: fixture("\(name)_net_D.pth"))
+            XCTAssertEqual(
+                discriminator.configuration,
+                .init(architecture: architecture, baseFilters: 4, norm: norm, convention: .pytorch), name)
+            let reference = try NPZ.read(from: fixture("\(name).npz"))
+            let pair = nhwc(reference["input"]!)  // junyanz's cat(real_A, fake_B)
+            let (source, target) = (pair.slice(axis: 3, 0..<3), pair.slice(axis: 3, 3..<6))
+            discriminator.setTraining(false)
+            let deterministic = withoutGradient { discriminator(source: source, target: target) }
+            assertClose(deterministic, nhwc(reference["deterministic"]!), "\(name) eval mode")
+            for norm in discriminator.modules.compactMap({ $0 as? BatchNorm }) { norm.forceBatchStatistics = true }
+            let batchStatistics = withoutGradient { discriminator(source: source, target: target) }
+            assertClose(batchStatistics, nhwc(reference["batch_statistics"]!), "\(name) batch statistics")
+        }
+    }
+
     /// The same network with Keras's arithmetic differs: the convention matters.
     func testKerasConventionDiffersFromPyTorchs() throws {
         let pytorch = try ResNetGenerator.fromPyTorch(checkpoint: fixture("resnet_batch_net_G.pth"))

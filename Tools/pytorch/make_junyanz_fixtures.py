@@ -113,6 +113,51 @@ class UnetGenerator(nn.Module):
         return self.model(x)
 
 
+class NLayerDiscriminator(nn.Module):
+    """junyanz's PatchGAN: a 4x4 stride-2 conv (bias, no norm), n_layers - 1 more stride-2
+    conv-norm-LeakyReLU stages, a stride-1 one, and a stride-1 conv to one channel; every
+    convolution pads by 1."""
+
+    def __init__(self, input_nc, ndf, n_layers, norm_kind):
+        super().__init__()
+        norm, bias = norm_layer(norm_kind)
+        sequence = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers):
+            previous, mult = mult, min(2 ** n, 8)
+            sequence += [nn.Conv2d(ndf * previous, ndf * mult, 4, stride=2, padding=1, bias=bias), norm(ndf * mult),
+                         nn.LeakyReLU(0.2, True)]
+        previous, mult = mult, min(2 ** n_layers, 8)
+        sequence += [nn.Conv2d(ndf * previous, ndf * mult, 4, stride=1, padding=1, bias=bias), norm(ndf * mult),
+                     nn.LeakyReLU(0.2, True)]
+        sequence += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*sequence)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class PixelDiscriminator(nn.Module):
+    """junyanz's 1x1 PixelGAN: conv (bias), LeakyReLU, conv, norm, LeakyReLU, conv."""
+
+    def __init__(self, input_nc, ndf, norm_kind):
+        super().__init__()
+        norm, bias = norm_layer(norm_kind)
+        self.net = nn.Sequential(nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2, True),
+                                 nn.Conv2d(ndf, ndf * 2, 1, bias=bias), norm(ndf * 2), nn.LeakyReLU(0.2, True),
+                                 nn.Conv2d(ndf * 2, 1, 1, bias=bias))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def norm_layer(norm_kind):
+    """junyanz's get_norm_layer, and whether convolutions under it have a bias."""
+    if norm_kind == "batch":
+        return (lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True)), False
+    return (lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False)), True
+
+
 def randomize(net):
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -127,8 +172,8 @@ def randomize(net):
             m.num_batches_tracked.fill_(7)
 
 
-def save_outputs(net, name, x):
-    torch.save(net.state_dict(), os.path.join(OUT, f"{name}_net_G.pth"))
+def save_outputs(net, name, x, suffix="G"):
+    torch.save(net.state_dict(), os.path.join(OUT, f"{name}_net_{suffix}.pth"))
     with torch.no_grad():
         net.eval()
         deterministic = net(x)
@@ -154,6 +199,12 @@ def main():
         net = ResnetGenerator(ngf=4, blocks=2, norm_kind=norm_kind, dropout=dropout)
         randomize(net)
         save_outputs(net, name, torch.rand(2, 3, 20, 24) * 2 - 1)
+    for name, net, seed in [("patchgan_batch", lambda: NLayerDiscriminator(6, 4, 3, "batch"), 5),
+                            ("pixelgan_instance", lambda: PixelDiscriminator(6, 4, "instance"), 6)]:
+        torch.manual_seed(seed)
+        d = net()
+        randomize(d)
+        save_outputs(d, name, torch.rand(2, 6, 32, 40) * 2 - 1, suffix="D")
     hostile()
 
 
@@ -171,8 +222,8 @@ def hostile():
 
     def archive(name, entries):
         with zipfile.ZipFile(os.path.join(OUT, name), "w", zipfile.ZIP_STORED) as z:
-            for entry, data in entries.items():
-                z.writestr(entry, data)
+            for entry, data in entries.items():  # fixed timestamps: the same bytes on every run
+                z.writestr(zipfile.ZipInfo(entry, date_time=(1980, 1, 1, 0, 0, 0)), data)
 
     archive("hostile_calls_system.pth", {"archive/data.pkl": pickle.dumps(CallsSystem(), protocol=2),
                                          "archive/byteorder": b"little"})
