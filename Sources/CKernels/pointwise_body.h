@@ -15,41 +15,42 @@ PINLINE PV F(psplat)(float x) { return (PV){} + x; }
 /// mask ? a : b, lane by lane (masks are −1 or 0 per lane, as vector comparisons give).
 PINLINE PV F(pselect)(PM mask, PV a, PV b) { return (PV)((mask & (PM)a) | (~mask & (PM)b)); }
 
-PINLINE PV F(pexp)(PV input) {
-    PM high = input > 88.72f, low = input < -87.33f, number = input == input;
-    PV x = F(pselect)(high, F(psplat)(88.72f), input);
-    x = F(pselect)(low, F(psplat)(-87.33f), x);
-    x = F(pselect)(number, x, F(psplat)(0));
+/// Cephes's expf core for x within [−87.33, 88.72]: x = n·ln 2 + r with |r| ≤ ½ ln 2; returns
+/// the degree-7 polynomial for eʳ and n (from the magic-number rounding) in `n`.
+PINLINE PV F(pexp_core)(PV x, PM *n) {
     PV shifted = x * 1.44269504f + 12582912.0f;
-    PV n = shifted - 12582912.0f;
-    PV r = x - n * 0.693359375f + n * 2.1219444e-4f;
+    PV whole = shifted - 12582912.0f;
+    PV r = x - whole * 0.693359375f + whole * 2.1219444e-4f;
     PV p = r * 1.98756915e-4f + 1.39819995e-3f;
     p = p * r + 8.3334519e-3f;
     p = p * r + 4.16657959e-2f;
     p = p * r + 0.166666655f;
     p = p * r + 0.5f;
-    p = p * (r * r) + r + 1.0f;
-    PM whole = (PM)shifted - 0x4B400000, half = whole >> 1;
+    *n = (PM)shifted - 0x4B400000;
+    return p * (r * r) + r + 1.0f;
+}
+
+PINLINE PV F(pexp)(PV input) {
+    PM high = input > 88.72f, low = input < -87.33f, number = input == input;
+    PV x = F(pselect)(high, F(psplat)(88.72f), input);
+    x = F(pselect)(low, F(psplat)(-87.33f), x);
+    x = F(pselect)(number, x, F(psplat)(0));
+    PM whole;
+    PV p = F(pexp_core)(x, &whole);
+    // 2ⁿ as two factors, so n = 128 (x near 88.7) and n = −126 both stay normal.
+    PM half = whole >> 1;
     PV result = p * (PV)((half + 127) << 23) * (PV)((whole - half + 127) << 23);
     result = F(pselect)(low, F(psplat)(0), result);
     result = F(pselect)(high, F(psplat)(__builtin_inff()), result);
     return F(pselect)(number, result, input);
 }
 
-/// eˣ for x ≤ 0 (NaN propagates): Cephes's polynomial as in pexp, without the upper clamp, and
-/// 2ⁿ as one factor (n ≥ −126 after the lower clamp).
+/// eˣ for x ≤ 0 (NaN propagates): pexp without the upper clamp, and 2ⁿ as one factor
+/// (n ≥ −126 after the lower clamp).
 PINLINE PV F(pexp_nonpositive)(PV input) {
-    PV x = F(pselect)(input < -87.33f, F(psplat)(-87.33f), input);
-    PV shifted = x * 1.44269504f + 12582912.0f;
-    PV n = shifted - 12582912.0f;
-    PV r = x - n * 0.693359375f + n * 2.1219444e-4f;
-    PV p = r * 1.98756915e-4f + 1.39819995e-3f;
-    p = p * r + 8.3334519e-3f;
-    p = p * r + 4.16657959e-2f;
-    p = p * r + 0.166666655f;
-    p = p * r + 0.5f;
-    p = p * (r * r) + r + 1.0f;
-    return p * (PV)((((PM)shifted - 0x4B400000) + 127) << 23);
+    PM n;
+    PV p = F(pexp_core)(F(pselect)(input < -87.33f, F(psplat)(-87.33f), input), &n);
+    return p * (PV)((n + 127) << 23);
 }
 
 /// erf(x), and e^(−x²) (which it needs) in `gaussian`.

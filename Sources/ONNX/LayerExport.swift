@@ -284,16 +284,24 @@ extension ONNXGraphBuilder {
 
 // Pooling, upsampling, pixel shuffle, layer and group norm, softmax.
 
+/// The window attributes both pooling operators take (PyTorch's symmetric padding).
+private func poolingAttributes(
+    _ kernel: (height: Int, width: Int), _ stride: (height: Int, width: Int), _ padding: (height: Int, width: Int),
+    ceilMode: Bool
+) -> [Onnx_AttributeProto] {
+    [
+        G.attribute("kernel_shape", ints: [kernel.height, kernel.width]),
+        G.attribute("strides", ints: [stride.height, stride.width]),
+        G.attribute("pads", ints: [padding.height, padding.width, padding.height, padding.width]),
+        G.attribute("ceil_mode", int: ceilMode ? 1 : 0),
+    ]
+}
+
 extension MaxPool2D: ONNXExportable {
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
         graph.node(
-            "MaxPool", [input],
-            attributes: [
-                G.attribute("kernel_shape", ints: [kernelSize.height, kernelSize.width]),
-                G.attribute("strides", ints: [stride.height, stride.width]),
-                G.attribute("pads", ints: [padding.height, padding.width, padding.height, padding.width]),
-                G.attribute("ceil_mode", int: ceilMode ? 1 : 0),
-            ], name: "maxpool")
+            "MaxPool", [input], attributes: poolingAttributes(kernelSize, stride, padding, ceilMode: ceilMode),
+            name: "maxpool")
     }
 }
 
@@ -301,13 +309,8 @@ extension AvgPool2D: ONNXExportable {
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
         graph.node(
             "AveragePool", [input],
-            attributes: [
-                G.attribute("kernel_shape", ints: [kernelSize.height, kernelSize.width]),
-                G.attribute("strides", ints: [stride.height, stride.width]),
-                G.attribute("pads", ints: [padding.height, padding.width, padding.height, padding.width]),
-                G.attribute("ceil_mode", int: ceilMode ? 1 : 0),
-                G.attribute("count_include_pad", int: countIncludePad ? 1 : 0),
-            ], name: "avgpool")
+            attributes: poolingAttributes(kernelSize, stride, padding, ceilMode: ceilMode)
+                + [G.attribute("count_include_pad", int: countIncludePad ? 1 : 0)], name: "avgpool")
     }
 }
 
