@@ -75,18 +75,26 @@ extension ONNXGraphBuilder {
         _ input: String, gamma: Tensor, beta: Tensor, epsilon: Float, axes: [Int]
     ) -> String {
         let c = gamma.count
-        let mean = node("ReduceMean", [input], attributes: [G.attribute("axes", ints: axes)], name: "bn_mean")
-        let centred = node("Sub", [input, mean], name: "bn_centred")
-        let squares = node("Mul", [centred, centred], name: "bn_squares")
-        let variance = node(
-            "ReduceMean", [squares], attributes: [G.attribute("axes", ints: axes)], name: "bn_variance")
-        let shifted = node(
-            "Add", [variance, constant(Tensor(shape: [1], scalars: [epsilon]), name: "bn_epsilon")], name: "bn_var_eps")
-        let deviation = node("Sqrt", [shifted], name: "bn_deviation")
-        let normalized = node("Div", [centred, deviation], name: "bn_normalized")
+        let normalized = standardized(input, axes: axes, epsilon: epsilon, name: "bn")
         let scaled = node(
             "Mul", [normalized, constant(gamma.reshaped(to: [1, c, 1, 1]), name: "bn_gamma")], name: "bn_scaled")
         return node("Add", [scaled, constant(beta.reshaped(to: [1, c, 1, 1]), name: "bn_beta")], name: "bn")
+    }
+
+    /// (x − mean) / √(variance + ε) with the mean and biased variance over `axes` (kept), as
+    /// ReduceMean → Sub → Mul → ReduceMean → Add → Sqrt → Div: the normalisation of batch norm
+    /// on batch statistics, non-affine instance norm and group norm.
+    func standardized(_ input: String, axes: [Int], epsilon: Float, name: String) -> String {
+        let over = [G.attribute("axes", ints: axes)]
+        let mean = node("ReduceMean", [input], attributes: over, name: "\(name)_mean")
+        let centred = node("Sub", [input, mean], name: "\(name)_centred")
+        let variance = node(
+            "ReduceMean", [node("Mul", [centred, centred], name: "\(name)_squares")], attributes: over,
+            name: "\(name)_variance")
+        let shifted = node(
+            "Add", [variance, constant(Tensor(shape: [1], scalars: [epsilon]), name: "\(name)_epsilon")],
+            name: "\(name)_var_eps")
+        return node("Div", [centred, node("Sqrt", [shifted], name: "\(name)_deviation")], name: "\(name)_normalized")
     }
 
     /// The activation as ONNX nodes.
@@ -134,16 +142,7 @@ extension InstanceNorm: ONNXExportable {
     }
 
     private func nonAffine(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
-        let axes = [G.attribute("axes", ints: [2, 3])]
-        let mean = graph.node("ReduceMean", [input], attributes: axes, name: "in_mean")
-        let centred = graph.node("Sub", [input, mean], name: "in_centred")
-        let variance = graph.node(
-            "ReduceMean", [graph.node("Mul", [centred, centred], name: "in_squares")], attributes: axes,
-            name: "in_variance")
-        let shifted = graph.node(
-            "Add", [variance, graph.constant(Tensor(shape: [1], scalars: [epsilon]), name: "in_epsilon")],
-            name: "in_var_eps")
-        return graph.node("Div", [centred, graph.node("Sqrt", [shifted], name: "in_deviation")], name: "instancenorm")
+        graph.standardized(input, axes: [2, 3], epsilon: epsilon, name: "instancenorm")
     }
 }
 
@@ -447,17 +446,7 @@ extension GroupNorm: ONNXExportable {
         let grouped = graph.node(
             "Reshape", [input, graph.constant(int64: [0, Int64(groups), -1], name: "gn_groups")], name: "gn_grouped",
             rank: 3)
-        let axes = [G.attribute("axes", ints: [2])]
-        let mean = graph.node("ReduceMean", [grouped], attributes: axes, name: "gn_mean")
-        let centred = graph.node("Sub", [grouped, mean], name: "gn_centred")
-        let variance = graph.node(
-            "ReduceMean", [graph.node("Mul", [centred, centred], name: "gn_squares")], attributes: axes,
-            name: "gn_variance")
-        let shifted = graph.node(
-            "Add", [variance, graph.constant(Tensor(shape: [1], scalars: [epsilon]), name: "gn_epsilon")],
-            name: "gn_var_eps")
-        let normalized = graph.node(
-            "Div", [centred, graph.node("Sqrt", [shifted], name: "gn_deviation")], name: "gn_normalized")
+        let normalized = graph.standardized(grouped, axes: [2], epsilon: epsilon, name: "gn")
         var y = graph.node("Reshape", [normalized, shape], name: "gn_ungrouped", rank: 4)
         if let gamma {
             let c = gamma.value.count
