@@ -7,6 +7,7 @@
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
 //   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, CDeflate
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
+//   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 // Docs/Design.md explains the stack and the decisions behind it.
 // No unsafeFlags anywhere: this package must stay importable by other packages.
 import PackageDescription
@@ -19,6 +20,7 @@ let package = Package(
         .library(name: "Pix2Pix", targets: ["Pix2Pix"]),
         .library(name: "ONNX", targets: ["ONNX"]),
         .library(name: "Pix2PixONNX", targets: ["Pix2PixONNX"]),
+        .library(name: "KerasHDF5", targets: ["KerasHDF5"]),
         .executable(name: "maps", targets: ["Maps"]),
         .executable(name: "digits", targets: ["Digits"]),
     ],
@@ -36,6 +38,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(name: "CDeflate", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         // Vectorised C kernels for the thin products OpenBLAS streams slowly (SkinnyProduct.swift).
         .target(name: "CKernels"),
         .target(
@@ -49,10 +52,12 @@ let package = Package(
         .target(
             name: "ONNX", dependencies: ["DeepLearning", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Pix2PixONNX", dependencies: ["Pix2Pix", "ONNX"]),
+        // Keras whole-model HDF5 files (`model.save("….h5")`) read through libhdf5.
+        .target(name: "KerasHDF5", dependencies: ["DeepLearning", "CHDF5"]),
         .target(
             name: "MapsCore",
             dependencies: [
-                "DeepLearning", "Imaging", "Pix2Pix", "Pix2PixONNX",
+                "DeepLearning", "Imaging", "Pix2Pix", "Pix2PixONNX", "KerasHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Maps/Core"
@@ -78,7 +83,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
         ),
         .target(name: "Imaging", dependencies: ["DeepLearning", "CImageCodecs"]),
-        .executableTarget(name: "fuzz-readers", dependencies: ["DeepLearning", "Imaging"], path: "Fuzz/FuzzReaders"),
+        .executableTarget(
+            name: "fuzz-readers", dependencies: ["DeepLearning", "Imaging", "KerasHDF5"], path: "Fuzz/FuzzReaders"),
         .executableTarget(
             name: "kernel-benchmark",
             dependencies: ["DeepLearning", "COpenBLAS"],
@@ -97,6 +103,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "MapsTests", dependencies: ["MapsCore"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Pix2PixONNX", "MapsCore"]),
+        .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "Pix2Pix"]),
         .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),
         .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every reader of untrusted files (NPY, NPZ, safetensors, JPEG, PNG, PyTorch .pth) with libFuzzer.
+# Fuzzes every reader of untrusted files (NPY, NPZ, safetensors, JPEG, PNG, PyTorch .pth, Keras .h5) with libFuzzer.
 #   bash Fuzz/run.sh [RUNS]      (default 1,000,000 executions; crashes land in Fuzz/crashes/)
 # A crash input is reproduced, without the fuzzer, by the ordinary build of the same target:
 #   swift run fuzz-readers Fuzz/crashes/crash-…

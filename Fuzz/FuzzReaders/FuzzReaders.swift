@@ -1,5 +1,5 @@
 // fuzz-readers: libFuzzer target for every reader of untrusted files — NPY, NPZ, safetensors,
-// JPEG, PNG and PyTorch checkpoints (.pth). The first input byte picks the reader, the rest is the file.
+// JPEG, PNG, PyTorch checkpoints (.pth) and Keras HDF5 files (.h5, through libhdf5). The first input byte picks the reader, the rest is the file.
 //
 // Fuzzing build (see Fuzz/run.sh):
 //   swift build -c release --product fuzz-readers -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -DFUZZING
@@ -8,12 +8,13 @@
 import DeepLearning
 import Foundation
 import Imaging
+import KerasHDF5
 
 /// Runs one input through the reader its first byte selects; every failure must be a thrown error.
 func readUntrusted(_ bytes: Data) {
     guard let selector = bytes.first else { return }
     let body = bytes.dropFirst()
-    switch selector % 5 {
+    switch selector % 6 {
     case 0: _ = try? NPY.decode(Data(body), source: "fuzz.npy")
     case 1: _ = try? SafeTensors.decode(Data(body), source: "fuzz.safetensors")
     case 2: _ = try? decodeImage(Data(body), source: "fuzz.image", maxPixels: 1 << 22)
@@ -21,10 +22,14 @@ func readUntrusted(_ bytes: Data) {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(getpid()).npz")
         try? Data(body).write(to: url)
         _ = try? NPZ.read(from: url)
-    default:
+    case 4:
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(getpid()).pth")
         try? Data(body).write(to: url)
         _ = try? TorchCheckpoint.readStateDictionary(from: url)
+    default:
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(getpid()).h5")
+        try? Data(body).write(to: url)
+        _ = try? KerasModelFile(contentsOf: url)
     }
 }
 

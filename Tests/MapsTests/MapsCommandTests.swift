@@ -136,6 +136,12 @@ final class MapsCommandTests: XCTestCase {
             ])
             XCTAssertEqual(try loadImage(at: root.appendingPathComponent("\(name)/0001.png")).shape, [64, 64, 3])
         }
+        let keras = fixtures.deletingLastPathComponent().appendingPathComponent("keras/generator.h5").path
+        try maps([
+            "translate", "--keras-model", keras, "--input", path("data/val/0001.jpg"), "--output", path("keras"),
+            "--side-by-side", "--mode", "deterministic",
+        ])
+        XCTAssertEqual(try loadImage(at: root.appendingPathComponent("keras/0001.png")).shape, [64, 64, 3])
         let pth = fixtures.appendingPathComponent("resnet_batch_net_G.pth").path
         XCTAssertThrowsError(
             try maps([

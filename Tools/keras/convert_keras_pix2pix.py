@@ -203,6 +203,18 @@ def pattern(shape, phase):
     return np.broadcast_to(img.astype(np.float32), shape).copy()
 
 
+def write_lying_h5(path):
+    """A Keras-shaped HDF5 file whose one dataset declares 2^20 x 2^20 floats (4 TiB) that are
+    never written: chunked storage makes the file a few kilobytes."""
+    import h5py
+    with h5py.File(path, "w") as f:
+        weights = f.create_group("model_weights")
+        weights.attrs["layer_names"] = np.array([b"conv2d"])
+        layer = weights.create_group("conv2d")
+        layer.attrs["weight_names"] = np.array([b"conv2d/kernel:0"])
+        layer.create_group("conv2d").create_dataset("kernel:0", shape=(1 << 20, 1 << 20), dtype="f4", chunks=(64, 64))
+
+
 def make_fixtures(directory):
     os.makedirs(directory, exist_ok=True)
     tf.random.set_seed(7)
@@ -228,6 +240,11 @@ def make_fixtures(directory):
     # Convert first: a training-mode call below updates Keras's moving statistics.
     write_safetensors(convert_generator(g), os.path.join(directory, "generator.safetensors"))
     write_safetensors(convert_discriminator(d), os.path.join(directory, "discriminator.safetensors"))
+    # The same weights as whole-model HDF5, as the seed's recipe saves its models
+    # (`g_model.save(...)`), for the native reader's tests (Tests/KerasHDF5Tests).
+    g.save(os.path.join(directory, "generator.h5"))
+    d.save(os.path.join(directory, "discriminator.h5"))
+    write_lying_h5(os.path.join(directory, "hostile_lying_shape.h5"))
     generated = g(source, training=False).numpy()   # BN layers were built with training=True
     d_inference = d([source, target], training=False).numpy()
     d_training = d([source, target], training=True).numpy()

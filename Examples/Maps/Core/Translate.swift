@@ -2,6 +2,7 @@ import ArgumentParser
 import DeepLearning
 import Foundation
 import Imaging
+import KerasHDF5
 import Pix2Pix
 
 /// `maps translate`: satellite images → maps with a trained run.
@@ -22,6 +23,12 @@ public struct Translate: ParsableCommand {
             "Instead of a run: a generator saved by junyanz's pytorch-CycleGAN-and-pix2pix (latest_net_G.pth: unet_256, unet_128, resnet_9blocks, resnet_6blocks), read without Python."
     )
     var pytorchCheckpoint: String?
+    @Option(
+        name: .customLong("keras-model"),
+        help:
+            "Instead of a run: the seed's Keras generator saved as HDF5 (model_109600.h5), read through libhdf5 without TensorFlow."
+    )
+    var kerasModel: String?
     @Option(name: .shortAndLong, help: "An image, or a folder of .jpg/.png images.")
     var input: String
     @Option(name: .shortAndLong, help: "Folder for the translated PNGs.")
@@ -39,14 +46,23 @@ public struct Translate: ParsableCommand {
         guard InferenceMode(rawValue: mode) != nil else {
             throw ValidationError("--mode must be paper or deterministic")
         }
-        guard (checkpoint == nil) != (pytorchCheckpoint == nil) else {
-            throw ValidationError("give exactly one of --checkpoint RUN_DIR and --pytorch-checkpoint FILE")
+        guard [checkpoint, pytorchCheckpoint, kerasModel].compactMap({ $0 }).count == 1 else {
+            throw ValidationError(
+                "give exactly one of --checkpoint RUN_DIR, --pytorch-checkpoint FILE and --keras-model FILE")
         }
     }
 
     /// The generator and what translating needs of the run: the size multiple and direction.
     private func loadGenerator() throws -> (Layer, RunOptions) {
         if let checkpoint { return try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator() }
+        if let kerasModel {
+            let url = URL(fileURLWithPath: kerasModel)
+            let layers = try KerasModelFile(contentsOf: url).layers.map { ($0.name, $0.weights.map(\.tensor)) }
+            let generator = try UNetGenerator.fromKeras(layers, source: url.path)
+            var options = RunOptions(data: "")  // AtoB, as the seed trains it
+            options.depth = generator.configuration.depth
+            return (generator, options)
+        }
         let url = URL(fileURLWithPath: pytorchCheckpoint!)
         let generator = try pix2pixGenerator(pytorchCheckpoint: url)
         var options = RunOptions(data: "")  // AtoB: the source is the left half of a pair
