@@ -230,14 +230,33 @@ extension ONNXGraphBuilder {
 }
 
 extension Linear: ONNXExportable {
-    /// `[N, in]` → `[N, out]` (Gemm with the `[in, out]` weight as is).
+    /// `[N, in]` → `[N, out]` as Gemm with the `[in, out]` weight as is; on `[N, T, in]` (any rank
+    /// but an image's) as MatMul and Add on the last axis; on an image, on its channels (the NCHW
+    /// value transposed to NHWC around it).
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
-        guard graph.rank(of: input) == 2 else {
-            throw ONNXExportError("ONNX export: Linear needs a [N, features] input (Flatten or pool images first)")
+        let weightName = graph.constant(weight.value, name: "linear_weight")
+        let biasName = bias.map { graph.constant($0.value, name: "linear_bias") }
+        switch graph.rank(of: input) {
+        case 2:
+            return graph.node("Gemm", [input, weightName] + (biasName.map { [$0] } ?? []), name: "linear", rank: 2)
+        case 4:
+            let nhwc = graph.node(
+                "Transpose", [input], attributes: [G.attribute("perm", ints: [0, 2, 3, 1])], name: "to_nhwc")
+            let y = graph.affine(nhwc, weightName, biasName)
+            return graph.node("Transpose", [y], attributes: [G.attribute("perm", ints: [0, 3, 1, 2])], name: "to_nchw")
+        case .some:
+            return graph.affine(input, weightName, biasName)
+        case nil:
+            throw ONNXExportError("ONNX export: Linear of a value of unknown rank")
         }
-        var inputs = [input, graph.constant(weight.value, name: "linear_weight")]
-        if let bias { inputs.append(graph.constant(bias.value, name: "linear_bias")) }
-        return graph.node("Gemm", inputs, name: "linear", rank: 2)
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// x·W (+ b) on the last axis.
+    fileprivate func affine(_ input: String, _ weight: String, _ bias: String?) -> String {
+        let product = node("MatMul", [input, weight], name: "linear_matmul")
+        return bias.map { node("Add", [product, $0], name: "linear") } ?? product
     }
 }
 
@@ -470,5 +489,61 @@ extension Softmax: ONNXExportable {
         // The library's NHWC axes (N, H, W, C) as the graph's NCHW ones.
         let onnxAxis = rank == 4 ? [0, 2, 3, 1][ours] : ours
         return graph.node("Softmax", [input], attributes: [G.attribute("axis", int: onnxAxis)], name: "softmax")
+    }
+}
+
+extension ELU: ONNXExportable {
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        graph.node("Elu", [input], attributes: [G.attribute("alpha", float: alpha)], name: "elu")
+    }
+}
+
+extension Softplus: ONNXExportable {
+    /// ONNX's Softplus is log(1 + eˣ); β is written around it, and PyTorch's threshold (above
+    /// which the result is x) changes nothing in float32 at its default of 20.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard beta != 1 else { return graph.node("Softplus", [input], name: "softplus") }
+        let b = graph.constant(Tensor(shape: [1], scalars: [beta]), name: "softplus_beta")
+        let inner = graph.node(
+            "Softplus", [graph.node("Mul", [input, b], name: "softplus_scaled")], name: "softplus_raw")
+        return graph.node("Div", [inner, b], name: "softplus")
+    }
+}
+
+extension MultiHeadAttention: ONNXExportable {
+    /// Self-attention of a `[N, T, E]` value (no mask): the four projections, the heads split
+    /// with Reshape/Transpose, softmax(q·kᵀ/√d)·v with MatMul and Softmax (ONNX's Attention
+    /// operator needs opset 23), the heads joined again.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard graph.rank(of: input) == 3 else {
+            throw ONNXExportError("ONNX export: MultiHeadAttention needs a [N, T, E] input")
+        }
+        let embedding = queryProjection.weight.value.shape[1], depth = embedding / heads
+        let headShape = graph.constant(int64: [0, 0, Int64(heads), Int64(depth)], name: "mha_split")
+        func split(_ projection: Linear, perm: [Int], _ name: String) throws -> String {
+            let projected = try projection.exportONNX(input, into: graph)
+            let reshaped = graph.node("Reshape", [projected, headShape], name: "\(name)_heads", rank: 4)
+            return graph.node("Transpose", [reshaped], attributes: [G.attribute("perm", ints: perm)], name: name)
+        }
+        let q = try split(queryProjection, perm: [0, 2, 1, 3], "mha_q")  // [N, h, T, d]
+        let k = try split(keyProjection, perm: [0, 2, 3, 1], "mha_kt")  // [N, h, d, T]
+        let v = try split(valueProjection, perm: [0, 2, 1, 3], "mha_v")
+        let scores = graph.node(
+            "Mul",
+            [
+                graph.node("MatMul", [q, k], name: "mha_qk"),
+                graph.constant(Tensor(shape: [1], scalars: [1 / Float(depth).squareRoot()]), name: "mha_scale"),
+            ], name: "mha_scores")
+        let probabilities = graph.node(
+            "Softmax", [scores], attributes: [G.attribute("axis", int: -1)], name: "mha_probabilities")
+        let attended = graph.node("MatMul", [probabilities, v], name: "mha_attended")
+        let joined = graph.node(
+            "Reshape",
+            [
+                graph.node(
+                    "Transpose", [attended], attributes: [G.attribute("perm", ints: [0, 2, 1, 3])], name: "mha_tokens"),
+                graph.constant(int64: [0, 0, Int64(embedding)], name: "mha_join"),
+            ], name: "mha_joined", rank: 3)
+        return try outputProjection.exportONNX(joined, into: graph)
     }
 }

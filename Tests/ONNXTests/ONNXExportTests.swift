@@ -230,6 +230,31 @@ final class ONNXExportTests: XCTestCase {
         try checkImageModel("global-kept", kept, input: randomInput([2, 6, 5, 3], seed: 22))
     }
 
+    /// A sequence model: layer norm, linear layers and activations on `[N, T, E]`, and
+    /// multi-head self-attention; and `Linear` on an image's channels.
+    func testSequenceLayersAndAttentionMatchONNXRuntime() throws {
+        RandomState.seed(26)
+        let attention = MultiHeadAttention(embedding: 16, heads: 4)
+        let mlp = Sequential([
+            LayerNorm(16), Linear(16, 24), GELU(), Linear(24, 16), ELU(alpha: 0.7), Softplus(beta: 2), Softplus(),
+        ])
+        let tokens = randomInput([2, 7, 16], seed: 27)
+        for (name, layer) in [("attention", attention as Module & ONNXExportable), ("mlp", mlp)] {
+            let expected = withoutGradient {
+                layer === attention ? attention(tokens) : mlp(tokens)
+            }
+            let sequence = ONNXValue(name: "tokens", dimensions: [.dynamic("batch"), .dynamic("tokens"), .fixed(16)])
+            let model = try exportONNXModel(
+                inputs: [sequence],
+                output: ONNXValue(name: "output", dimensions: [.dynamic("batch"), .dynamic("tokens"), .fixed(16)]),
+                mode: .deterministic
+            ) { graph, inputs in try layer.exportONNX(inputs[0], into: graph) }
+            try check(name, model: model, inputs: [("tokens", tokens)], expected: expected)
+        }
+        let pixels = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Linear(4, 5)])
+        try checkImageModel("linear-on-images", pixels, input: randomInput([2, 6, 5, 3], seed: 28))
+    }
+
     /// A layer without an export fails with an error naming it (no partial file).
     func testALayerWithoutExportIsNamed() throws {
         let model = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Dropout2D(rate: 0.5)])
