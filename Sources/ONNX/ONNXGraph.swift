@@ -2,7 +2,7 @@ import DeepLearning
 import Foundation
 import SwiftProtobuf
 
-/// How an exported model behaves at inference, chosen by the caller (Docs/ONNX.md).
+/// How an exported model behaves at inference, chosen by the caller (Docs/Interop.md).
 public enum ONNXInferenceMode: Equatable, Sendable {
     /// Evaluation mode: batch norm with its running statistics, no dropout. Deterministic.
     case deterministic
@@ -29,7 +29,7 @@ public struct ONNXExportError: Error, CustomStringConvertible {
 /// To make your own layer exportable, add the ONNX nodes that compute it from `input` with the
 /// builder's `node`, `constant` and attribute helpers and return the name of the output value —
 /// usually by calling the `exportONNX` of its sub-layers in the order its `callAsFunction`
-/// runs them (Docs/ONNX.md has an example).
+/// runs them (Docs/Interop.md has an example).
 public protocol ONNXExportable {
     /// Adds the nodes computing this layer on the value named `input` (rank 4 NCHW or rank 2)
     /// and returns the name of the output value.

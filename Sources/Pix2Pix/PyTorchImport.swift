@@ -3,7 +3,7 @@ import Foundation
 
 // Models trained with junyanz's pytorch-CycleGAN-and-pix2pix, loaded from the state
 // dictionaries it saves (`latest_net_G.pth`, read by `TorchCheckpoint`), as configurations of
-// our models with `ModelConvention.pytorch` arithmetic (Docs/PyTorchImport.md).
+// our models with `ModelConvention.pytorch` arithmetic (Docs/Interop.md).
 
 /// Copies converted PyTorch tensors into a model's parameters and buffers, checking shapes,
 /// and reports tensors the model has no place for.

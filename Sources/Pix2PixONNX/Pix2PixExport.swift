@@ -3,7 +3,7 @@ import Foundation
 import ONNX
 import Pix2Pix
 
-// ONNX export of the pix2pix networks (Docs/ONNX.md): each writes the graph its
+// ONNX export of the pix2pix networks (Docs/Interop.md): each writes the graph its
 // `callAsFunction` computes, in NCHW.
 
 extension ConvBlock: ONNXExportable {

@@ -5,7 +5,7 @@ import ONNX
 import Pix2Pix
 import Pix2PixONNX
 
-/// `maps export`: a trained generator as an ONNX file (Docs/ONNX.md).
+/// `maps export`: a trained generator as an ONNX file (Docs/Interop.md).
 public struct Export: ParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Export a trained run's generator to ONNX (opset 17, NCHW, dynamic batch, height and width).",
