@@ -37,6 +37,28 @@ final class KerasHDF5Tests: XCTestCase {
         try assertSameTensors(generator, "generator.safetensors")
     }
 
+    /// …and gives Keras's output (the converter's fixture: batch statistics, dropout off, on
+    /// the converter script's `pattern()` input).
+    func testTheNativelyLoadedGeneratorGivesKerassOutput() throws {
+        let generator = try UNetGenerator.fromKeras(try layers("generator.h5"), source: "generator.h5")
+        generator.setTraining(true)  // the seed's BatchNormalization(training=True)
+        for dropout in generator.modules.compactMap({ $0 as? Dropout }) { dropout.isTraining = false }
+        var values = [Float](repeating: 0, count: 256 * 256 * 3)
+        for y in 0..<256 {
+            for x in 0..<256 {
+                for c in 0..<3 {
+                    let a = 0.11 * Double(y) + 0.07 * Double(x) + 1.3 * Double(c)
+                    values[(y * 256 + x) * 3 + c] = Float(sin(a) * cos(0.05 * Double(x) - 0.03 * Double(y)))
+                }
+            }
+        }
+        let output = withoutGradient { generator(Tensor(shape: [1, 256, 256, 3], scalars: values)) }
+        let expected = try NPY.read(from: Self.fixtures.appendingPathComponent("generator_output.npy"))
+        XCTAssertEqual(output.shape, expected.shape)
+        let worst = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(worst, 1e-4, "max |Δ| \(worst)")
+    }
+
     func testTheSeedsDiscriminatorLoadsNativelyLikeThePythonConverter() throws {
         let discriminator = try PatchDiscriminator.fromKeras(try layers("discriminator.h5"), source: "discriminator.h5")
         XCTAssertEqual(discriminator.configuration, .init(architecture: .patch(layers: 4), baseFilters: 2))
