@@ -436,11 +436,12 @@ extension LayerNorm: ONNXExportable {
     /// ONNX `LayerNormalization` over the features: the last axis of `[N, F]`, or of an image's
     /// channels (the graph's NCHW value transposed to NHWC around it).
     public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let image = graph.rank(of: input) == 4
         let features = gamma?.value.count ?? beta?.value.count
         guard let features else {
-            throw ONNXExportError("ONNX export: LayerNorm without elementwise affine parameters is not exported yet")
+            // Without parameters the feature count is unknown here: the standardisation itself.
+            return graph.standardized(input, axes: [image ? 1 : -1], epsilon: epsilon, name: "layernorm")
         }
-        let image = graph.rank(of: input) == 4
         let x =
             image
             ? graph.node("Transpose", [input], attributes: [G.attribute("perm", ints: [0, 2, 3, 1])], name: "to_nhwc")
@@ -545,5 +546,25 @@ extension MultiHeadAttention: ONNXExportable {
                 graph.constant(int64: [0, 0, Int64(embedding)], name: "mha_join"),
             ], name: "mha_joined", rank: 3)
         return try outputProjection.exportONNX(joined, into: graph)
+    }
+}
+
+extension Dropout2D: ONNXExportable {
+    /// Removed in deterministic mode and in the paper's mode without dropout; ONNX has no
+    /// channel dropout, so the paper's mode with dropout is refused.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        guard graph.mode == .paper(dropout: true) else { return input }
+        throw ONNXExportError("ONNX export: Dropout2D with active dropout has no ONNX operator")
+    }
+}
+
+extension Embedding: ONNXExportable {
+    /// A value of whole-number indices (float, as the library passes them) → `[…, dimension]`:
+    /// `Cast` to int64 and `Gather` from the table.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let indices = graph.node("Cast", [input], attributes: [G.attribute("to", int: 7)], name: "embedding_indices")
+        return graph.node(
+            "Gather", [graph.constant(weight.value, name: "embedding_table"), indices],
+            attributes: [G.attribute("axis", int: 0)], name: "embedding", rank: (graph.rank(of: input) ?? 1) + 1)
     }
 }

@@ -251,16 +251,30 @@ final class ONNXExportTests: XCTestCase {
             ) { graph, inputs in try layer.exportONNX(inputs[0], into: graph) }
             try check(name, model: model, inputs: [("tokens", tokens)], expected: expected)
         }
+        // Token indices (whole numbers as floats) → embeddings → a non-affine layer norm.
+        let embed = Sequential([Embedding(11, 16), LayerNorm(16, elementwiseAffine: false), Linear(16, 16)])
+        let indices = Tensor(shape: [2, 5], scalars: [0, 3, 10, 7, 7, 1, 2, 9, 4, 5])
+        let embedded = withoutGradient { embed(indices) }
+        let embedModel = try exportONNXModel(
+            inputs: [ONNXValue(name: "indices", dimensions: [.dynamic("batch"), .dynamic("tokens")])],
+            output: ONNXValue(name: "output", dimensions: [.dynamic("batch"), .dynamic("tokens"), .fixed(16)]),
+            mode: .deterministic
+        ) { graph, inputs in try embed.exportONNX(inputs[0], into: graph) }
+        try check("embedding", model: embedModel, inputs: [("indices", indices)], expected: embedded)
         let pixels = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Linear(4, 5)])
         try checkImageModel("linear-on-images", pixels, input: randomInput([2, 6, 5, 3], seed: 28))
     }
 
     /// A layer without an export fails with an error naming it (no partial file).
     func testALayerWithoutExportIsNamed() throws {
-        let model = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Dropout2D(rate: 0.5)])
+        let model = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), PixelUnshuffle(downscaleFactor: 2)])
         let url = root.appendingPathComponent("bad.onnx")
         XCTAssertThrowsError(
-            try exportONNX(model, inputChannels: 3, outputChannels: 4, mode: .deterministic, to: url)
+            try exportONNX(model, inputChannels: 3, outputChannels: 16, mode: .deterministic, to: url)
+        ) { error in XCTAssertTrue("\(error)".contains("PixelUnshuffle"), "\(error)") }
+        let dropout = Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), Dropout2D(rate: 0.5)])
+        XCTAssertThrowsError(
+            try exportONNX(dropout, inputChannels: 3, outputChannels: 4, mode: .paper(dropout: true), to: url)
         ) { error in XCTAssertTrue("\(error)".contains("Dropout2D"), "\(error)") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
     }
