@@ -568,3 +568,37 @@ extension Embedding: ONNXExportable {
             attributes: [G.attribute("axis", int: 0)], name: "embedding", rank: (graph.rank(of: input) ?? 1) + 1)
     }
 }
+
+extension PixelUnshuffle: ONNXExportable {
+    /// Space-to-depth in PyTorch's channel order (ONNX's `SpaceToDepth` uses the other one):
+    /// `[N, C, H, W]` → Reshape `[N, C, H/r, r, W/r, r]` → Transpose to `[N, C, r, r, H/r, W/r]`
+    /// → Reshape `[N, C·r², H/r, W/r]`, with the shapes computed from the input's.
+    public func exportONNX(_ input: String, into graph: ONNXGraphBuilder) throws -> String {
+        let r = Int64(downscaleFactor)
+        func slice(_ value: String, _ start: Int64, _ end: Int64) -> String {
+            graph.node(
+                "Slice",
+                [
+                    value, graph.constant(int64: [start], name: "unshuffle_start"),
+                    graph.constant(int64: [end], name: "unshuffle_end"),
+                ],
+                name: "unshuffle_slice", rank: 1)
+        }
+        let shape = graph.node("Shape", [input], name: "unshuffle_shape", rank: 1)
+        let factor = graph.constant(int64: [r], name: "unshuffle_r")
+        let reduced = graph.node("Div", [slice(shape, 2, 4), factor], name: "unshuffle_hw", rank: 1)
+        let six = graph.node(
+            "Concat", [slice(shape, 0, 2), slice(reduced, 0, 1), factor, slice(reduced, 1, 2), factor],
+            attributes: [G.attribute("axis", int: 0)], name: "unshuffle_six", rank: 1)
+        let split = graph.node("Reshape", [input, six], name: "unshuffle_split", rank: 6)
+        let moved = graph.node(
+            "Transpose", [split], attributes: [G.attribute("perm", ints: [0, 1, 3, 5, 2, 4])], name: "unshuffle_moved")
+        let channels = graph.node(
+            "Mul", [slice(shape, 1, 2), graph.constant(int64: [r * r], name: "unshuffle_rr")], name: "unshuffle_c",
+            rank: 1)
+        let four = graph.node(
+            "Concat", [slice(shape, 0, 1), channels, reduced], attributes: [G.attribute("axis", int: 0)],
+            name: "unshuffle_four", rank: 1)
+        return graph.node("Reshape", [moved, four], name: "pixelunshuffle", rank: 4)
+    }
+}
