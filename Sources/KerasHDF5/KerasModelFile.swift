@@ -134,7 +134,7 @@ public struct KerasModelFile {
         H5Sget_simple_extent_dims(space, &dims, nil)
         let shape = dims.prefix(rank).map { Int(clamping: $0) }
         // Compressed data expands at most ~1032:1 (deflate); anything claiming more is a lie.
-        guard let bytes = checkedByteCount(shape, itemSize: 4), bytes <= fileSize * 1_100 else {
+        guard let bytes = checkedByteCount(shape: shape, itemSize: 4), bytes <= fileSize * 1_100 else {
             throw SerializationError(
                 path: source, "declared shape \(shape) needs more data than the \(fileSize)-byte file can hold")
         }
@@ -144,15 +144,5 @@ public struct KerasModelFile {
             throw SerializationError(path: source, "cannot read the data (truncated or corrupt)")
         }
         return Tensor(shape: shape, scalars: values)
-    }
-
-    private static func checkedByteCount(_ shape: [Int], itemSize: Int) -> Int? {
-        var total = itemSize
-        for dimension in shape {
-            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow, dimension >= 0 else { return nil }
-            total = product
-        }
-        return total
     }
 }

@@ -141,17 +141,14 @@ public final class ResNetGenerator: Layer {
         residuals = (0..<configuration.blocks).map { _ in
             ResidualBlock(ngf * 4, norm: norm, dropout: configuration.dropout, batchNormEpsilon: epsilon)
         }
+        // PyTorch's ConvTranspose2d(3, stride 2, padding 1, output_padding 1): the same 2H
+        // output as 'same', cropped one pixel earlier.
+        let (upPadding, upOutputPadding): (Padding, (Int, Int)) =
+            pytorch ? (.explicit(height: 1, width: 1), (1, 1)) : (.same, (0, 0))
         up = [4, 2].map { mult in
-            // PyTorch's ConvTranspose2d(3, stride 2, padding 1, output_padding 1): the same 2H
-            // output as 'same', cropped one pixel earlier.
-            pytorch
-                ? Conv2DTranspose(
-                    ngf * mult, ngf * mult / 2, kernelSize: (3, 3), stride: (2, 2),
-                    padding: .explicit(height: 1, width: 1), outputPadding: (1, 1), useBias: useBias,
-                    kernelInitializer: pix2pixKernelInitializer)
-                : Conv2DTranspose(
-                    ngf * mult, ngf * mult / 2, kernelSize: 3, stride: 2, padding: .same, useBias: useBias,
-                    kernelInitializer: pix2pixKernelInitializer)
+            Conv2DTranspose(
+                ngf * mult, ngf * mult / 2, kernelSize: (3, 3), stride: (2, 2), padding: upPadding,
+                outputPadding: upOutputPadding, useBias: useBias, kernelInitializer: pix2pixKernelInitializer)
         }
         upNorms = [2, 1].compactMap { norm.makeForResNet(ngf * $0, epsilon: epsilon) }
         output = Conv2D(

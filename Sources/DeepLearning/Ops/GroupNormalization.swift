@@ -101,45 +101,43 @@ private func groupNormalizedChannelsLast(
         // Per sample: Σ ∂y and Σ ∂y·(x − μ) per channel, which give ∂γ, ∂β and the group sums.
         let partials = Tensor.zeros([batch * 2 * channels])
         withPointers(gradient, inputValue, inputGradient, partials) { dy, x, dx, partial in
-            do {
-                parallelChunks(batch, grain: 1) { samples in
-                    var alpha = [Float](repeating: 0, count: channels), slope = alpha, offset = alpha
-                    for n in samples {
-                        let base = n * pixels * channels
-                        let sumDy = partial + n * 2 * channels, sumDyX = sumDy + channels
-                        mean.withUnsafeBufferPointer { mean in
-                            channelGradientSums(
-                                level, dy + base, x + base, pixels, channels, mean: mean.baseAddress! + n * channels,
-                                sumDy, sumDyX)
-                        }
-                        for g in 0..<groups {
-                            var s1: Float = 0, s2: Float = 0
-                            let r = inverse[n * channels + g * perGroup]
-                            for c in (g * perGroup)..<((g + 1) * perGroup) {
-                                s1 += scale[c] * sumDy[c]
-                                s2 += scale[c] * r * sumDyX[c]
-                            }
-                            let (m1, m2) = (s1 / elements, s2 / elements)
-                            for c in (g * perGroup)..<((g + 1) * perGroup) {
-                                let mu = mean[n * channels + c]
-                                // ∂x = r·(γ∂y − m1 − x̂·m2), x̂ = (x − μ)·r
-                                alpha[c] = r * scale[c]
-                                slope[c] = -r * r * m2
-                                offset[c] = r * r * m2 * mu - r * m1
-                            }
-                        }
-                        alpha.withUnsafeBufferPointer { alpha in
-                            slope.withUnsafeBufferPointer { slope in
-                                offset.withUnsafeBufferPointer { offset in
-                                    channelAffine(
-                                        level, dy + base, x + base, dx + base, pixels, channels,
-                                        alpha.baseAddress!, slope.baseAddress!, offset.baseAddress!)
-                                }
-                            }
-                        }
-                        // ∂γ = r·Σ ∂y·(x − μ) per sample (∂β = Σ ∂y is already in place).
-                        for c in 0..<channels { sumDyX[c] *= inverse[n * channels + c] }
+            parallelChunks(batch, grain: 1) { samples in
+                var alpha = [Float](repeating: 0, count: channels), slope = alpha, offset = alpha
+                for n in samples {
+                    let base = n * pixels * channels
+                    let sumDy = partial + n * 2 * channels, sumDyX = sumDy + channels
+                    mean.withUnsafeBufferPointer { mean in
+                        channelGradientSums(
+                            level, dy + base, x + base, pixels, channels, mean: mean.baseAddress! + n * channels,
+                            sumDy, sumDyX)
                     }
+                    for g in 0..<groups {
+                        var s1: Float = 0, s2: Float = 0
+                        let r = inverse[n * channels + g * perGroup]
+                        for c in (g * perGroup)..<((g + 1) * perGroup) {
+                            s1 += scale[c] * sumDy[c]
+                            s2 += scale[c] * r * sumDyX[c]
+                        }
+                        let (m1, m2) = (s1 / elements, s2 / elements)
+                        for c in (g * perGroup)..<((g + 1) * perGroup) {
+                            let mu = mean[n * channels + c]
+                            // ∂x = r·(γ∂y − m1 − x̂·m2), x̂ = (x − μ)·r
+                            alpha[c] = r * scale[c]
+                            slope[c] = -r * r * m2
+                            offset[c] = r * r * m2 * mu - r * m1
+                        }
+                    }
+                    alpha.withUnsafeBufferPointer { alpha in
+                        slope.withUnsafeBufferPointer { slope in
+                            offset.withUnsafeBufferPointer { offset in
+                                channelAffine(
+                                    level, dy + base, x + base, dx + base, pixels, channels,
+                                    alpha.baseAddress!, slope.baseAddress!, offset.baseAddress!)
+                            }
+                        }
+                    }
+                    // ∂γ = r·Σ ∂y·(x − μ) per sample (∂β = Σ ∂y is already in place).
+                    for c in 0..<channels { sumDyX[c] *= inverse[n * channels + c] }
                 }
             }
         }

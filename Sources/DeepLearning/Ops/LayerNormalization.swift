@@ -26,22 +26,20 @@ private func normalizeRows(
     let level = features < Int(Int32.max) ? Int32(PointwiseKernels.level) : 0  // per thread: read here
     let grain = Swift.max(1, 16_384 / Swift.max(features, 1))
     withPointers(input, output, scale, shift, mean, inverse) { x, y, g, b, means, inverses in
-        do {
-            parallelChunks(rows, grain: grain) { range in
-                let (first, offset) = (range.lowerBound, range.lowerBound * features)
-                if level > 0 {
-                    dl_layer_norm_rows(
-                        level, x + offset, y + offset, range.count, Int32(features), g, b, epsilon, means + first,
-                        inverses + first)
-                    return
-                }
-                for row in range {
-                    let o = row * features, m = Float(Swift.max(features, 1))
-                    let mu = rowSum(x + o, features) / m
-                    let r = 1 / (rowSquaredDeviations(x + o, features, mu) / m + epsilon).squareRoot()
-                    (means[row], inverses[row]) = (mu, r)
-                    rowAffine(x + o, y + o, features, g, b, mean: mu, inverse: r)
-                }
+        parallelChunks(rows, grain: grain) { range in
+            let (first, offset) = (range.lowerBound, range.lowerBound * features)
+            if level > 0 {
+                dl_layer_norm_rows(
+                    level, x + offset, y + offset, range.count, Int32(features), g, b, epsilon, means + first,
+                    inverses + first)
+                return
+            }
+            for row in range {
+                let o = row * features, m = Float(Swift.max(features, 1))
+                let mu = rowSum(x + o, features) / m
+                let r = 1 / (rowSquaredDeviations(x + o, features, mu) / m + epsilon).squareRoot()
+                (means[row], inverses[row]) = (mu, r)
+                rowAffine(x + o, y + o, features, g, b, mean: mu, inverse: r)
             }
         }
     }
@@ -58,29 +56,27 @@ private func normalizeRows(
         let partials = Tensor.zeros([Swift.max(blocks, 1) * 2 * features])
         withPointers(gradient, inputValue, inputGradient, scale, mean, inverse, partials) {
             dy, x, dx, g, means, inverses, partial in
-            do {
-                parallelChunks(blocks, grain: 1) { blockRange in
-                    for blockIndex in blockRange {
-                        let dGamma = partial + blockIndex * 2 * features, dBeta = dGamma + features
-                        let first = blockIndex * block, last = Swift.min(rows, first + block)
-                        if level > 0 {
-                            let o = first * features
-                            dl_layer_norm_gradient_rows(
-                                level, dy + o, x + o, dx + o, last - first, Int32(features), g, means + first,
-                                inverses + first, dGamma, dBeta)
-                            continue
-                        }
-                        for row in first..<last {
-                            let o = row * features, (mu, r) = (means[row], inverses[row])
-                            var sums = (dxhat: Float(0), dxhatXhat: Float(0))
-                            rowGradientSums(
-                                dy + o, x + o, features, g, mean: mu, inverse: r, into: &sums, dGamma: dGamma,
-                                dBeta: dBeta)
-                            let m = Float(Swift.max(features, 1))
-                            rowInputGradient(
-                                dy + o, x + o, dx + o, features, g, mean: mu, inverse: r,
-                                meanDxhat: sums.dxhat / m, meanDxhatXhat: sums.dxhatXhat / m)
-                        }
+            parallelChunks(blocks, grain: 1) { blockRange in
+                for blockIndex in blockRange {
+                    let dGamma = partial + blockIndex * 2 * features, dBeta = dGamma + features
+                    let first = blockIndex * block, last = Swift.min(rows, first + block)
+                    if level > 0 {
+                        let o = first * features
+                        dl_layer_norm_gradient_rows(
+                            level, dy + o, x + o, dx + o, last - first, Int32(features), g, means + first,
+                            inverses + first, dGamma, dBeta)
+                        continue
+                    }
+                    for row in first..<last {
+                        let o = row * features, (mu, r) = (means[row], inverses[row])
+                        var sums = (dxhat: Float(0), dxhatXhat: Float(0))
+                        rowGradientSums(
+                            dy + o, x + o, features, g, mean: mu, inverse: r, into: &sums, dGamma: dGamma,
+                            dBeta: dBeta)
+                        let m = Float(Swift.max(features, 1))
+                        rowInputGradient(
+                            dy + o, x + o, dx + o, features, g, mean: mu, inverse: r,
+                            meanDxhat: sums.dxhat / m, meanDxhatXhat: sums.dxhatXhat / m)
                     }
                 }
             }

@@ -107,36 +107,40 @@ private func contiguousSoftmax(
     }
 }
 
-/// ∂x = y·(∂y − Σ ∂y·y) for one contiguous row of a softmax's output y, on 16-lane vectors (the
-/// pullback of softmax, and of the probabilities inside attention).
+/// One contiguous row of a softmax pullback from the output y, ∂x = y·(∂y − Σ ∂y·y) (softmax,
+/// and the probabilities inside attention), or with `logarithm` of a log-softmax pullback from
+/// its output (log-probabilities), ∂x = ∂y − e^y·Σ ∂y; on 16-lane vectors.
 ///
 /// At `level` > 0 it runs on the C kernel (`PointwiseKernels.level`, read by the caller on its
 /// own thread).
 @inline(__always)
 func softmaxGradientRow(
-    _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, size: Int, level: Int
+    _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, size: Int, level: Int,
+    logarithm: Bool = false
 ) {
     if level > 0 && size < Int(Int32.max) {
-        dl_softmax_gradient_row(Int32(level), dy, y, dx, Int32(size), 0)
+        dl_softmax_gradient_row(Int32(level), dy, y, dx, Int32(size), logarithm ? 1 : 0)
         return
     }
-    var lanes = SIMD16<Float>(repeating: 0), dot: Float = 0, k = 0
+    // The row's sum: Σ ∂y·y, or Σ ∂y for log-softmax.
+    var lanes = SIMD16<Float>(repeating: 0), total: Float = 0, k = 0
     while k + 16 <= size {
-        lanes += loadVector(dy + k) * loadVector(y + k)
+        lanes += logarithm ? loadVector(dy + k) : loadVector(dy + k) * loadVector(y + k)
         k += 16
     }
     while k < size {
-        dot += dy[k] * y[k]
+        total += logarithm ? dy[k] : dy[k] * y[k]
         k += 1
     }
-    dot += lanes.sum()
+    total += lanes.sum()
     k = 0
     while k + 16 <= size {
-        storeVector(loadVector(y + k) * (loadVector(dy + k) - dot), dx + k)
+        let (g, out) = (loadVector(dy + k), loadVector(y + k))
+        storeVector(logarithm ? g - vectorExp(out) * total : out * (g - total), dx + k)
         k += 16
     }
     while k < size {
-        dx[k] = y[k] * (dy[k] - dot)
+        dx[k] = logarithm ? dy[k] - Foundation.expf(y[k]) * total : y[k] * (dy[k] - total)
         k += 1
     }
 }
@@ -193,32 +197,9 @@ extension Tensor {
                 parallelChunks(outer * inner, grain: Swift.max(1, 8_192 / Swift.max(size, 1))) { lines in
                     for line in lines {
                         let base = (line / inner) * size * inner + line % inner
-                        if inner == 1 && level > 0 && size < Int(Int32.max) {
-                            dl_softmax_gradient_row(Int32(level), dy + base, logY + base, dx + base, Int32(size), 1)
-                            continue
-                        }
                         if inner == 1 {
-                            // ∂x = ∂y − softmax·Σ ∂y on 16-lane vectors.
-                            let (g, out, target) = (dy + base, logY + base, dx + base)
-                            var lanes = SIMD16<Float>(repeating: 0), total: Float = 0, k = 0
-                            while k + 16 <= size {
-                                lanes += loadVector(g + k)
-                                k += 16
-                            }
-                            while k < size {
-                                total += g[k]
-                                k += 1
-                            }
-                            total += lanes.sum()
-                            k = 0
-                            while k + 16 <= size {
-                                storeVector(loadVector(g + k) - vectorExp(loadVector(out + k)) * total, target + k)
-                                k += 16
-                            }
-                            while k < size {
-                                target[k] = g[k] - Foundation.expf(out[k]) * total
-                                k += 1
-                            }
+                            softmaxGradientRow(
+                                dy + base, logY + base, dx + base, size: size, level: level, logarithm: true)
                             continue
                         }
                         var total: Float = 0

@@ -29,7 +29,7 @@ extension SerializationError: LocalizedError {
 /// Product of `shape` times `itemSize`, or `nil` if a dimension is negative or the product
 /// overflows. Every reader calls this before allocating, so a header claiming a
 /// `[1 << 40, 1 << 40]` array fails cleanly instead of trapping.
-func checkedByteCount(shape: [Int], itemSize: Int) -> Int? {
+package func checkedByteCount(shape: [Int], itemSize: Int) -> Int? {
     var total = itemSize
     for dimension in shape {
         guard dimension >= 0 else { return nil }
