@@ -52,30 +52,28 @@ public struct Translate: ParsableCommand {
         }
     }
 
-    /// The generator and what translating needs of the run: the size multiple and direction.
-    private func loadGenerator() throws -> (Layer, RunOptions) {
-        if let checkpoint { return try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator() }
+    /// The generator, the multiple its input sides must be, and which half of a pair is the
+    /// source. Keras and PyTorch checkpoints are the seed's and junyanz's AtoB models.
+    private func loadGenerator() throws -> (generator: Layer, multiple: Int, direction: Direction) {
+        if let checkpoint {
+            let (generator, options) = try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator()
+            return (generator, options.sizeMultiple, Direction(rawValue: options.direction) ?? .aToB)
+        }
+        let generator: Layer
         if let kerasModel {
             let url = URL(fileURLWithPath: kerasModel)
             let layers = try KerasModelFile(contentsOf: url).layers.map { ($0.name, $0.weights.map(\.tensor)) }
-            let generator = try UNetGenerator.fromKeras(layers, source: url.path)
-            var options = RunOptions(data: "")  // AtoB, as the seed trains it
-            options.depth = generator.configuration.depth
-            return (generator, options)
-        }
-        let url = URL(fileURLWithPath: pytorchCheckpoint!)
-        let generator = try pix2pixGenerator(pytorchCheckpoint: url)
-        var options = RunOptions(data: "")  // AtoB: the source is the left half of a pair
-        if let unet = generator as? UNetGenerator {
-            (options.generator, options.depth) = ("unet", unet.configuration.depth)  // sides: multiples of 2^depth
+            generator = try UNetGenerator.fromKeras(layers, source: url.path)
         } else {
-            options.generator = "resnet"  // sides: multiples of 4
+            generator = try pix2pixGenerator(pytorchCheckpoint: URL(fileURLWithPath: pytorchCheckpoint!))
         }
-        return (generator, options)
+        // A U-Net halves its input `depth` times; the ResNet twice.
+        let multiple = (generator as? UNetGenerator).map { 1 << $0.configuration.depth } ?? 4
+        return (generator, multiple, .aToB)
     }
 
     public func run() throws {
-        let (generator, options) = try loadGenerator()
+        let (generator, multiple, direction) = try loadGenerator()
         let inputURL = URL(fileURLWithPath: input)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: inputURL.path, isDirectory: &isDirectory) else {
@@ -94,7 +92,6 @@ public struct Translate: ParsableCommand {
         }
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        let direction = Direction(rawValue: options.direction) ?? .aToB
         let inferenceMode = InferenceMode(rawValue: mode)!
         let start = DispatchTime.now().uptimeNanoseconds
         let translated = try translatePipelined(
@@ -111,7 +108,7 @@ public struct Translate: ParsableCommand {
                 return image
             },
             translate: { image in
-                translateImage(image, generator: generator, multiple: options.sizeMultiple, mode: inferenceMode)
+                translateImage(image, generator: generator, multiple: multiple, mode: inferenceMode)
             },
             encode: { file, image in
                 let target = outputURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".png")
