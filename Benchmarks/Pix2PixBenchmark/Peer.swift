@@ -12,8 +12,9 @@ struct PeerResult: Decodable {
     enum CodingKeys: String, CodingKey { case version, generator_forward_s, train_step_s }
 }
 
-/// Runs the peer at the same batch and size; nil when it cannot run.
-func runTorchPeer(steps: Int, batch: Int, size: Int) -> PeerResult? {
+/// Runs the peer at the same batch and size (with `bf16`, under `torch.autocast("cpu",
+/// dtype=torch.bfloat16)`); nil when it cannot run.
+func runTorchPeer(steps: Int, batch: Int, size: Int, bf16: Bool) -> PeerResult? {
     let env = ProcessInfo.processInfo.environment
     let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers")
         .standardized
@@ -27,10 +28,11 @@ func runTorchPeer(steps: Int, batch: Int, size: Int) -> PeerResult? {
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [
-        script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--batch",
-        "\(batch)", "--size", "\(size)", "--json",
-    ]
+    process.arguments =
+        [
+            script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--batch",
+            "\(batch)", "--size", "\(size)", "--json",
+        ] + (bf16 ? ["--bf16"] : [])
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }

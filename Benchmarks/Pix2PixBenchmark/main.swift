@@ -6,9 +6,11 @@
 // over the timed runs after warm-up, achieved GFLOP/s, cblas_sgemm GFLOP/s measured in the same
 // process, peak RSS, and the machine (CPU model, kernel level, AVX512_BF16, OpenBLAS kernel).
 //
-//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--json]
-//       [--compare-torch [--rounds N]]
+//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16]
+//       [--json] [--compare-torch [--rounds N]]
 //
+// --bf16 runs ours with bfloat16 matrix products (`Pix2PixTrainer.precision`), times our float32
+// step in the same round too, and runs the peer under torch.autocast(bfloat16).
 // --compare-torch also runs the PyTorch peer, Benchmarks/Peers/torch_pix2pix.py (or $PEER_SCRIPT),
 // at the same batch and size in the same invocation and prints ratios. Its interpreter is
 // $PEER_PYTHON, else the virtual environment Benchmarks/Peers/install.sh creates, else python3.
@@ -25,6 +27,15 @@ RandomState.seed(0)
 let generator = UNetGenerator()
 let discriminator = PatchDiscriminator()
 let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator)
+if arguments.bf16 {
+    if let reason = MatrixPrecision.bfloat16.unsupportedReason {
+        FileHandle.standardError.write("--bf16: \(reason)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    trainer.precision = .bfloat16
+    if let warning = MatrixPrecision.bfloat16SpeedWarning { print("note: \(warning)") }
+}
+let precision = trainer.precision
 var generatorRandom = SeededGenerator(seed: 1)
 let shape = [arguments.batch, arguments.size, arguments.size, 3]
 let source = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generatorRandom)
@@ -113,20 +124,33 @@ struct Round {
     var forward: (min: Double, median: Double)
     var step: (min: Double, median: Double)
     var peer: PeerResult?
+    /// With --bf16: our float32 step in the same round.
+    var float32Step: (min: Double, median: Double)?
 }
 var rounds: [Round] = []
 for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
     let forward = timed(warmup: arguments.warmup, runs: arguments.steps) {
-        _ = withoutGradient { generator(source) }
+        _ = withMatrixPrecision(precision) { withoutGradient { generator(source) } }
     }
     let step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
         try trainer.step(source: source, target: target)
+    }
+    var float32Step: (min: Double, median: Double)? = nil
+    if arguments.bf16 {
+        trainer.precision = .float32
+        float32Step = try timed(warmup: arguments.warmup, runs: arguments.steps) {
+            try trainer.step(source: source, target: target)
+        }
+        trainer.precision = precision
     }
     rounds.append(
         Round(
             forward: forward, step: step,
             peer: arguments.compareTorch
-                ? runTorchPeer(steps: arguments.steps, batch: arguments.batch, size: arguments.size) : nil))
+                ? runTorchPeer(
+                    steps: arguments.steps, batch: arguments.batch, size: arguments.size, bf16: arguments.bf16)
+                : nil,
+            float32Step: float32Step))
 }
 func median(_ values: [Double]) -> Double { let v = values.sorted(); return v.isEmpty ? .nan : v[v.count / 2] }
 // With several rounds: the median over rounds of each round's figures, and of the ratios.
@@ -147,6 +171,8 @@ let peer: PeerResult? =
         peakRSS: peerRounds.compactMap(\.1.peakRSS).max())
 let forwardRatios = peerRounds.map { $0.1.generator_forward_s.median / $0.0.forward.median }
 let stepRatios = peerRounds.map { $0.1.train_step_s.median / $0.0.step.median }
+/// With --bf16: our bf16 step over our float32 step, per round.
+let precisionRatios = rounds.compactMap { round in round.float32Step.map { round.step.median / $0.median } }
 
 if arguments.json {
     var object: [String: Any] = [
@@ -162,8 +188,14 @@ if arguments.json {
         "steps": arguments.steps,
         "batch": arguments.batch,
         "size": arguments.size,
+        "precision": precision.rawValue,
+        "bf16_relative_rate": MatrixPrecision.bfloat16RelativeRate ?? 0,
         "machine": machine.json,
     ]
+    if !precisionRatios.isEmpty {
+        object["float32_train_step_s_median"] = median(rounds.compactMap { $0.float32Step?.median })
+        object["bf16_over_float32_step_per_round"] = precisionRatios
+    }
     if let peer {
         object["peer"] = [
             "version": peer.version,
@@ -180,7 +212,7 @@ if arguments.json {
     print(String(decoding: data, as: UTF8.self))
 } else {
     print("machine: \(machine.summary)")
-    print("batch \(arguments.batch) at \(arguments.size)×\(arguments.size)")
+    print("batch \(arguments.batch) at \(arguments.size)×\(arguments.size), \(precision.rawValue) matrix products")
     print(
         String(
             format: "sgemm 2048³: %.1f GFLOP/s (OpenBLAS core %@, thread timeout 2^%d cycles)", sgemm,
@@ -194,10 +226,17 @@ if arguments.json {
         String(
             format: "training step      min %.3fs  median %.3fs  (≈%.1f GFLOP, %.1f GFLOP/s)",
             step.min, step.median, stepFLOPs / 1e9, stepFLOPs / step.min / 1e9))
+    if !precisionRatios.isEmpty {
+        print(
+            String(
+                format: "float32 step       median %.3fs  → bf16 step / float32 step %.2f (per round: %@)",
+                median(rounds.compactMap { $0.float32Step?.median }), median(precisionRatios),
+                precisionRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    }
     print(String(format: "peak RSS %.2f GB", Double(rss) / 1e9))
     if let peer {
         print(
-            "peer: pytorch \(peer.version)"
+            "peer: pytorch \(peer.version)" + (arguments.bf16 ? " under torch.autocast(bfloat16)" : "")
                 + (rounds.count > 1 ? " (\(rounds.count) alternating rounds; medians over rounds)" : ""))
         print(
             String(

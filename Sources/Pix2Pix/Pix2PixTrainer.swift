@@ -92,6 +92,12 @@ public final class Pix2PixTrainer {
     public var epoch = 0 {
         didSet { applySchedule() }
     }
+    /// The arithmetic of the step's matrix products (`.float32`, the default, or `.bfloat16`
+    /// mixed precision: bf16 operands, float32 sums, float32 weights, gradients and optimizer
+    /// state, like PyTorch's `torch.autocast("cpu", dtype=torch.bfloat16)`). On a CPU without
+    /// AVX512_BF16 the products stay float32 (`MatrixPrecision.isSupported`). Not saved in
+    /// checkpoints: a run may resume at either precision.
+    public var precision: MatrixPrecision = .float32
 
     // Found by reflection once: the models' structure is fixed, and steps must not reflect.
     private let generatorParameters: [(name: String, parameter: Parameter)]
@@ -136,7 +142,7 @@ public final class Pix2PixTrainer {
         }
     }
 
-    /// One training iteration on a batch.
+    /// One training iteration on a batch, its matrix products at `precision`.
     ///
     /// - Parameters:
     ///   - source: `[N, H, W, C]` condition images in [-1, 1] (satellite).
@@ -146,6 +152,10 @@ public final class Pix2PixTrainer {
     ///   is NaN or infinite — before any weight of the offending network is changed.
     @discardableResult
     public func step(source: Tensor, target: Tensor) throws -> Losses {
+        try withMatrixPrecision(precision) { try unmixedStep(source: source, target: target) }
+    }
+
+    private func unmixedStep(source: Tensor, target: Tensor) throws -> Losses {
         for module in modeDependentModules { module.isTraining = true }
         let fake = generator(source)
 

@@ -15,10 +15,16 @@ enum MapsBinary {
     }
 
     /// Runs `maps arguments` to completion, optionally under a file-size limit (`ulimit -f`,
-    /// in 512-byte blocks), and returns its exit status and everything it printed.
+    /// in 512-byte blocks) and with extra environment variables, and returns its exit status
+    /// and everything it printed.
     @discardableResult
-    static func run(_ arguments: [String], fileSizeLimitBlocks: Int? = nil) throws -> (status: Int32, output: String) {
+    static func run(
+        _ arguments: [String], fileSizeLimitBlocks: Int? = nil, environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let blocks = fileSizeLimitBlocks {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -f \(blocks) && exec \"$0\" \"$@\"", url.path] + arguments

@@ -25,13 +25,15 @@ final class ResumeTests: XCTestCase {
 
     private func path(_ name: String) -> String { root.appendingPathComponent(name).path }
 
-    private func train(_ run: String, _ extra: [String]) throws {
+    @discardableResult
+    private func train(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> String {
         let (status, output) = try MapsBinary.run(
             [
                 "train", "--data", path("data"), "--output", path(run), "--image-size", "32", "--depth", "5",
                 "--ngf", "4", "--ndf", "4", "--disc-layers", "2", "--seed", "7",
-            ] + extra)
+            ] + extra, environment: environment)
         XCTAssertEqual(status, 0, output)
+        return output
     }
 
     /// Bit-identical generator weights (the final `generator.safetensors`) and loss logs.
@@ -79,6 +81,33 @@ final class ResumeTests: XCTestCase {
     func testResumeWithBatchesOfThreeIsExact() throws {
         // Four pairs in batches of 3: an epoch is two steps (3 pairs, then 1).
         try checkResume(stop: 3, total: 5, ["--sample-every", "100", "--batch-size", "3"], "batches of 3")
+    }
+
+    func testResumeInBFloat16IsExactAndKeepsThePrecision() throws {
+        try XCTSkipUnless(MatrixPrecision.bfloat16.isSupported, "no bfloat16 on this CPU")
+        // The resumed half is given no --precision: it must continue in the run's bf16.
+        let common = ["--checkpoint-every", "100", "--sample-every", "100", "--ngf", "16", "--ndf", "16"]
+        try train("straight", ["--steps", "5", "--precision", "bf16"] + common)
+        try train("split", ["--steps", "3", "--precision", "bf16"] + common)
+        let resumed = try train("split", ["--steps", "5", "--resume"] + common)
+        XCTAssertTrue(resumed.contains("bf16 products"), resumed)
+        try assertSameTraining("straight", "split", "bf16 run stopped after 3 steps and resumed")
+        try train("float32", ["--steps", "5"] + common)
+        XCTAssertNotEqual(
+            MapsBinary.lossLines(root.appendingPathComponent("float32")),
+            MapsBinary.lossLines(root.appendingPathComponent("straight")), "bf16 and fp32 runs train alike")
+    }
+
+    func testBFloat16FallsBackToFloat32WithAMessage() throws {
+        let output = try train(
+            "fallback", ["--steps", "2", "--precision", "bf16"], environment: ["DEEPLEARNING_BF16": "0"])
+        XCTAssertTrue(output.contains("--precision bf16:") && output.contains("using float32"), output)
+        XCTAssertTrue(output.contains("fp32 products"), output)
+        let (status, invalid) = try MapsBinary.run([
+            "train", "--data", path("data"), "--output", path("bad"), "--precision", "fp16",
+        ])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(invalid.contains("--precision must be fp32 or bf16"), invalid)
     }
 
     func testBatchSizeSetsTheStepsPerEpoch() throws {

@@ -23,8 +23,18 @@ public struct Demo: ParsableCommand {
     var imageSize: Int = 128
     @Option(help: "Training pairs to synthesize.")
     var count: Int = 100
+    @Option(help: "Random seed for weights, dropout and shuffling.")
+    var seed: UInt64 = 42
+    @Option(help: ArgumentHelp("Matrix products: fp32 or bf16 (as `maps train --precision`).", valueName: "fp32|bf16"))
+    var precision: String = "fp32"
 
     public init() {}
+
+    public func validate() throws {
+        guard ["fp32", "bf16"].contains(precision) else {
+            throw ValidationError("--precision must be fp32 or bf16, not '\(precision)'")
+        }
+    }
 
     public func run() throws {
         let root = URL(fileURLWithPath: output)
@@ -43,9 +53,10 @@ public struct Demo: ParsableCommand {
         }
         let run = RunDirectory(url: root.appendingPathComponent("run"))
         let options = RunOptions(
-            data: dataPath, imageSize: imageSize, jitter: false, seed: 42, depth: 7, ngf: 32, ndf: 32,
+            data: dataPath, imageSize: imageSize, jitter: false, seed: seed, depth: 7, ngf: 32, ndf: 32,
             discriminatorLayers: 3, epochs: 1000, steps: steps,
-            sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1))
+            sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1),
+            precision: precision == "bf16" ? "bf16" : nil)
         let resume = FileManager.default.fileExists(atPath: run.checkpoint.path)
         try train(run: run, options: options, resume: resume)
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)

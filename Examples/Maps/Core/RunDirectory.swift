@@ -27,8 +27,15 @@ struct RunOptions: Codable, Equatable {
     /// Pairs per training step; nil (runs saved before the option existed) means 1.
     var batchSize: Int? = nil
 
+    /// "bf16" for bfloat16 matrix products; nil (the default, and runs saved before the option
+    /// existed) means float32.
+    var precision: String? = nil
+
     /// Pairs per training step (pix2pix: 1).
     var batch: Int { batchSize ?? 1 }
+
+    /// The matrix precision the run asks for.
+    var matrixPrecision: MatrixPrecision { precision == "bf16" ? .bfloat16 : .float32 }
 
     var normalization: NormalizationKind { NormalizationKind(rawValue: norm) ?? .batch }
 

@@ -57,6 +57,11 @@ public struct Train: ParsableCommand {
             "Pairs per training step (pix2pix: 1). Batch norm then normalises over the batch; an epoch is ⌈pairs / N⌉ steps."
     )
     var batchSize: Int = 1
+    @Option(
+        help: ArgumentHelp(
+            "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given.",
+            valueName: "fp32|bf16"))
+    var precision: String?
     @Option(name: .customLong("sample-every"), help: "Write a sample grid and refresh the report every N steps.")
     var sampleEvery: Int = 100
     @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (and always at the end).")
@@ -76,6 +81,9 @@ public struct Train: ParsableCommand {
         guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
             throw ValidationError("--gan-loss must be vanilla or lsgan")
         }
+        if let precision, !["fp32", "bf16"].contains(precision) {
+            throw ValidationError("--precision must be fp32 or bf16, not '\(precision)'")
+        }
         guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0, batchSize > 0 else {
             throw ValidationError(
                 "--image-size, --epochs, --batch-size, --sample-every and --checkpoint-every must be positive")
@@ -92,20 +100,25 @@ public struct Train: ParsableCommand {
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
-            batchSize: batchSize)
+            batchSize: batchSize, precision: precision == "bf16" ? "bf16" : nil)
     }
 
     public func run() throws {
-        try train(run: RunDirectory(url: URL(fileURLWithPath: output)), options: runOptions, resume: resume)
+        try train(
+            run: RunDirectory(url: URL(fileURLWithPath: output)), options: runOptions, resume: resume,
+            precisionGiven: precision != nil)
     }
 }
 
 /// The training loop shared by `maps train` and `maps demo`.
-func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throws {
+///
+/// - Parameter precisionGiven: when resuming, `requested.precision` replaces the run's own.
+func train(run: RunDirectory, options requested: RunOptions, resume: Bool, precisionGiven: Bool = false) throws {
     var options = requested
     if resume {
         options = try run.loadOptions()
         if let steps = requested.steps { options.steps = steps }  // allow extending a finished run
+        if precisionGiven { options.precision = requested.precision }
         guard FileManager.default.fileExists(atPath: run.checkpoint.path) else {
             throw MapsError("\(run.checkpoint.path): no checkpoint to resume from")
         }
@@ -124,6 +137,14 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
         options: .init(
             l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
             learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
+    if let reason = options.matrixPrecision.unsupportedReason {
+        say("--precision bf16: \(reason)")
+    } else {
+        trainer.precision = options.matrixPrecision
+        if trainer.precision == .bfloat16, let warning = MatrixPrecision.bfloat16SpeedWarning {
+            say("note: \(warning)")
+        }
+    }
     var dataGenerator = SeededGenerator(seed: options.seed &+ 1)
     var epoch = 0, batchInEpoch = 0
     if resume {
@@ -157,7 +178,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool) throw
     defer { try? lossFile.close() }
     lossFile.seekToEndOfFile()
     say(
-        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), batch \(options.batch), for \(totalSteps) steps → \(run.url.path)"
+        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), batch \(options.batch), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
     )
 
     func saveState(epochStart: SeededGenerator) throws {

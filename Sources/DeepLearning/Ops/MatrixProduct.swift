@@ -8,14 +8,15 @@ import COpenBLAS
 //      because OpenBLAS packs the whole large operand before using it;
 //   2. otherwise single-row and single-column products on `sgemv`, for the same reason;
 //   3. rank-1 products (one output pixel's kernel gradient) as a direct outer product;
-//   4. everything else on `sgemm`.
+//   4. everything else on `sgemm`, or inside `withMatrixPrecision(.bfloat16)` on the bfloat16
+//      kernel (`BFloat16Product`) when no side is thinner than 16.
 //
 // Docs/Performance.md has the measurements behind each choice.
 
 /// `c = op(a)·op(b) + β·c` for row-major matrices (`cblas_sgemm` with α = 1): `op(a)` is
 /// `[m, k]`, `op(b)` is `[k, n]`, `c` is `[m, n]`; `c` is not read when `beta` is 0.
 ///
-/// - Parameter generalOnly: always use `sgemm` (tests and benchmarks compare against it).
+/// - Parameter generalOnly: always use float32 `sgemm` (tests and benchmarks compare against it).
 func product(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -56,6 +57,12 @@ func product(
         if k == 1 && m > 1 && n > 1 {
             outerProduct(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if BFloat16Product.applies(m: m, n: n, k: k) {
+            BFloat16Product.run(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
             return
         }
