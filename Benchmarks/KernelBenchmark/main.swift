@@ -3,6 +3,7 @@
 //
 //   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise] [--thin]
 //   swift run -c release kernel-benchmark --layers [--compare-torch] [--only NAME,NAME]
+//   swift run -c release kernel-benchmark --bf16
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -244,6 +245,49 @@ let matmulRate: Double = {
     }
     return 2 * 1024 * 1024 * 1024 / best / 1e9
 }()
+// --bf16: every pass of the table below at float32 and inside withMatrixPrecision(.bfloat16),
+// the same runner, alternating; ms of each and the float32/bfloat16 ratio (> 1: bf16 faster).
+if arguments.contains("--bf16") {
+    guard MatrixPrecision.bfloat16.isSupported else {
+        print(MatrixPrecision.bfloat16.unsupportedReason ?? "no bfloat16")
+        exit(2)
+    }
+    print(
+        String(
+            format: "sgemm 2048³ %.1f GFLOP/s; bf16/fp32 multiply-add rate of this CPU %.2f", sgemm2048,
+            MatrixPrecision.bfloat16RelativeRate ?? 0))
+    print("shape        | forward fp32 bf16 ms (ratio) | input grad                  | kernel grad")
+    var totals = [0.0, 0.0]
+    for shape in shapes {
+        var generator = SeededGenerator(seed: 2)
+        let input = Tensor.randomUniform(
+            [1, shape.size, shape.size, shape.inChannels], lowerBound: -1, upperBound: 1, generator: &generator)
+        let kernelShape =
+            shape.transposed
+            ? [4, 4, shape.outChannels, shape.inChannels] : [4, 4, shape.inChannels, shape.outChannels]
+        let kernel = Tensor.randomNormal(kernelShape, standardDeviation: 0.02, generator: &generator)
+        let runner = ConvolutionPassRunner(
+            input: input, kernel: kernel, stride: shape.stride, padding: .same, transposed: shape.transposed)
+        var line = shape.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+        for pass in ConvolutionPass.allCases {
+            var best = [Double.infinity, Double.infinity]
+            for _ in 0..<3 {
+                best[0] = min(best[0], fastest(repeats: 3) { runner.run(pass) })
+                best[1] = min(best[1], fastest(repeats: 3) { withMatrixPrecision(.bfloat16) { runner.run(pass) } })
+            }
+            totals[0] += best[0]
+            totals[1] += best[1]
+            line += String(format: " | %8.3f %8.3f (%4.2f×)", best[0] * 1e3, best[1] * 1e3, best[0] / best[1])
+        }
+        print(line)
+    }
+    print(
+        String(
+            format: "all passes: fp32 %.1f ms, bf16 %.1f ms (%.2f×)", totals[0] * 1e3, totals[1] * 1e3,
+            totals[0] / totals[1]))
+    exit(0)
+}
+
 var results: [[String: Any]] = []
 if !json {
     print("OpenBLAS kernels: \(String(cString: openblas_get_corename())), threads: \(openblas_get_num_threads())")
