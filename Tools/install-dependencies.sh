@@ -2,7 +2,7 @@
 # Installs the Debian packages this package links against, if any is missing.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
-packages=(libopenblas-dev liblapacke-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libhdf5-dev pkg-config)
+packages=(libopenblas-dev liblapacke-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libhdf5-dev libopenmpi-dev openmpi-bin iproute2 pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

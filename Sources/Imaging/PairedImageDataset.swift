@@ -122,19 +122,26 @@ public final class PairedImageDataset {
     ///   - generator: Advanced here (the permutation, then one seed for the jitter), so the
     ///     epoch is reproducible from the generator's state.
     ///   - jitter: Applied per pair (same crop and flip for source and target).
+    ///   - shard: For data-parallel training: only this process's share of the epoch's order
+    ///     (`DistributedSampler.shard(of:)`), with a jitter stream of its own per rank (rank 0's
+    ///     is the one a lone process uses). nil (default): every pair.
     /// - Returns: A throwing iterator: `while let batch = try batches.next() { … }`, each
     ///   batch `(source, target)` of `[B, H, W, 3]` in [-1, 1]. It is not a `Sequence`
     ///   because a bad file is a user error that must surface as `ImagingError`, not a trap.
     public func batches(
         of size: Int, shuffled: Bool, generator: inout SeededGenerator,
-        jitter: Jitter? = nil
+        jitter: Jitter? = nil, shard: DistributedSampler? = nil
     ) -> PairedBatches {
         precondition(size > 0, "batch size must be positive, got \(size)")
         var order = Array(0..<count)
         if shuffled { order.shuffle(using: &generator) }
+        var jitterSeed = generator.next()
+        if let shard {
+            order = shard.shard(of: order)
+            jitterSeed ^= UInt64(shard.rank) &* 0xD1B5_4A32_D192_ED03
+        }
         return PairedBatches(
-            dataset: self, order: order, batchSize: size, jitter: jitter,
-            generator: SeededGenerator(seed: generator.next()))
+            dataset: self, order: order, batchSize: size, jitter: jitter, generator: SeededGenerator(seed: jitterSeed))
     }
 }
 

@@ -98,6 +98,11 @@ public final class Pix2PixTrainer {
     /// AVX512_BF16 the products stay float32 (`MatrixPrecision.isSupported`). Not saved in
     /// checkpoints: a run may resume at either precision.
     public var precision: MatrixPrecision = .float32
+    /// Data-parallel training: each network's gradients are made equal over the processes of
+    /// a job after its backward pass (the `Distributed` module's `DataParallel`, one per
+    /// network), before the finiteness checks and the optimizer step. nil (the default) trains
+    /// in this process alone.
+    public var synchronizers: (generator: GradientSynchronizer, discriminator: GradientSynchronizer)?
 
     // Found by reflection once: the models' structure is fixed, and steps must not reflect.
     private let generatorParameters: [(name: String, parameter: Parameter)]
@@ -171,8 +176,13 @@ public final class Pix2PixTrainer {
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
-        try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar])
-        discriminatorLoss.backward()
+        // Data-parallel: every process back-propagates and joins the gradient average before
+        // any of them may stop on a non-finite loss (a NaN anywhere makes every process's
+        // averaged gradient NaN, so all stop at the gradient check).
+        let synchronizers = self.synchronizers
+        if synchronizers == nil { try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar]) }
+        try backward(discriminatorLoss, synchronizer: synchronizers?.discriminator)
+        if synchronizers != nil { try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar]) }
         try checkGradients(discriminatorParameters, network: "discriminator")
         discriminatorOptimizer.update()
 
@@ -182,8 +192,9 @@ public final class Pix2PixTrainer {
         let adversarial = ganLoss(discriminator(source: source, target: fake), real: true)
         let l1 = l1Loss(fake, target)
         let generatorLoss = adversarial + l1 * options.l1Weight
-        try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar])
-        generatorLoss.backward()
+        if synchronizers == nil { try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar]) }
+        try backward(generatorLoss, synchronizer: synchronizers?.generator)
+        if synchronizers != nil { try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar]) }
         try checkGradients(generatorParameters, network: "generator")
         generatorOptimizer.update()
 
@@ -191,6 +202,12 @@ public final class Pix2PixTrainer {
         return Losses(
             discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
             generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
+    }
+
+    private func backward(_ loss: Tensor, synchronizer: GradientSynchronizer?) throws {
+        guard let synchronizer else { return loss.backward() }
+        loss.backward(onGradientReady: { synchronizer.gradientReady($0) })
+        try synchronizer.synchronize()
     }
 
     private func checkFinite(_ losses: KeyValuePairs<String, Float>) throws {

@@ -98,6 +98,18 @@ extension Pix2PixTrainer {
         return result
     }
 
+    /// Every dropout layer's random generator by name (`generator.decoder.0.dropout`, …): the
+    /// masks' stream, saved in checkpoints. Setting it replaces the generators it names.
+    /// Data-parallel processes give each rank a stream of its own.
+    public var dropoutGeneratorStates: [String: SeededGenerator] {
+        get { dropoutGenerators() }
+        set {
+            for (name, dropout) in namedDropouts() {
+                if let state = newValue[name] { dropout.generator = state }
+            }
+        }
+    }
+
     private func dropoutGenerators() -> [String: SeededGenerator] {
         Dictionary(uniqueKeysWithValues: namedDropouts().map { ($0.0, $0.1.generator) })
     }

@@ -31,8 +31,18 @@ struct RunOptions: Codable, Equatable {
     /// existed) means float32.
     var precision: String? = nil
 
+    /// false: no dropout in the generator (junyanz's `--no_dropout`); nil: the architecture's
+    /// default (the U-Net's decoder has it, the ResNet not).
+    var dropout: Bool? = nil
+    /// Under `mpirun`: false normalises each rank's batch on its own; nil or true synchronises
+    /// batch norm over the ranks (the statistics of the global batch).
+    var syncBatchNorm: Bool? = nil
+
     /// Pairs per training step (pix2pix: 1).
     var batch: Int { batchSize ?? 1 }
+
+    /// Whether batch norm is synchronised over the ranks of an `mpirun` job.
+    var synchronizesBatchNorm: Bool { syncBatchNorm ?? true }
 
     /// The matrix precision the run asks for.
     var matrixPrecision: MatrixPrecision { precision == "bf16" ? .bfloat16 : .float32 }
@@ -46,9 +56,12 @@ struct RunOptions: Codable, Equatable {
         switch self.generator {
         case "resnet9", "resnet6":
             generator = ResNetGenerator(
-                .init(blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization))
+                .init(
+                    blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization,
+                    dropout: dropout ?? false))
         default:
-            generator = UNetGenerator(.init(depth: depth, baseFilters: ngf, norm: normalization))
+            generator = UNetGenerator(
+                .init(depth: depth, baseFilters: ngf, dropout: dropout ?? true, norm: normalization))
         }
         let discriminator = PatchDiscriminator(
             .init(

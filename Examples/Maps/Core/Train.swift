@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeepLearning
 import Foundation
+import Distributed
 import Imaging
 import Pix2Pix
 
@@ -62,6 +63,12 @@ public struct Train: ParsableCommand {
             "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given.",
             valueName: "fp32|bf16"))
     var precision: String?
+    @Flag(name: .customLong("no-dropout"), help: "No dropout in the generator (junyanz's --no_dropout).")
+    var noDropout = false
+    @Flag(
+        name: .customLong("no-sync-batch-norm"),
+        help: "Under mpirun: normalise each rank's batch on its own instead of the global batch's statistics.")
+    var noSyncBatchNorm = false
     @Option(name: .customLong("sample-every"), help: "Write a sample grid and refresh the report every N steps.")
     var sampleEvery: Int = 100
     @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (and always at the end).")
@@ -100,7 +107,8 @@ public struct Train: ParsableCommand {
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
-            batchSize: batchSize, precision: precision == "bf16" ? "bf16" : nil)
+            batchSize: batchSize, precision: precision == "bf16" ? "bf16" : nil, dropout: noDropout ? false : nil,
+            syncBatchNorm: noSyncBatchNorm ? false : nil)
     }
 
     public func run() throws {
@@ -112,8 +120,14 @@ public struct Train: ParsableCommand {
 
 /// The training loop shared by `maps train` and `maps demo`.
 ///
+/// Under `mpirun -np N` (Open MPI's environment) it is one rank of a data-parallel job
+/// (Docs/Distributed.md): every rank trains on its own shard of each global batch of N × the
+/// per-rank batch, gradients are averaged over the ranks, batch norm is synchronised unless
+/// the run says otherwise, and only rank 0 writes files and prints.
+///
 /// - Parameter precisionGiven: when resuming, `requested.precision` replaces the run's own.
 func train(run: RunDirectory, options requested: RunOptions, resume: Bool, precisionGiven: Bool = false) throws {
+    let job = try TrainingJob()
     var options = requested
     if resume {
         options = try run.loadOptions()
@@ -128,8 +142,10 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
     }
     let data = try MapsData(
         path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
-    try run.create()
-    if !resume { try run.save(options) }
+    if job.isLeader {
+        try run.create()
+        if !resume { try run.save(options) }
+    }
 
     let (generator, discriminator) = options.makeModels()
     let trainer = Pix2PixTrainer(
@@ -138,15 +154,16 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
             l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
             learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
     if let reason = options.matrixPrecision.unsupportedReason {
-        say("--precision bf16: \(reason)")
+        job.say("--precision bf16: \(reason)")
     } else {
         trainer.precision = options.matrixPrecision
         if trainer.precision == .bfloat16, let warning = MatrixPrecision.bfloat16SpeedWarning {
-            say("note: \(warning)")
+            job.say("note: \(warning)")
         }
     }
     var dataGenerator = SeededGenerator(seed: options.seed &+ 1)
     var epoch = 0, batchInEpoch = 0
+    var savedRankStreams: RankStreams?
     if resume {
         let extra = try trainer.loadCheckpoint(from: run.checkpoint)
         guard let state = extra["data"].flatMap({ try? JSONDecoder().decode(DataPosition.self, from: Data($0.utf8)) })
@@ -155,17 +172,22 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
                 "\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
         }
         (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batch)
-        // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? []
-        where name.hasPrefix(".") && name.contains(".tmp-") {
-            try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
+        savedRankStreams = extra["ranks"].flatMap { try? JSONDecoder().decode(RankStreams.self, from: Data($0.utf8)) }
+        if job.isLeader {
+            // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? []
+            where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
+            }
+            keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
         }
-        keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
-        say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(epoch + 1))")
-    } else {
+        job.say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(epoch + 1))")
+    } else if job.isLeader {
         try writeText(LossRecord.header + "\n", to: run.losses)
     }
-    let batchesPerEpoch = (data.train.count + options.batch - 1) / options.batch
+    let shard = try job.join(trainer, options: options, pairs: data.train.count, saved: savedRankStreams)
+    let pairsPerRank = shard?.samplesPerProcess ?? data.train.count
+    let batchesPerEpoch = (pairsPerRank + options.batch - 1) / options.batch
     let totalSteps = Swift.min(options.steps ?? Int.max, (options.epochs + options.decayEpochs) * batchesPerEpoch)
     let samplePairs = try (0..<Swift.min(3, data.validation.count)).map {
         resized(try data.validation.pair(at: $0), to: options.imageSize)
@@ -174,24 +196,33 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
         options.jitter
         ? Jitter(resizeTo: options.imageSize * 286 / 256, cropTo: options.imageSize) : nil
     var progress = ProgressBar(total: totalSteps, startStep: trainer.completedSteps)
-    let lossFile = try FileHandle(forWritingTo: run.losses)
-    defer { try? lossFile.close() }
-    lossFile.seekToEndOfFile()
-    say(
-        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), batch \(options.batch), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
+    let lossFile = job.isLeader ? try FileHandle(forWritingTo: run.losses) : nil
+    defer { try? lossFile?.close() }
+    lossFile?.seekToEndOfFile()
+    let batchDescription =
+        job.size == 1
+        ? "batch \(options.batch)"
+        : "batch \(options.batch) per rank × \(job.size) ranks = global batch \(options.batch * job.size) (batch norm \(options.synchronizesBatchNorm ? "synchronised" : "per rank"))"
+    job.say(
+        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), \(batchDescription), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
     )
 
     func saveState(epochStart: SeededGenerator) throws {
         let position = DataPosition(epochStart: epochStart, epoch: epoch, batch: batchInEpoch)
-        let json = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
-        try trainer.saveCheckpoint(to: run.checkpoint, extra: ["data": json])
+        var extra = ["data": String(decoding: try JSONEncoder().encode(position), as: UTF8.self)]
+        if let streams = try job.gatherStreams(trainer) {
+            extra["ranks"] = String(decoding: try JSONEncoder().encode(streams), as: UTF8.self)
+        }
+        guard job.isLeader else { return }
+        try trainer.saveCheckpoint(to: run.checkpoint, extra: extra)
         try (generator as Module).save(to: run.generator)
     }
 
     while trainer.completedSteps < totalSteps {
         trainer.epoch = epoch
         let epochStart = dataGenerator
-        var batches = data.train.batches(of: options.batch, shuffled: true, generator: &dataGenerator, jitter: jitter)
+        var batches = data.train.batches(
+            of: options.batch, shuffled: true, generator: &dataGenerator, jitter: jitter, shard: shard)
         for _ in 0..<batchInEpoch { _ = try batches.next() }  // resume mid-epoch with the same order and jitter
         while trainer.completedSteps < totalSteps, let batch = try batches.next() {
             let (source, target) = resized(batch, to: options.imageSize)
@@ -200,18 +231,20 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
                 losses = try trainer.step(source: source, target: target)
             } catch let error as NonFiniteTrainingError {
                 throw MapsError("\(error) (\(run.checkpoint.path))")
+            } catch let error as DistributedError {
+                throw MapsError("rank \(job.rank) of \(job.size): \(error)")
             }
             batchInEpoch += 1
             let step = trainer.completedSteps
             do {
-                try lossFile.write(contentsOf: Data((LossRecord(step: step, losses: losses.all).csvLine + "\n").utf8))
+                try lossFile?.write(contentsOf: Data((LossRecord(step: step, losses: losses.all).csvLine + "\n").utf8))
             } catch {
                 throw MapsError("\(run.losses.path): cannot append the step's losses (\(error.localizedDescription))")
             }
-            progress.update(step: step, epoch: epoch, losses: losses)
+            if job.isLeader { progress.update(step: step, epoch: epoch, losses: losses) }
             let last = step == totalSteps
             if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }
-            if step % options.sampleEvery == 0 || last {
+            if job.isLeader && (step % options.sampleEvery == 0 || last) {
                 try writeSamples(
                     generator, samplePairs, seed: options.seed ^ UInt64(step),
                     to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
@@ -223,7 +256,8 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
             batchInEpoch = 0
         }
     }
-    say("done: \(trainer.completedSteps) steps; report at \(run.report.path)")
+    job.say("done: \(trainer.completedSteps) steps; report at \(run.report.path)")
+    try job.finish()
 }
 
 /// Where in the data stream a checkpoint was taken: the shuffling generator as it was at the

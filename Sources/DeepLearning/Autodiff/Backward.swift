@@ -4,11 +4,16 @@ extension Tensor {
     /// Back-propagates from this value and accumulates into every `Parameter.gradient` it
     /// depends on.
     ///
-    /// - Parameter seed: ∂loss/∂self. Defaults to 1 and then requires a one-element tensor.
+    /// - Parameters:
+    ///   - seed: ∂loss/∂self. Defaults to 1 and then requires a one-element tensor.
+    ///   - onGradientReady: called, on the calling thread, as soon as a parameter's gradient of
+    ///     this pass is complete (every op that read it has been back-propagated) and added to
+    ///     `Parameter.gradient` — before the rest of the pass runs. Data-parallel training
+    ///     starts its allreduce of a bucket of gradients from here (PyTorch's DDP hooks).
     ///
     /// The graph's saved tensors are freed as it is walked: call it once per forward pass.
     /// Pullbacks run on the calling thread with recording off (on that thread only).
-    public func backward(seed: Tensor? = nil) {
+    public func backward(seed: Tensor? = nil, onGradientReady: ((Parameter) -> Void)? = nil) {
         guard let root = node else {
             preconditionFailure("backward(): this tensor does not depend on any parameter that requires a gradient")
         }
@@ -36,6 +41,7 @@ extension Tensor {
                 if let parameter = current.parameter {
                     parameter.accumulateGradient(gradient)
                     profile?.recordBackward("parameter gradient", since: started)
+                    onGradientReady?(parameter)
                     continue
                 }
                 guard let pullback = current.pullback else { continue }

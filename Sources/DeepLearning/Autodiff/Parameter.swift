@@ -49,6 +49,18 @@ public final class Parameter {
     /// Forgets the accumulated gradient.
     public func zeroGradient() { gradient = nil }
 
+    /// Replaces the accumulated gradient (of this parameter's shape), e.g. by its mean over the
+    /// processes of a data-parallel job; nil forgets it.
+    public func replaceGradient(with newGradient: Tensor?) {
+        if let newGradient {
+            precondition(
+                newGradient.shape == storedValue.shape,
+                "replaceGradient: shape \(describeShape(newGradient.shape)) for a parameter of shape \(describeShape(storedValue.shape))"
+            )
+        }
+        gradient = newGradient?.detached()
+    }
+
     /// Whether the accumulated gradient has no NaN or infinity (`true` when there is none).
     ///
     /// O(1) after `backward()`: each gradient is scanned as it is accumulated, while it is

@@ -40,6 +40,14 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
         }
     }
 
+    /// Synchronised batch normalisation (PyTorch's `SyncBatchNorm`): in training, the batch
+    /// statistics are over the batches of every process of a data-parallel job, summed by this
+    /// reducer (the `Distributed` module's `ProcessGroup`), and so are the sums the input
+    /// gradient needs; nil (the default) keeps them this process's own. With it, N processes
+    /// at batch B normalise like one process at batch N·B. Inference (`isTraining` false, also
+    /// with `forceBatchStatistics`) stays local, so one process can translate on its own.
+    public var synchronization: CrossProcessReducer?
+
     /// Creates a batch normalisation layer for `channels` channels.
     public init(_ channels: Int, momentum: Float = 0.99, epsilon: Float = 1e-3, forceBatchStatistics: Bool = false) {
         gamma = Parameter(.ones([channels]))
@@ -76,10 +84,10 @@ public final class BatchNorm: NormalizationLayer, TrainingModeDependent {
         )
         let (output, statistics) = normalize(
             input, gamma: gamma.value, beta: beta.value, groups: groups, epsilon: epsilon,
-            activation: activation)
+            activation: activation, reducer: isTraining ? synchronization : nil)
         if isTraining {
             // One update per sub-batch, in order: as if each had gone through on its own.
-            let n = Float(input.count / channels / groups)
+            let n = Float(statistics.rows)
             let correction = n > 1 ? n / (n - 1) : 1
             let m = momentum
             var mean = runningMean.value.scalars, variance = runningVariance.value.scalars

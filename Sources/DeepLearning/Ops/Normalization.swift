@@ -12,6 +12,54 @@ struct NormalizationStatistics {
     var mean: [Float]
     /// Biased (population) variance, as used for normalising.
     var variance: [Float]
+    /// Rows per group they are over (all processes' with a cross-process reducer); 0 when given.
+    var rows = 0
+}
+
+/// Sums small vectors elementwise over the processes of a data-parallel job, in place: what
+/// synchronised batch normalisation needs (`BatchNorm.synchronization`). The `Distributed`
+/// module's `ProcessGroup` is one. Every process must call it in the same order.
+public protocol CrossProcessReducer: AnyObject {
+    /// Replaces `values` by their elementwise sum over all processes.
+    func sumOverProcesses(_ values: inout [Float])
+}
+
+/// `normalizationStatistics` over the rows of every process: Σx (and the row count), then
+/// Σ(x − μ)² with the global μ, each summed by `reducer` — the same two-pass statistics one
+/// process would compute over everyone's rows, up to summation order.
+func synchronizedStatistics(
+    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int, reducer: CrossProcessReducer
+) -> NormalizationStatistics {
+    var sums = [Float](repeating: 0, count: groups * channels + 1)
+    for g in 0..<groups {
+        let base = x + g * rows * channels
+        let local = channelSums(rows: rows, channels: channels) { r, acc in
+            let row = base + r * channels
+            for c in 0..<channels { acc[c] += row[c] }
+        }
+        for c in 0..<channels { sums[g * channels + c] = local[c] }
+    }
+    sums[groups * channels] = Float(rows)
+    reducer.sumOverProcesses(&sums)
+    let total = Int(sums[groups * channels])
+    let mean = (0..<(groups * channels)).map { sums[$0] / Float(Swift.max(total, 1)) }
+    var squares = [Float](repeating: 0, count: groups * channels)
+    mean.withUnsafeBufferPointer { mu in
+        for g in 0..<groups {
+            let base = x + g * rows * channels, groupMean = mu.baseAddress! + g * channels
+            let local = channelSums(rows: rows, channels: channels) { r, acc in
+                let row = base + r * channels
+                for c in 0..<channels {
+                    let d = row[c] - groupMean[c]
+                    acc[c] += d * d
+                }
+            }
+            for c in 0..<channels { squares[g * channels + c] = local[c] }
+        }
+    }
+    reducer.sumOverProcesses(&squares)
+    return NormalizationStatistics(
+        mean: mean, variance: squares.map { $0 / Float(Swift.max(total, 1)) }, rows: total)
 }
 
 /// Computes mean and biased variance per (group, channel) in two passes (mean, then
@@ -40,7 +88,7 @@ func normalizationStatistics(
         }
         for c in 0..<channels { variance[g * channels + c] = squares[c] / Float(Swift.max(rows, 1)) }
     }
-    return NormalizationStatistics(mean: mean, variance: variance)
+    return NormalizationStatistics(mean: mean, variance: variance, rows: rows)
 }
 
 /// Sums per-channel contributions of `rows` rows, splitting the rows over the cores, each
@@ -76,13 +124,18 @@ func channelSums(
 ///   - shape: the full input shape (for the output and error messages).
 ///   - statistics: per (group, channel) mean and variance; when `nil` they are computed from
 ///     `input` (training) and the pullback includes their dependence on `input`.
+///   - reducer: with computed statistics, sums them (and the pullback's sums for ∂x) over all
+///     processes: synchronised batch normalisation. ∂γ and ∂β stay this process's own, for
+///     the data-parallel gradient average to combine.
 func normalize(
     _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
-    statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity
+    statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity,
+    reducer: CrossProcessReducer? = nil
 )
     -> (output: Tensor, statistics: NormalizationStatistics)
 {
-    let op = NormalizeOp(input: input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed)
+    let op = NormalizeOp(
+        input: input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, reducer: reducer)
     if let result = activation.withKernel(op) { return result }
     let (output, statistics) = op(IdentityActivation())
     return (activation(output), statistics)
@@ -92,25 +145,35 @@ func normalize(
 private struct NormalizeOp: ActivationKernelUser {
     let input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float
     let statistics: NormalizationStatistics?
+    let reducer: CrossProcessReducer?
 
     func callAsFunction<A: PointwiseActivation>(
         _ activation: A
     ) -> (output: Tensor, statistics: NormalizationStatistics) {
-        normalize(input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: statistics, activation)
+        normalize(
+            input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: statistics, activation,
+            reducer: reducer)
     }
 }
 
 /// The fused kernels behind `normalize(_:…activation:)`, specialised per activation.
 private func normalize<A: PointwiseActivation>(
     _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
-    statistics fixed: NormalizationStatistics?, _ activation: A
+    statistics fixed: NormalizationStatistics?, _ activation: A, reducer: CrossProcessReducer?
 )
     -> (output: Tensor, statistics: NormalizationStatistics)
 {
     let channels = input.shape[input.rank - 1]
     let rows = input.count / Swift.max(groups * channels, 1)
+    let reducer = fixed == nil ? reducer : nil
     let statistics =
-        fixed ?? input.withPointer { normalizationStatistics($0, groups: groups, rows: rows, channels: channels) }
+        fixed
+        ?? input.withPointer { x in
+            if let reducer {
+                return synchronizedStatistics(x, groups: groups, rows: rows, channels: channels, reducer: reducer)
+            }
+            return normalizationStatistics(x, groups: groups, rows: rows, channels: channels)
+        }
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
     // Per (group, channel): y = activation(x·scale + shift).
     var scale = [Float](repeating: 0, count: groups * channels), shift = scale
@@ -145,12 +208,21 @@ private func normalize<A: PointwiseActivation>(
         if needed[0] {
             // ∂x = a·∂z + bx·x + c per (group, channel), folded into one affine pass.
             var a = [Float](repeating: 0, count: groups * channels), bx = a, c0 = a
-            let n = Float(Swift.max(rows, 1))
+            var n = Float(Swift.max(rows, 1))
+            // Synchronised: the means of ∂z and ∂z·x̂ are over every process's rows.
+            var globalDz = sumDz, globalDzXhat = sumDzXhat
+            if let reducer {
+                var both = sumDz + sumDzXhat
+                reducer.sumOverProcesses(&both)
+                globalDz = Array(both[0..<(groups * channels)])
+                globalDzXhat = Array(both[(groups * channels)...])
+                n = Float(Swift.max(statistics.rows, 1))
+            }
             for i in 0..<(groups * channels) {
                 let gammaC = g?[i % channels] ?? 1
                 a[i] = gammaC * inverseDeviation[i]
                 if usesBatchStatistics {
-                    let meanDz = sumDz[i] / n, meanDzXhat = sumDzXhat[i] / n
+                    let meanDz = globalDz[i] / n, meanDzXhat = globalDzXhat[i] / n
                     // x̂ = (x − μ)·inv  ⇒  −a·x̂·meanDzXhat = bx·x + const
                     bx[i] = -a[i] * meanDzXhat * inverseDeviation[i]
                     c0[i] = -a[i] * meanDz + a[i] * meanDzXhat * inverseDeviation[i] * statistics.mean[i]

@@ -1,3 +1,4 @@
+import COpenBLAS
 import CKernels
 import Foundation
 import Synchronization
@@ -30,6 +31,14 @@ public enum Parallelism {
     public static var threads: Int {
         get { threadCount.load(ordering: .relaxed) }
         set { threadCount.store(Swift.max(1, newValue), ordering: .relaxed) }
+    }
+
+    /// Sets the library's threads and OpenBLAS's to `count` (at least 1): e.g. the cores a
+    /// process is bound to when several processes share a machine.
+    public static func setThreads(includingBLAS count: Int) {
+        threads = count
+        OpenBLASSetup.configure()
+        openblas_set_num_threads(Int32(Swift.max(1, count)))
     }
 
     private static let threadCount = Atomic<Int>(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))
