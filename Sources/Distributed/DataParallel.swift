@@ -12,6 +12,10 @@ import DeepLearning
 import Foundation
 
 /// Averages one model's gradients over the processes of a `ProcessGroup`.
+///
+/// One backward pass per `synchronize()`: a bucket's allreduce starts as soon as its gradients
+/// are final, so gradients accumulated over several passes (PyTorch's `no_sync`) are not
+/// supported; every process must run the same backward passes in the same order.
 public final class DataParallel: GradientSynchronizer, @unchecked Sendable {
     /// The processes.
     public let group: ProcessGroup
