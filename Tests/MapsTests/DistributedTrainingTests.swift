@@ -37,10 +37,21 @@ final class DistributedTrainingTests: XCTestCase {
         ] + (dropout ? [] : ["--no-dropout"])
     }
 
-    private func mpirunProcess(_ ranks: Int, _ arguments: [String]) -> (Process, Pipe) {
+    /// `mpirun -np ranks [options] maps arguments`, run inside network namespace `namespace`
+    /// (through `ip`, at `ipPath`) when one is given.
+    private func mpirunProcess(
+        _ ranks: Int, _ arguments: [String], options: [String] = ["--oversubscribe"],
+        namespace: (ipPath: String, name: String)? = nil
+    ) -> (Process, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.mpirun)
-        process.arguments = ["-np", "\(ranks)", "--oversubscribe", MapsBinary.url.path] + arguments
+        let command = [Self.mpirun, "-np", "\(ranks)"] + options + [MapsBinary.url.path] + arguments
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: namespace.ipPath)
+            process.arguments = ["netns", "exec", namespace.name] + command
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.mpirun)
+            process.arguments = Array(command.dropFirst())
+        }
         var environment = ProcessInfo.processInfo.environment
         // Root in CI containers; shared memory without the ptrace-based single copy, which
         // containers often forbid.
@@ -55,8 +66,11 @@ final class DistributedTrainingTests: XCTestCase {
     }
 
     @discardableResult
-    private func mpirun(_ ranks: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let (process, pipe) = mpirunProcess(ranks, arguments)
+    private func mpirun(
+        _ ranks: Int, _ arguments: [String], options: [String] = ["--oversubscribe"],
+        namespace: (ipPath: String, name: String)? = nil
+    ) throws -> (status: Int32, output: String) {
+        let (process, pipe) = mpirunProcess(ranks, arguments, options: options, namespace: namespace)
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -182,26 +196,15 @@ final class DistributedTrainingTests: XCTestCase {
 
         let (status, output) = try MapsBinary.run(options("one") + ["--batch-size", "2", "--steps", "3"])
         XCTAssertEqual(status, 0, output)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ipPath)
         // Both "hosts" are this machine's cores: no binding, or both ranks would share core 0.
-        process.arguments =
-            [
-                "netns", "exec", left, Self.mpirun, "--bind-to", "none", "--hostfile", hosts.path, "-np", "2",
-                "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include",
-                "\(subnet).0/24", "--mca", "oob_tcp_if_include", "\(subnet).0/24", MapsBinary.url.path,
-            ] + options("namespaces") + ["--batch-size", "1", "--steps", "3"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        let (jobStatus, text) = try mpirun(
+            2, options("namespaces") + ["--batch-size", "1", "--steps", "3"],
+            options: [
+                "--bind-to", "none", "--hostfile", hosts.path, "--mca", "plm_rsh_agent", agent.path, "--mca", "btl",
+                "tcp,self", "--mca", "btl_tcp_if_include", "\(subnet).0/24", "--mca", "oob_tcp_if_include",
+                "\(subnet).0/24",
+            ], namespace: (ipPath, left))
+        XCTAssertEqual(jobStatus, 0, text)
         XCTAssertTrue(text.contains("global batch 2"), text)
         // The launcher went through the agent into the second namespace (rank 0 runs in the first).
         let launched = try String(contentsOf: root.appendingPathComponent("launched"), encoding: .utf8)
