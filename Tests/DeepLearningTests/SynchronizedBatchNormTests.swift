@@ -34,6 +34,12 @@ final class SynchronizedBatchNormTests: XCTestCase {
         }
     }
 
+    /// What one simulated process hands back (written by its thread before it signals).
+    private final class ProcessResult: @unchecked Sendable {
+        var value:
+            (output: Tensor, inputGradient: Tensor, gamma: Tensor, beta: Tensor, mean: [Float], variance: [Float])?
+    }
+
     func testTwoHalvesSynchronisedEqualOneLayerOverTheWholeBatch() throws {
         let channels = 5
         let x = randomTensor([4, 3, 3, channels], seed: 21), probe = randomTensor([4, 3, 3, channels], seed: 22)
@@ -56,10 +62,8 @@ final class SynchronizedBatchNormTests: XCTestCase {
                 return concatenate(pieces, axis: 0)
             }
             let reducer = InMemoryReducer(participants: 2)
-            nonisolated(unsafe) var results:
-                [(
-                    output: Tensor, inputGradient: Tensor, gamma: Tensor, beta: Tensor, mean: [Float], variance: [Float]
-                )?] = [nil, nil]
+            // One result slot per thread: the threads never write the same variable.
+            let results = [ProcessResult(), ProcessResult()]
             let done = DispatchSemaphore(value: 0)
             for r in 0..<2 {
                 let thread = Thread {
@@ -71,7 +75,7 @@ final class SynchronizedBatchNormTests: XCTestCase {
                     let part = Parameter(half(x, r))
                     let y = layer(part.value, activation: .leakyReLU(slope: 0.2))
                     (y * half(probe, r)).sum().backward()
-                    results[r] = (
+                    results[r].value = (
                         y.detached(), part.gradient!, layer.gamma.gradient!, layer.beta.gradient!,
                         layer.runningMean.value.scalars, layer.runningVariance.value.scalars
                     )
@@ -81,7 +85,7 @@ final class SynchronizedBatchNormTests: XCTestCase {
             }
             done.wait()
             done.wait()
-            let a = try XCTUnwrap(results[0]), b = try XCTUnwrap(results[1])
+            let a = try XCTUnwrap(results[0].value), b = try XCTUnwrap(results[1].value)
             let label = "\(subBatches) sub-batch(es)"
             assertClose(a.output, half(expected.detached(), 0), tolerance: 2e-6, "\(label) output, process 0")
             assertClose(b.output, half(expected.detached(), 1), tolerance: 2e-6, "\(label) output, process 1")
