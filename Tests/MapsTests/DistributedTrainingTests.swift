@@ -14,12 +14,8 @@ final class DistributedTrainingTests: XCTestCase {
         try XCTSkipUnless(
             FileManager.default.isExecutableFile(atPath: Self.mpirun),
             "mpirun missing (Tools/install-dependencies.sh installs openmpi-bin)")
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-mpi-\(UUID())")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         // Four training pairs: an epoch is two global batches of 2.
-        try MapsBinary.run([
-            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "2", "--tile-size", "64",
-        ])
+        root = try MapsBinary.scratchFolderWithFourPairs("maps-mpi")
     }
 
     override func tearDownWithError() throws {

@@ -41,6 +41,19 @@ enum MapsBinary {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// A fresh temporary folder named `prefix-<UUID>` holding `data/`: four synthetic 64×64
+    /// training pairs (an epoch of four steps at batch 1) and two validation pairs.
+    static func scratchFolderWithFourPairs(_ prefix: String) throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID())")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let (status, output) = try run([
+            "synthesize", "--output", root.appendingPathComponent("data").path, "--count", "4", "--val-count", "2",
+            "--tile-size", "64",
+        ])
+        XCTAssertEqual(status, 0, output)
+        return root
+    }
+
     /// The lines of `losses.csv` after its header, in order.
     static func lossLines(_ run: URL) -> [Substring] {
         guard let text = try? String(contentsOf: run.appendingPathComponent("losses.csv"), encoding: .utf8) else {

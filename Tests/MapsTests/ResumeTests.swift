@@ -11,12 +11,8 @@ final class ResumeTests: XCTestCase {
 
     override func setUpWithError() throws {
         try MapsBinary.requireBuilt()
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("maps-resume-\(UUID())")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         // Four training pairs: an epoch is four steps.
-        try MapsBinary.run([
-            "synthesize", "--output", path("data"), "--count", "4", "--val-count", "2", "--tile-size", "64",
-        ])
+        root = try MapsBinary.scratchFolderWithFourPairs("maps-resume")
     }
 
     override func tearDownWithError() throws {
