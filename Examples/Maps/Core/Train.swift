@@ -171,7 +171,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
             throw MapsError(
                 "\(run.checkpoint.path): checkpoint lacks the data position; it was not written by `maps train`")
         }
-        (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batch)
+        (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batchesDone(ranks: job.size))
         savedRankStreams = extra["ranks"].flatMap { try? JSONDecoder().decode(RankStreams.self, from: Data($0.utf8)) }
         if job.isLeader {
             // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
@@ -208,7 +208,8 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
     )
 
     func saveState(epochStart: SeededGenerator) throws {
-        let position = DataPosition(epochStart: epochStart, epoch: epoch, batch: batchInEpoch)
+        let position = DataPosition(
+            epochStart: epochStart, epoch: epoch, batch: batchInEpoch, ranks: job.size == 1 ? nil : job.size)
         var extra = ["data": String(decoding: try JSONEncoder().encode(position), as: UTF8.self)]
         if let streams = try job.gatherStreams(trainer) {
             extra["ranks"] = String(decoding: try JSONEncoder().encode(streams), as: UTF8.self)
@@ -266,6 +267,13 @@ struct DataPosition: Codable {
     var epochStart: SeededGenerator
     var epoch: Int
     var batch: Int
+    /// Ranks of the job that saved it (nil: a lone process, or a run saved before ranks existed).
+    var ranks: Int? = nil
+
+    /// The batches of this epoch already done, for a job of `size` ranks: the same ones when
+    /// the rank count is unchanged; otherwise as many of the new shard's batches as cover the
+    /// pairs done (rounded down, so a few pairs of the epoch may be seen again, none skipped).
+    func batchesDone(ranks size: Int) -> Int { batch * (ranks ?? 1) / size }
 }
 
 /// Drops loss records written after the checkpoint a run resumes from.
