@@ -116,6 +116,11 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(unsynchronised.status, 0, unsynchronised.output)
         XCTAssertTrue(unsynchronised.output.contains("(batch norm per rank)"), unsynchronised.output)
         XCTAssertGreaterThan(try worstDifference("one", "local").0, 1e-3)
+
+        // The demo writes one dataset and is not data-parallel: it refuses to run as two ranks.
+        let demo = try mpirun(2, ["demo", "--output", path("demo")])
+        XCTAssertNotEqual(demo.status, 0)
+        XCTAssertTrue(demo.output.contains("maps demo runs in one process"), demo.output)
     }
 
     func testTwoRanksResumeExactlyWithEachRanksDropoutStream() throws {

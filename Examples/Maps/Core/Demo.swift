@@ -37,6 +37,10 @@ public struct Demo: ParsableCommand {
     }
 
     public func run() throws {
+        if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), ranks > 1 {
+            throw MapsError(
+                "maps demo runs in one process (every rank would write the same dataset); under mpirun use maps train")
+        }
         let root = URL(fileURLWithPath: output)
         let start = Date()
         let dataPath: String
