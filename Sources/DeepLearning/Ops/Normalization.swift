@@ -24,13 +24,16 @@ public protocol CrossProcessReducer: AnyObject {
     func sumOverProcesses(_ values: inout [Float])
 }
 
-/// `normalizationStatistics` over the rows of every process: Σx (and the row count), then
-/// Σ(x − μ)² with the global μ, each summed by `reducer` — the same two-pass statistics one
-/// process would compute over everyone's rows, up to summation order.
-func synchronizedStatistics(
-    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int, reducer: CrossProcessReducer
+/// Computes mean and biased variance per (group, channel) in two passes (mean, then
+/// squared deviations), which is far more accurate in Float32 than E[x²] − E[x]².
+///
+/// With a `reducer` the statistics are over the rows of every process: Σx (and the row count),
+/// then Σ(x − μ)² with the global μ, each summed by it — the statistics one process would
+/// compute over everyone's rows, up to summation order.
+func normalizationStatistics(
+    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int, reducer: CrossProcessReducer? = nil
 ) -> NormalizationStatistics {
-    var sums = [Float](repeating: 0, count: groups * channels + 1)
+    var sums = [Float](repeating: 0, count: groups * channels)
     for g in 0..<groups {
         let base = x + g * rows * channels
         let local = channelSums(rows: rows, channels: channels) { r, acc in
@@ -39,10 +42,13 @@ func synchronizedStatistics(
         }
         for c in 0..<channels { sums[g * channels + c] = local[c] }
     }
-    sums[groups * channels] = Float(rows)
-    reducer.sumOverProcesses(&sums)
-    let total = Int(sums[groups * channels])
-    let mean = (0..<(groups * channels)).map { sums[$0] / Float(Swift.max(total, 1)) }
+    var total = rows
+    if let reducer {
+        sums.append(Float(rows))
+        reducer.sumOverProcesses(&sums)
+        total = Int(sums.removeLast())
+    }
+    let mean = sums.map { $0 / Float(Swift.max(total, 1)) }
     var squares = [Float](repeating: 0, count: groups * channels)
     mean.withUnsafeBufferPointer { mu in
         for g in 0..<groups {
@@ -57,38 +63,8 @@ func synchronizedStatistics(
             for c in 0..<channels { squares[g * channels + c] = local[c] }
         }
     }
-    reducer.sumOverProcesses(&squares)
-    return NormalizationStatistics(
-        mean: mean, variance: squares.map { $0 / Float(Swift.max(total, 1)) }, rows: total)
-}
-
-/// Computes mean and biased variance per (group, channel) in two passes (mean, then
-/// squared deviations), which is far more accurate in Float32 than E[x²] − E[x]².
-func normalizationStatistics(
-    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int
-) -> NormalizationStatistics {
-    var mean = [Float](repeating: 0, count: groups * channels)
-    var variance = [Float](repeating: 0, count: groups * channels)
-    for g in 0..<groups {
-        let base = x + g * rows * channels
-        let sums = channelSums(rows: rows, channels: channels) { r, acc in
-            let row = base + r * channels
-            for c in 0..<channels { acc[c] += row[c] }
-        }
-        for c in 0..<channels { mean[g * channels + c] = sums[c] / Float(Swift.max(rows, 1)) }
-        let groupMean = Array(mean[(g * channels)..<((g + 1) * channels)])
-        let squares = groupMean.withUnsafeBufferPointer { mu in
-            channelSums(rows: rows, channels: channels) { r, acc in
-                let row = base + r * channels
-                for c in 0..<channels {
-                    let d = row[c] - mu[c]
-                    acc[c] += d * d
-                }
-            }
-        }
-        for c in 0..<channels { variance[g * channels + c] = squares[c] / Float(Swift.max(rows, 1)) }
-    }
-    return NormalizationStatistics(mean: mean, variance: variance, rows: rows)
+    reducer?.sumOverProcesses(&squares)
+    return NormalizationStatistics(mean: mean, variance: squares.map { $0 / Float(Swift.max(total, 1)) }, rows: total)
 }
 
 /// Sums per-channel contributions of `rows` rows, splitting the rows over the cores, each
@@ -168,11 +144,8 @@ private func normalize<A: PointwiseActivation>(
     let reducer = fixed == nil ? reducer : nil
     let statistics =
         fixed
-        ?? input.withPointer { x in
-            if let reducer {
-                return synchronizedStatistics(x, groups: groups, rows: rows, channels: channels, reducer: reducer)
-            }
-            return normalizationStatistics(x, groups: groups, rows: rows, channels: channels)
+        ?? input.withPointer {
+            normalizationStatistics($0, groups: groups, rows: rows, channels: channels, reducer: reducer)
         }
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
     // Per (group, channel): y = activation(x·scale + shift).
