@@ -9,12 +9,8 @@ static inline MPI_Comm dl_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype dl_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype dl_mpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype dl_mpi_int(void) { return MPI_INT; }
-static inline MPI_Datatype dl_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Op dl_mpi_sum(void) { return MPI_SUM; }
-static inline MPI_Op dl_mpi_max(void) { return MPI_MAX; }
 static inline void *dl_mpi_in_place(void) { return MPI_IN_PLACE; }
-static inline MPI_Request dl_mpi_request_null(void) { return MPI_REQUEST_NULL; }
-static inline MPI_Status *dl_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 /// Failures come back as error codes instead of aborting the job (the default handler).
 static inline int dl_mpi_errors_return(MPI_Comm comm) { return MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN); }
 

@@ -117,19 +117,6 @@ public final class ProcessGroup: @unchecked Sendable {
         }
     }
 
-    /// Rank `root`'s bytes on every process.
-    public func broadcast(_ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
-        try worker.sync {
-            var count = Int32(bytes.count)
-            try check(MPI_Bcast(&count, 1, dl_mpi_int(), Int32(root), dl_mpi_comm_world()), "MPI_Bcast of a length")
-            var result = self.rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
-            try check(
-                MPI_Bcast(&result, count, dl_mpi_byte(), Int32(root), dl_mpi_comm_world()),
-                "MPI_Bcast of \(count) bytes")
-            return result
-        }
-    }
-
     /// Every process's bytes, in rank order, on rank `root` (nil on the others).
     public func gather(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]]? {
         try worker.sync {
@@ -154,13 +141,6 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Waits until every process has called it (`MPI_Barrier`).
     public func barrier() throws {
         try worker.sync { try check(MPI_Barrier(dl_mpi_comm_world()), "MPI_Barrier") }
-    }
-
-    /// Whether `flag` holds on every process (a logical and over ranks).
-    public func allAgree(_ flag: Bool) throws -> Bool {
-        var value: [Float] = [flag ? 0 : 1]
-        try allReduceSum(&value)
-        return value[0] == 0
     }
 
     private static func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
