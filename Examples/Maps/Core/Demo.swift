@@ -30,11 +30,7 @@ public struct Demo: ParsableCommand {
 
     public init() {}
 
-    public func validate() throws {
-        guard ["fp32", "bf16"].contains(precision) else {
-            throw ValidationError("--precision must be fp32 or bf16, not '\(precision)'")
-        }
-    }
+    public func validate() throws { _ = try RunOptions.precision(flag: precision) }
 
     public func run() throws {
         if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), ranks > 1 {
@@ -60,7 +56,7 @@ public struct Demo: ParsableCommand {
             data: dataPath, imageSize: imageSize, jitter: false, seed: seed, depth: 7, ngf: 32, ndf: 32,
             discriminatorLayers: 3, epochs: 1000, steps: steps,
             sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1),
-            precision: precision == "bf16" ? "bf16" : nil)
+            precision: try RunOptions.precision(flag: precision))
         let resume = FileManager.default.fileExists(atPath: run.checkpoint.path)
         try train(run: run, options: options, resume: resume)
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)

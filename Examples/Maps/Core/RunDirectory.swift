@@ -1,3 +1,4 @@
+import ArgumentParser
 import DeepLearning
 import Foundation
 import Imaging
@@ -46,6 +47,17 @@ struct RunOptions: Codable, Equatable {
 
     /// The matrix precision the run asks for.
     var matrixPrecision: MatrixPrecision { precision == "bf16" ? .bfloat16 : .float32 }
+
+    /// `precision` for a `--precision fp32|bf16` flag (nil when not given or fp32).
+    ///
+    /// - Throws: `ValidationError` for any other value.
+    static func precision(flag: String?) throws -> String? {
+        guard let flag else { return nil }
+        guard ["fp32", "bf16"].contains(flag) else {
+            throw ValidationError("--precision must be fp32 or bf16, not '\(flag)'")
+        }
+        return flag == "bf16" ? "bf16" : nil
+    }
 
     var normalization: NormalizationKind { NormalizationKind(rawValue: norm) ?? .batch }
 

@@ -88,9 +88,7 @@ public struct Train: ParsableCommand {
         guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
             throw ValidationError("--gan-loss must be vanilla or lsgan")
         }
-        if let precision, !["fp32", "bf16"].contains(precision) {
-            throw ValidationError("--precision must be fp32 or bf16, not '\(precision)'")
-        }
+        _ = try RunOptions.precision(flag: precision)
         guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0, batchSize > 0 else {
             throw ValidationError(
                 "--image-size, --epochs, --batch-size, --sample-every and --checkpoint-every must be positive")
@@ -107,7 +105,8 @@ public struct Train: ParsableCommand {
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
-            batchSize: batchSize, precision: precision == "bf16" ? "bf16" : nil, dropout: noDropout ? false : nil,
+            batchSize: batchSize, precision: try? RunOptions.precision(flag: precision),
+            dropout: noDropout ? false : nil,
             syncBatchNorm: noSyncBatchNorm ? false : nil)
     }
 
