@@ -176,13 +176,9 @@ public final class Pix2PixTrainer {
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5
-        // Data-parallel: every process back-propagates and joins the gradient average before
-        // any of them may stop on a non-finite loss (a NaN anywhere makes every process's
-        // averaged gradient NaN, so all stop at the gradient check).
-        let synchronizers = self.synchronizers
-        if synchronizers == nil { try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar]) }
-        try backward(discriminatorLoss, synchronizer: synchronizers?.discriminator)
-        if synchronizers != nil { try checkFinite(["D real": realLoss.scalar, "D fake": fakeLoss.scalar]) }
+        try backward(
+            discriminatorLoss, checking: ["D real": realLoss.scalar, "D fake": fakeLoss.scalar],
+            synchronizer: synchronizers?.discriminator)
         try checkGradients(discriminatorParameters, network: "discriminator")
         discriminatorOptimizer.update()
 
@@ -192,9 +188,9 @@ public final class Pix2PixTrainer {
         let adversarial = ganLoss(discriminator(source: source, target: fake), real: true)
         let l1 = l1Loss(fake, target)
         let generatorLoss = adversarial + l1 * options.l1Weight
-        if synchronizers == nil { try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar]) }
-        try backward(generatorLoss, synchronizer: synchronizers?.generator)
-        if synchronizers != nil { try checkFinite(["G GAN": adversarial.scalar, "G L1": l1.scalar]) }
+        try backward(
+            generatorLoss, checking: ["G GAN": adversarial.scalar, "G L1": l1.scalar],
+            synchronizer: synchronizers?.generator)
         try checkGradients(generatorParameters, network: "generator")
         generatorOptimizer.update()
 
@@ -204,10 +200,20 @@ public final class Pix2PixTrainer {
             generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
     }
 
-    private func backward(_ loss: Tensor, synchronizer: GradientSynchronizer?) throws {
-        guard let synchronizer else { return loss.backward() }
+    /// Back-propagates `loss` after checking `losses` are finite — or, data-parallel, checks
+    /// them only after joining the gradient average: every process must take part in it before
+    /// any may stop (a NaN anywhere makes every process's averaged gradient NaN, so all stop at
+    /// the gradient check).
+    private func backward(
+        _ loss: Tensor, checking losses: KeyValuePairs<String, Float>, synchronizer: GradientSynchronizer?
+    ) throws {
+        guard let synchronizer else {
+            try checkFinite(losses)
+            return loss.backward()
+        }
         loss.backward(onGradientReady: { synchronizer.gradientReady($0) })
         try synchronizer.synchronize()
+        try checkFinite(losses)
     }
 
     private func checkFinite(_ losses: KeyValuePairs<String, Float>) throws {
