@@ -23,14 +23,12 @@ public struct Evaluate: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard InferenceMode(rawValue: mode) != nil else {
-            throw ValidationError("--mode must be paper or deterministic")
-        }
+        _ = try inferenceMode(mode)
     }
 
     public func run() throws {
         let run = RunDirectory(url: URL(fileURLWithPath: checkpoint))
-        let report = try evaluate(run: run, data: data, limit: limit, mode: InferenceMode(rawValue: mode)!)
+        let report = try evaluate(run: run, data: data, limit: limit, mode: try inferenceMode(mode))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -26,9 +26,7 @@ public struct Export: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard InferenceMode(rawValue: mode) != nil else {
-            throw ValidationError("--mode must be paper or deterministic")
-        }
+        _ = try inferenceMode(mode)
     }
 
     public func run() throws {
@@ -37,7 +35,7 @@ public struct Export: ParsableCommand {
         guard let exportable = generator as? ONNXExportable else {
             throw MapsError("\(type(of: generator)) has no ONNX export")
         }
-        let onnxMode: ONNXInferenceMode = mode == "paper" ? .paper(dropout: true) : .deterministic
+        let onnxMode: ONNXInferenceMode = try inferenceMode(mode) == .paper ? .paper(dropout: true) : .deterministic
         let url = URL(fileURLWithPath: output)
         do {
             try exportONNX(exportable, inputChannels: 3, outputChannels: 3, mode: onnxMode, to: url)

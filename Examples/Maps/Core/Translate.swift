@@ -43,9 +43,7 @@ public struct Translate: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard InferenceMode(rawValue: mode) != nil else {
-            throw ValidationError("--mode must be paper or deterministic")
-        }
+        _ = try inferenceMode(mode)
         guard [checkpoint, pytorchCheckpoint, kerasModel].compactMap({ $0 }).count == 1 else {
             throw ValidationError(
                 "give exactly one of --checkpoint RUN_DIR, --pytorch-checkpoint FILE and --keras-model FILE")
@@ -92,7 +90,7 @@ public struct Translate: ParsableCommand {
         }
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        let inferenceMode = InferenceMode(rawValue: mode)!
+        let inferenceMode = try MapsCore.inferenceMode(mode)
         let start = DispatchTime.now().uptimeNanoseconds
         let translated = try translatePipelined(
             files,
