@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         // Open MPI for data-parallel training (Sources/Distributed); mpirun comes with openmpi-bin.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
-        // Vectorised C kernels for the thin products OpenBLAS streams slowly (SkinnyProduct.swift).
+        // Vectorised C kernels for the thin products OpenBLAS streams slowly (Ops/MatrixProducts/ThinProduct.swift).
         .target(name: "CKernels"),
         .target(
             name: "DeepLearning",

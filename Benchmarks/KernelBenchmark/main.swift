@@ -169,7 +169,7 @@ if arguments.contains("--elementwise") {
 }
 
 // --thin: the thin products of the U-Net's bottom on the library's streaming kernels
-// (`SkinnyProduct`) against OpenBLAS's sgemm, with the weights cold as in a training step:
+// (`ThinProduct`) against OpenBLAS's sgemm, with the weights cold as in a training step:
 // each timed call takes the next of 24 weight matrices of 33.5 MB (800 MB, more than any
 // cache), alternating between the two implementations. Reported as the weight matrix's
 // GB/s (the bytes that must come from DRAM) and the ratio.
@@ -204,7 +204,7 @@ if arguments.contains("--thin") {
                 let a = UnsafePointer(thin), b = UnsafePointer(kind == "TN" ? thin + 16 * rows : weight)
                 let c = kind == "TN" ? weight : result
                 if implementation == 0 {
-                    let handled = SkinnyProduct.run(
+                    let handled = ThinProduct.runIfEligible(
                         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                         a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
                     precondition(handled, "\(kind) \(small): declined by the kernels (DEEPLEARNING_SKINNY_KERNELS=0?)")

@@ -90,7 +90,7 @@ struct MachineDescription {
         }
         cpu = field("model name") ?? "unknown CPU"
         bf16 = (field("flags") ?? "").split(separator: " ").contains("avx512_bf16")
-        kernelLevel = ["none (Swift SIMD only)", "AVX2 + FMA", "AVX-512F"][Swift.min(2, SkinnyProduct.supportedLevel)]
+        kernelLevel = ["none (Swift SIMD only)", "AVX2 + FMA", "AVX-512F"][Swift.min(2, ThinProduct.supportedLevel)]
         openBLASCore = OpenBLASSetup.coreName
         cores = ProcessInfo.processInfo.activeProcessorCount
     }

@@ -116,7 +116,7 @@ final class GeneralOpTests: XCTestCase {
     func testPointwiseKernelLevelsAgree() throws {
         let saved = PointwiseKernels.level
         defer { PointwiseKernels.level = saved }
-        try XCTSkipIf(SkinnyProduct.supportedLevel == 0, "no AVX2 or AVX-512 here: only the Swift loops exist")
+        try XCTSkipIf(ThinProduct.supportedLevel == 0, "no AVX2 or AVX-512 here: only the Swift loops exist")
         let rows = randomTensor([5, 37], seed: 51, lower: -6, upper: 6)
         let image = randomTensor([3, 4, 5, 20], seed: 52, lower: -3, upper: 3)
         let (gamma, beta) = (randomTensor([37], seed: 53), randomTensor([37], seed: 54))
@@ -129,7 +129,7 @@ final class GeneralOpTests: XCTestCase {
         ]
         for (name, x, op) in ops {
             var results: [(Tensor, Tensor)] = []
-            for level in 0...SkinnyProduct.supportedLevel {
+            for level in 0...ThinProduct.supportedLevel {
                 PointwiseKernels.level = level
                 let input = Parameter(x)
                 let y = op(input.value)

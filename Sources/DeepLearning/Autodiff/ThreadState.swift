@@ -37,18 +37,18 @@ private let threadStateKey: pthread_key_t = {
 }()
 
 /// Kernel choices that tests and benchmarks vary (`ConvGeometry.scratchBudget`,
-/// `SkinnyProduct.level`, `SkinnyProduct.minimumLargeOperand`) and the matrix precision
+/// `ThinProduct.level`, `ThinProduct.minimumLargeOperand`) and the matrix precision
 /// (`withMatrixPrecision`). They change which kernel runs or how work is chunked, and so the
 /// rounding of results: per thread, never process-wide.
 struct KernelSettings {
     /// Floats of patch matrix per convolution chunk (16 MB).
     var scratchBudget = 1 << 22
-    /// The thin-product kernels' instruction-set level (see `SkinnyProduct.level`).
-    var thinProductLevel = SkinnyProduct.defaultLevel
+    /// The thin-product kernels' instruction-set level (see `ThinProduct.level`).
+    var thinProductLevel = ThinProduct.defaultLevel
     /// The fewest floats of the large operand for a thin-product kernel.
     var thinProductMinimumLargeOperand = 1 << 18
     /// The instruction-set level of the pointwise C kernels (see `PointwiseKernels.level`).
-    var pointwiseLevel = SkinnyProduct.defaultLevel
+    var pointwiseLevel = ThinProduct.defaultLevel
     /// Whether general matrix products run in bfloat16 (`withMatrixPrecision`).
     var bfloat16Products = false
 }

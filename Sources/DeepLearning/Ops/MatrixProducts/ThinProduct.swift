@@ -1,16 +1,16 @@
-// Matrix products with a thin side (at most `SkinnyProduct.rowLimit` rows, or that many terms
+// Matrix products with a thin side (at most `ThinProduct.rowLimit` rows, or that many terms
 // in the sum) and a large weight matrix on the other: the convolutions at the bottom of a
 // U-Net, where a kernel of tens of megabytes meets a handful of pixels. They are memory-bound:
 // each weight is read from DRAM and used a few times. OpenBLAS 0.3.21 packs the large operand
 // before using it; the C kernels in `CKernels` stream it once (Docs/Performance.md has the
 // measurements, Docs/Design.md why this is the one place the library multiplies matrices
-// itself). `product` (MatrixProduct.swift) offers every product here first.
+// itself). `product` (MatrixProduct.swift) decides which products come here (`eligibleKind`).
 
 import CKernels
 import Foundation
 
 /// Runs eligible thin matrix products on the vectorised C kernels of `CKernels`.
-@_spi(Benchmarks) public enum SkinnyProduct {
+@_spi(Benchmarks) public enum ThinProduct {
     /// The most rows (NN, NT) or summed terms (TN) a product may have to run here. Past 16
     /// the products turn compute-bound and OpenBLAS's blocked kernels win.
     public static let rowLimit = 16
@@ -40,31 +40,72 @@ import Foundation
     /// The best level this CPU supports.
     public static var supportedLevel: Int { Int(dl_skinny_level()) }
 
-    /// Computes `c = op(a)·op(b) + β·c` (row-major, as `cblas_sgemm` with α = 1) when the
-    /// product is thin enough and the shapes fit the kernels; returns `false` without touching
-    /// `c` otherwise, for the caller to use BLAS.
-    public static func run(
+    /// The three layouts the kernels handle.
+    enum Kind: Equatable {
+        /// C = A·B with at most `rowLimit` rows of A.
+        case nn
+        /// C = A·Bᵀ with at most `rowLimit` rows of A.
+        case nt
+        /// C = Aᵀ·B with at most `rowLimit` summed terms (a kernel gradient); β = 0 only.
+        case tn
+    }
+
+    /// The kernel and level that take `c = op(a)·op(b) + β·c`, or nil when the product is not
+    /// thin enough, its large operand too small, or its shape does not fit the vector lanes.
+    /// `product`'s routing (MatrixProduct.swift) asks this first.
+    static func eligibleKind(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, beta: Float, settings: KernelSettings
+    ) -> (Kind, level: Int)? {
+        let level = settings.thinProductLevel, minimumLargeOperand = settings.thinProductMinimumLargeOperand
+        guard level > 0, m > 0, n > 0, k > 0, Swift.max(m, n, k) < Int(Int32.max) else { return nil }
+        let lanes = Int(dl_skinny_lanes(Int32(level)))
+        switch (transposeA, transposeB) {
+        case (false, false) where m <= rowLimit && n % lanes == 0 && k * n >= minimumLargeOperand:
+            return (.nn, level)
+        case (false, true) where m <= rowLimit && k % lanes == 0 && k * n >= minimumLargeOperand:
+            return (.nt, level)
+        case (true, false) where k <= rowLimit && beta == 0 && n % lanes == 0 && m * n >= minimumLargeOperand:
+            return (.tn, level)
+        default:
+            return nil
+        }
+    }
+
+    /// Computes `c = op(a)·op(b) + β·c` (row-major, as `cblas_sgemm` with α = 1) on the kernels
+    /// when `eligibleKind` accepts the product; returns `false` without touching `c` otherwise.
+    /// For tests and benchmarks, which call the kernels directly; the library goes through `product`.
+    public static func runIfEligible(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) -> Bool {
-        let settings = ThreadState.current.kernelSettings
-        let level = settings.thinProductLevel, minimumLargeOperand = settings.thinProductMinimumLargeOperand
-        guard level > 0, m > 0, n > 0, k > 0, Swift.max(m, n, k) < Int(Int32.max) else { return false }
-        let lanes = Int(dl_skinny_lanes(Int32(level)))
-        switch (transposeA, transposeB) {
-        case (false, false) where m <= rowLimit && n % lanes == 0 && k * n >= minimumLargeOperand:
+        guard
+            let (kind, level) = eligibleKind(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, beta: beta,
+                settings: ThreadState.current.kernelSettings)
+        else { return false }
+        run(kind, level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return true
+    }
+
+    /// Runs a product `eligibleKind` accepted as `kind` at `level`.
+    static func run(
+        _ kind: Kind, level: Int, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        switch kind {
+        case .nn:
             productNN(level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        case (false, true) where m <= rowLimit && k % lanes == 0 && k * n >= minimumLargeOperand:
+        case .nt:
             // Whole groups of four B rows per thread; the kernel finishes any remainder itself.
-            let groups = (n + 3) / 4
-            parallelChunks(groups, grain: 1) { range in
+            parallelChunks((n + 3) / 4, grain: 1) { range in
                 let n0 = range.lowerBound * 4, n1 = Swift.min(n, range.upperBound * 4)
                 dl_skinny_nt(
                     Int32(level), Int32(m), Int32(n0), Int32(n1), Int32(k), a, Int32(lda), b, Int32(ldb),
                     beta, c, Int32(ldc))
             }
-        case (true, false) where k <= rowLimit && beta == 0 && n % lanes == 0 && m * n >= minimumLargeOperand:
+        case .tn:
             // Pairs of C rows per thread (the kernel's unit).
             parallelChunks((m + 1) / 2, grain: 1) { range in
                 let m0 = range.lowerBound * 2, m1 = Swift.min(m, range.upperBound * 2)
@@ -72,10 +113,7 @@ import Foundation
                     Int32(level), Int32(m0), Int32(m1), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb),
                     c, Int32(ldc))
             }
-        default:
-            return false
         }
-        return true
     }
 
     /// Most runs of B's rows an NN product is split into. A fixed number, not the thread count,

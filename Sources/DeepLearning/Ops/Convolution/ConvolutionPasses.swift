@@ -70,29 +70,24 @@ extension ConvGeometry {
     ) {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         guard rows > 0, cout > 0 else { return }
-        guard patch > 0 else {
-            fillRows(output, rows: rows, with: bias, channels: cout)
-            return
-        }
-        if isPointwise {
-            fillRows(output, rows: rows, with: bias, channels: cout)
+        if isPointwise || patch == 0 {
+            // A 1×1 convolution is a product on the input itself (k = 0: the bias, or zeros).
             product(
                 transposeA: false, transposeB: false, m: rows, n: cout, k: patch,
-                a: input, lda: patch, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: output, ldc: cout)
+                a: input, lda: patch, b: kernel, ldb: cout, bias: bias, c: output, ldc: cout)
             return
         }
         let groupOut = groupOutputChannels
         StoragePool.withScratchBuffer(linesPerChunk * wo * patch) { columns in
             forEachChunk { firstLine, lineCount in
-                let chunkRows = lineCount * wo, destination = output + firstLine * wo * cout
-                fillRows(destination, rows: chunkRows, with: bias, channels: cout)
+                let destination = output + firstLine * wo * cout
                 // One product per channel group, on its slice of the kernel's and the output's columns.
                 for group in 0..<groups {
                     im2col(input, firstLine: firstLine, lineCount: lineCount, group: group, into: columns)
                     product(
-                        transposeA: false, transposeB: false, m: chunkRows, n: groupOut, k: patch,
-                        a: columns, lda: patch, b: kernel + group * groupOut, ldb: cout, beta: bias == nil ? 0 : 1,
-                        c: destination + group * groupOut, ldc: cout)
+                        transposeA: false, transposeB: false, m: lineCount * wo, n: groupOut, k: patch,
+                        a: columns, lda: patch, b: kernel + group * groupOut, ldb: cout,
+                        bias: bias.map { $0 + group * groupOut }, c: destination + group * groupOut, ldc: cout)
                 }
             }
         }
@@ -109,15 +104,13 @@ extension ConvGeometry {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         let pixels = batch * inputHeight * inputWidth
         if isPointwise && cout > 0 {
-            fillRows(inputGradient, rows: pixels, with: bias, channels: patch)
             product(
                 transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
-                a: outputGradient, lda: cout, b: kernel, ldb: cout, beta: bias == nil ? 0 : 1, c: inputGradient,
-                ldc: patch)
+                a: outputGradient, lda: cout, b: kernel, ldb: cout, bias: bias, c: inputGradient, ldc: patch)
             return
         }
         if let bias {
-            fillRows(inputGradient, rows: pixels, with: bias, channels: inputChannels)
+            fillRows(inputGradient, rows: pixels, columns: inputChannels, stride: inputChannels, with: bias)
         } else {
             inputGradient.update(repeating: 0, count: pixels * inputChannels)
         }

@@ -67,31 +67,6 @@ func normalizationStatistics(
     return NormalizationStatistics(mean: mean, variance: squares.map { $0 / Float(Swift.max(total, 1)) }, rows: total)
 }
 
-/// Sums per-channel contributions of `rows` rows, splitting the rows over the cores, each
-/// with its own accumulator (no sharing, no atomics); accumulators are Double-free but
-/// blocked so each partial sum covers at most a few thousand rows.
-@inline(__always)
-func channelSums(
-    rows: Int, channels: Int,
-    _ accumulate: (_ row: Int, _ accumulator: UnsafeMutablePointer<Float>) -> Void
-) -> [Float] {
-    let block = 1024
-    let blocks = (rows + block - 1) / block
-    var partials = [Float](repeating: 0, count: Swift.max(blocks, 1) * channels)
-    partials.withUnsafeMutableBufferPointer { buffer in
-        let base = buffer.baseAddress!
-        parallelChunks(blocks, grain: Swift.max(1, 16_384 / Swift.max(channels * block, 1))) { range in
-            for b in range {
-                let accumulator = base + b * channels
-                for r in (b * block)..<Swift.min(rows, (b + 1) * block) { accumulate(r, accumulator) }
-            }
-        }
-    }
-    var total = [Float](repeating: 0, count: channels)
-    for b in 0..<blocks { for c in 0..<channels { total[c] += partials[b * channels + c] } }
-    return total
-}
-
 /// y = γ·(x − μ)/√(σ² + ε) + β over a [groups, rows, channels] view, then `activation`, with
 /// the given (or computed) statistics, and its pullback. Activations that the fused kernels
 /// cannot express (leaky ReLU with a non-positive slope) are applied as a separate op.

@@ -26,10 +26,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     let outputShape = Array(x.shape.dropLast()) + [outputs]
     let output = Tensor(uninitializedShape: outputShape)
     withPointers(x, weight, bias, output) { px, pw, pb, py in
-        fillRows(py, rows: rows, with: pb, channels: outputs)
         product(
             transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, a: px, lda: inputs, b: pw,
-            ldb: outputs, beta: pb == nil ? 0 : 1, c: py, ldc: outputs)
+            ldb: outputs, bias: pb, c: py, ldc: outputs)
     }
     let (inputValue, weightValue) = (x.detached(), weight.detached())
     return Tensor.recording(output, inputs: bias.map { [x, weight, $0] } ?? [x, weight]) { gradient, needed in

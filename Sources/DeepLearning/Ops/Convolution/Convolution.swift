@@ -116,19 +116,6 @@ private func kernelGradient(
     return kernelGradient
 }
 
-/// Σ over all leading axes of a tensor whose last axis has `channels` elements: the bias gradient.
-/// Uses the blocked, parallel per-channel reduction that normalisation uses.
-func channelSums(_ gradient: Tensor, channels: Int) -> Tensor {
-    let rows = channels == 0 ? 0 : gradient.count / channels
-    let sums = gradient.withPointer { source in
-        channelSums(rows: rows, channels: channels) { row, accumulator in
-            let values = source + row * channels
-            for c in 0..<channels { accumulator[c] += values[c] }
-        }
-    }
-    return Tensor(shape: [channels], scalars: sums)
-}
-
 /// Checks ranks, channel counts and settings; `role` names the op in messages.
 /// `inputChannels`/`outputChannels` are the ones the kernel implies.
 func validateConvolution(

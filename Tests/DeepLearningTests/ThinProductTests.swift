@@ -1,27 +1,27 @@
 @testable @_spi(Benchmarks) import DeepLearning
 import XCTest
 
-/// The thin-product C kernels (`SkinnyProduct`) against OpenBLAS's sgemm, on every
+/// The thin-product C kernels (`ThinProduct`) against OpenBLAS's sgemm, on every
 /// instruction-set level this CPU has, and the convolutions that use them against the same
 /// convolutions on BLAS alone.
-final class SkinnyProductTests: XCTestCase {
+final class ThinProductTests: XCTestCase {
     private var savedLevel = 0, savedMinimum = 0
 
     override func setUp() {
-        savedLevel = SkinnyProduct.level
-        savedMinimum = SkinnyProduct.minimumLargeOperand
-        SkinnyProduct.minimumLargeOperand = 0
+        savedLevel = ThinProduct.level
+        savedMinimum = ThinProduct.minimumLargeOperand
+        ThinProduct.minimumLargeOperand = 0
     }
 
     override func tearDown() {
-        SkinnyProduct.level = savedLevel
-        SkinnyProduct.minimumLargeOperand = savedMinimum
+        ThinProduct.level = savedLevel
+        ThinProduct.minimumLargeOperand = savedMinimum
     }
 
     private func levels() throws -> ClosedRange<Int> {
         try XCTSkipIf(
-            SkinnyProduct.supportedLevel == 0, "this CPU has neither AVX2+FMA nor AVX-512: the kernels are never used")
-        return 1...SkinnyProduct.supportedLevel
+            ThinProduct.supportedLevel == 0, "this CPU has neither AVX2+FMA nor AVX-512: the kernels are never used")
+        return 1...ThinProduct.supportedLevel
     }
 
     private func randomScalars(_ count: Int, seed: UInt64) -> [Float] {
@@ -48,13 +48,13 @@ final class SkinnyProductTests: XCTestCase {
         let expectedBuffer = alignedCopy(initial), actualBuffer = alignedCopy(initial)
         defer { expectedBuffer.deallocate(); actualBuffer.deallocate() }
         let description =
-            "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") m \(m) n \(n) k \(k) β \(beta) level \(SkinnyProduct.level) offset \(cOffset)"
+            "\(transposeA ? "T" : "N")\(transposeB ? "T" : "N") m \(m) n \(n) k \(k) β \(beta) level \(ThinProduct.level) offset \(cOffset)"
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 sgemm(
                     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: pa.baseAddress!, lda: lda,
                     b: pb.baseAddress!, ldb: ldb, beta: beta, c: expectedBuffer.baseAddress! + cOffset, ldc: ldc)
-                let handled = SkinnyProduct.run(
+                let handled = ThinProduct.runIfEligible(
                     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                     a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
                     beta: beta, c: actualBuffer.baseAddress! + cOffset, ldc: ldc)
@@ -92,7 +92,7 @@ final class SkinnyProductTests: XCTestCase {
 
     func testNNMatchesOpenBLAS() throws {
         for level in try levels() {
-            SkinnyProduct.level = level
+            ThinProduct.level = level
             let lanes = level == 2 ? 16 : 8
             // Rows 1…16; n with and without the single-vector tail; k with a tail past the
             // register block and too short to split between threads.
@@ -110,7 +110,7 @@ final class SkinnyProductTests: XCTestCase {
 
     func testNTMatchesOpenBLAS() throws {
         for level in try levels() {
-            SkinnyProduct.level = level
+            ThinProduct.level = level
             let lanes = level == 2 ? 16 : 8
             // n not a multiple of the four-row tile; m past one A tile.
             for m in [1, 2, 3, 5, 16] {
@@ -127,7 +127,7 @@ final class SkinnyProductTests: XCTestCase {
 
     func testTNMatchesOpenBLAS() throws {
         for level in try levels() {
-            SkinnyProduct.level = level
+            ThinProduct.level = level
             let lanes = level == 2 ? 16 : 8
             // Odd m (the single-row tail), n with and without whole four-vector groups, k = 1
             // (an outer product) to 16; aligned C (streaming stores) and misaligned C.
@@ -150,7 +150,7 @@ final class SkinnyProductTests: XCTestCase {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeMutableBufferPointer { pc in
-                        SkinnyProduct.run(
+                        ThinProduct.runIfEligible(
                             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                             a: pa.baseAddress!, lda: 64, b: pb.baseAddress!, ldb: 64, beta: beta,
                             c: pc.baseAddress!, ldc: 64)
@@ -164,10 +164,10 @@ final class SkinnyProductTests: XCTestCase {
         XCTAssertFalse(run(true, false, 32, 32, 17), "more terms than the limit")
         XCTAssertFalse(run(true, false, 32, 32, 4, beta: 1), "accumulating TN")
         XCTAssertFalse(run(true, true, 4, 32, 32), "both transposed")
-        SkinnyProduct.minimumLargeOperand = 64 * 64 + 1
+        ThinProduct.minimumLargeOperand = 64 * 64 + 1
         XCTAssertFalse(run(false, false, 4, 64, 64), "large operand below the minimum")
-        SkinnyProduct.minimumLargeOperand = 0
-        SkinnyProduct.level = 0
+        ThinProduct.minimumLargeOperand = 0
+        ThinProduct.level = 0
         XCTAssertFalse(run(false, false, 4, 32, 32), "disabled")
         XCTAssertTrue(c.allSatisfy { $0 == 7 }, "a declined product wrote to C")
     }
@@ -190,7 +190,7 @@ final class SkinnyProductTests: XCTestCase {
             let bias = randomTensor([testCase.kernel[testCase.transposed ? 2 : 3]], seed: UInt64(30 + index))
             var results: [[Tensor]] = []
             for skinnyLevel in [0, level] {
-                SkinnyProduct.level = skinnyLevel
+                ThinProduct.level = skinnyLevel
                 let parameters = [Parameter(x), Parameter(w), Parameter(bias)]
                 let y =
                     testCase.transposed
@@ -213,7 +213,7 @@ final class SkinnyProductTests: XCTestCase {
 
     /// A numerical gradient check with every product on the kernels.
     func testGradientsThroughTheKernels() throws {
-        SkinnyProduct.level = try levels().upperBound
+        ThinProduct.level = try levels().upperBound
         let x = randomTensor([1, 2, 2, 16], seed: 41),
             w = randomTensor([4, 4, 16, 16], seed: 42, lower: -0.3, upper: 0.3)
         checkGradients(of: { conv2D($0[0], kernel: $0[1], stride: 2, padding: .same) }, at: [x, w])
