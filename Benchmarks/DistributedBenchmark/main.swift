@@ -83,7 +83,7 @@ let generator = UNetGenerator(), discriminator = PatchDiscriminator()
 let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator)
 var parallel: (generator: DataParallel, discriminator: DataParallel)?
 if let group, size > 1 {
-    for case let norm as BatchNorm in generator.modules + discriminator.modules { norm.synchronization = group }
+    trainer.batchNormSynchronization = group
     let pair = (
         generator: try DataParallel(generator, group: group, bucketMegabytes: bucket, overlap: overlap),
         discriminator: try DataParallel(discriminator, group: group, bucketMegabytes: bucket, overlap: overlap)

@@ -17,16 +17,15 @@ func profileStep(
     }
     let dOptimizer = Adam(for: discriminator, learningRate: 2e-4, beta1: 0.5)
     let gOptimizer = Adam(for: generator, learningRate: 2e-4, beta1: 0.5)
-    let discriminatorNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
     for _ in 0..<(runs + 2) {
         let fake = phase("1 G forward") { generator(source) }
         let dLoss = phase("2 D forward ×2 + loss") {
             // As the trainer: real and fake pairs as two independent sub-batches of one pass.
-            for norm in discriminatorNorms { norm.independentSubBatches = 2 }
-            defer { for norm in discriminatorNorms { norm.independentSubBatches = 1 } }
-            let logits = discriminator(
-                source: concatenate([source, source], axis: 0),
-                target: concatenate([target, fake.detached()], axis: 0))
+            let logits = BatchNorm.withIndependentSubBatches(2) {
+                discriminator(
+                    source: concatenate([source, source], axis: 0),
+                    target: concatenate([target, fake.detached()], axis: 0))
+            }
             let real = logits.slice(axis: 0, 0..<batch), fake = logits.slice(axis: 0, batch..<(2 * batch))
             let realLoss = binaryCrossEntropy(logits: real, Tensor(shape: real.shape, repeating: 1))
             let fakeLoss = binaryCrossEntropy(logits: fake, Tensor(shape: fake.shape, repeating: 0))

@@ -43,27 +43,26 @@ extension Layer {
         let batch = single ? images.reshaped(to: [1] + images.shape) : images
         let all = modules
         let modeDependent = all.compactMap { $0 as? TrainingModeDependent }
-        let norms = all.compactMap { $0 as? BatchNorm }
         let dropouts = all.compactMap { $0 as? Dropout }
         let saved = (
-            training: modeDependent.map(\.isTraining), force: norms.map(\.forceBatchStatistics),
+            training: modeDependent.map(\.isTraining),
             active: dropouts.map(\.activeAtInference), streams: dropouts.map(\.generator)
         )
         setTraining(false)
-        for norm in norms { norm.forceBatchStatistics = mode == .paper }
         for dropout in dropouts {
             dropout.activeAtInference = mode == .paper
             dropout.generator = SeededGenerator(seed: generator.next())
         }
         defer {
             for (module, flag) in zip(modeDependent, saved.training) { module.isTraining = flag }
-            for (norm, flag) in zip(norms, saved.force) { norm.forceBatchStatistics = flag }
             for (index, dropout) in dropouts.enumerated() {
                 dropout.activeAtInference = saved.active[index]
                 dropout.generator = saved.streams[index]
             }
         }
-        let output = withoutGradient { self(batch) }
+        let output = withoutGradient {
+            mode == .paper ? BatchNorm.withBatchStatisticsInInference { self(batch) } : self(batch)
+        }
         return single ? output.reshaped(to: Array(output.shape.dropFirst())) : output
     }
 }

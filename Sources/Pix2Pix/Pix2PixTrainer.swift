@@ -103,14 +103,16 @@ public final class Pix2PixTrainer {
     /// network), before the finiteness checks and the optimizer step. nil (the default) trains
     /// in this process alone.
     public var synchronizers: (generator: GradientSynchronizer, discriminator: GradientSynchronizer)?
+    /// Synchronised batch norm for data-parallel training: when set, the step's forward passes
+    /// run inside `BatchNorm.synchronized(over:)`, so every batch norm in training normalises
+    /// with the statistics of the global batch, summed over the processes by this reducer (the
+    /// `Distributed` module's `ProcessGroup`). nil (the default): each process's own batch.
+    public var batchNormSynchronization: CrossProcessReducer?
 
     // Found by reflection once: the models' structure is fixed, and steps must not reflect.
     private let generatorParameters: [(name: String, parameter: Parameter)]
     private let discriminatorParameters: [(name: String, parameter: Parameter)]
     private let modeDependentModules: [TrainingModeDependent]
-    /// The discriminator's batch-norm layers, switched to two independent sub-batches while it
-    /// scores real and generated pairs in one pass.
-    private let discriminatorBatchNorms: [BatchNorm]
 
     /// Creates a trainer with two fresh Adam optimizers.
     public init(generator: Layer, discriminator: PatchDiscriminator, options: Options = Options()) {
@@ -120,7 +122,6 @@ public final class Pix2PixTrainer {
         generatorParameters = generator.namedParameters
         discriminatorParameters = discriminator.namedParameters
         modeDependentModules = (generator.modules + discriminator.modules).compactMap { $0 as? TrainingModeDependent }
-        discriminatorBatchNorms = discriminator.modules.compactMap { $0 as? BatchNorm }
         generatorOptimizer = Adam(
             for: generator, learningRate: options.learningRate,
             beta1: options.beta1, beta2: options.beta2)
@@ -157,7 +158,12 @@ public final class Pix2PixTrainer {
     ///   is NaN or infinite — before any weight of the offending network is changed.
     @discardableResult
     public func step(source: Tensor, target: Tensor) throws -> Losses {
-        try withMatrixPrecision(precision) { try unmixedStep(source: source, target: target) }
+        try withMatrixPrecision(precision) {
+            guard let batchNormSynchronization else { return try unmixedStep(source: source, target: target) }
+            return try BatchNorm.synchronized(over: batchNormSynchronization) {
+                try unmixedStep(source: source, target: target)
+            }
+        }
     }
 
     private func unmixedStep(source: Tensor, target: Tensor) throws -> Losses {
@@ -168,11 +174,11 @@ public final class Pix2PixTrainer {
         // in one pass as two independent sub-batches (batch-norm statistics per sub-batch): the
         // same values as two separate passes, with GEMMs twice as tall.
         let n = source.shape[0]
-        for norm in discriminatorBatchNorms { norm.independentSubBatches = 2 }
-        let logits = discriminator(
-            source: concatenate([source, source], axis: 0),
-            target: concatenate([target, fake.detached()], axis: 0))
-        for norm in discriminatorBatchNorms { norm.independentSubBatches = 1 }
+        let logits = BatchNorm.withIndependentSubBatches(2) {
+            discriminator(
+                source: concatenate([source, source], axis: 0),
+                target: concatenate([target, fake.detached()], axis: 0))
+        }
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
         let discriminatorLoss = (realLoss + fakeLoss) * 0.5

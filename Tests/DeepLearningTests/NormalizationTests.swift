@@ -104,18 +104,36 @@ final class NormalizationTests: XCTestCase {
         reset()
         norm.runningMean.value = .zeros([20])
         norm.runningVariance.value = .ones([20])
-        norm.independentSubBatches = 2
-        let together = norm(x.value, activation: .relu)
-        norm.independentSubBatches = 1
+        let together = BatchNorm.withIndependentSubBatches(2) { norm(x.value, activation: .relu) }
         together.backward(seed: seed)
         XCTAssertLessThan(together.maxAbsoluteDifference(to: separate), 1e-5)
         for (a, b) in zip(gradients(), separateGradients) { XCTAssertLessThan(a.maxAbsoluteDifference(to: b), 1e-4) }
         XCTAssertLessThan(norm.runningMean.value.maxAbsoluteDifference(to: separateMean), 1e-6)
         XCTAssertLessThan(norm.runningVariance.value.maxAbsoluteDifference(to: separateVariance), 1e-5)
-        // The setting belongs to this layer alone: another BatchNorm still sees one batch.
+        // The scope ends with its block: afterwards the layer sees one batch again.
         let other = BatchNorm(20)
-        norm.independentSubBatches = 2
-        XCTAssertGreaterThan(other(x.value).maxAbsoluteDifference(to: norm(x.value)), 1e-3)
+        XCTAssertLessThan(other(x.value).maxAbsoluteDifference(to: norm(x.value)), 1e-5)
+    }
+
+    func testBatchNormScopesBelongToTheCallingThreadAndEndWithTheirBlock() {
+        let x = randomTensor([4, 2, 2, 3], seed: 72) * 2 + 1
+        let norm = BatchNorm(3)
+        norm.setTraining(false)
+        let running = norm(x)
+        final class Box: @unchecked Sendable { var value: Tensor? }
+        let fromOtherThread = Box()
+        BatchNorm.withBatchStatisticsInInference {
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                fromOtherThread.value = norm(x)
+                done.signal()
+            }
+            thread.start()
+            done.wait()
+            XCTAssertGreaterThan(norm(x).maxAbsoluteDifference(to: running), 1e-2, "batch statistics inside the block")
+        }
+        XCTAssertEqual(fromOtherThread.value?.scalars, running.scalars, "another thread keeps the running statistics")
+        XCTAssertEqual(norm(x).scalars, running.scalars, "the scope ends with its block")
     }
 
     func testBatchNormOutputHasZeroMeanUnitVariancePerChannel() {
@@ -145,10 +163,10 @@ final class NormalizationTests: XCTestCase {
         XCTAssertEqual(y[0, 0, 0, 0], (1 - 0.2) / (1.1 + 1e-3).squareRoot(), accuracy: 1e-5)
     }
 
-    func testForcedBatchStatisticsAtInferenceLeaveRunningStatisticsAlone() {
-        let norm = BatchNorm(1, forceBatchStatistics: true)
+    func testBatchStatisticsAtInferenceLeaveRunningStatisticsAlone() {
+        let norm = BatchNorm(1)
         norm.setTraining(false)
-        let y = norm(Tensor(shape: [2, 1, 1, 1], scalars: [1, 3]))
+        let y = BatchNorm.withBatchStatisticsInInference { norm(Tensor(shape: [2, 1, 1, 1], scalars: [1, 3])) }
         XCTAssertEqual(y.scalars[0], -1 / (1 + 1e-3).squareRoot(), accuracy: 1e-5)
         XCTAssertEqual(norm.runningMean.value.scalars, [0])
         XCTAssertEqual(norm.runningVariance.value.scalars, [1])

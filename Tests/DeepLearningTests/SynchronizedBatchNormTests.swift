@@ -46,11 +46,12 @@ final class SynchronizedBatchNormTests: XCTestCase {
         for subBatches in [1, 2] {
             // Reference: one layer over the whole batch (with 2 sub-batches, samples 0–1 and 2–3).
             let reference = BatchNorm(channels, momentum: 0.9)
-            reference.independentSubBatches = subBatches
             reference.gamma.value = randomTensor([channels], seed: 23) + 1
             reference.beta.value = randomTensor([channels], seed: 24)
             let input = Parameter(x)
-            let expected = reference(input.value, activation: .leakyReLU(slope: 0.2))
+            let expected = BatchNorm.withIndependentSubBatches(subBatches) {
+                reference(input.value, activation: .leakyReLU(slope: 0.2))
+            }
             (expected * probe).sum().backward()
 
             // Process r gets sample r of every sub-batch (batch order: sub-batch-major).
@@ -68,12 +69,14 @@ final class SynchronizedBatchNormTests: XCTestCase {
             for r in 0..<2 {
                 let thread = Thread {
                     let layer = BatchNorm(channels, momentum: 0.9)
-                    layer.independentSubBatches = subBatches
                     layer.gamma.value = reference.gamma.value.detached()
                     layer.beta.value = reference.beta.value.detached()
-                    layer.synchronization = reducer
                     let part = Parameter(half(x, r))
-                    let y = layer(part.value, activation: .leakyReLU(slope: 0.2))
+                    let y = BatchNorm.synchronized(over: reducer) {
+                        BatchNorm.withIndependentSubBatches(subBatches) {
+                            layer(part.value, activation: .leakyReLU(slope: 0.2))
+                        }
+                    }
                     (y * half(probe, r)).sum().backward()
                     results[r].value = (
                         y.detached(), part.gradient!, layer.gamma.gradient!, layer.beta.gradient!,

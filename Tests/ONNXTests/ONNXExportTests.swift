@@ -82,10 +82,7 @@ final class ONNXExportTests: XCTestCase {
     /// the batch's (paper).
     private func reference(_ module: Module, paper: Bool, _ body: () -> Tensor) -> Tensor {
         module.setTraining(false)
-        let norms = module.modules.compactMap { $0 as? BatchNorm }
-        for norm in norms { norm.forceBatchStatistics = paper }
-        defer { for norm in norms { norm.forceBatchStatistics = false } }
-        return withoutGradient(body)
+        return withoutGradient { paper ? BatchNorm.withBatchStatisticsInInference(body) : body() }
     }
 
     private func checkImageModel(

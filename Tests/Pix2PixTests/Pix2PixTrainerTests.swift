@@ -64,11 +64,9 @@ final class Pix2PixTrainerTests: XCTestCase {
             for p in d.parameters { p.zeroGradient() }
             for (buffer, value) in zip(d.namedBuffers.map(\.buffer), checkpoint) { buffer.value = value }
 
-            let norms = d.modules.compactMap { $0 as? BatchNorm }
-            for norm in norms { norm.independentSubBatches = 2 }
-            let logits = d(
-                source: concatenate([source, source], axis: 0), target: concatenate([target, fake], axis: 0))
-            for norm in norms { norm.independentSubBatches = 1 }
+            let logits = BatchNorm.withIndependentSubBatches(2) {
+                d(source: concatenate([source, source], axis: 0), target: concatenate([target, fake], axis: 0))
+            }
             let (realPart, fakePart) = (
                 logits.slice(axis: 0, 0..<batchSize), logits.slice(axis: 0, batchSize..<(2 * batchSize))
             )

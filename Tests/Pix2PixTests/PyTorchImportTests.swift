@@ -27,9 +27,7 @@ final class PyTorchImportTests: XCTestCase {
             generator.setTraining(false)
             let deterministic = withoutGradient { generator(input) }
             assertClose(deterministic, nhwc(reference["deterministic"]!), "\(name) eval mode")
-            let norms = generator.modules.compactMap { $0 as? BatchNorm }
-            for norm in norms { norm.forceBatchStatistics = true }
-            let batchStatistics = withoutGradient { generator(input) }
+            let batchStatistics = withoutGradient { BatchNorm.withBatchStatisticsInInference { generator(input) } }
             assertClose(batchStatistics, nhwc(reference["batch_statistics"]!), "\(name) batch statistics")
         }
     }
@@ -48,9 +46,7 @@ final class PyTorchImportTests: XCTestCase {
             let deterministic = generator.translate(input, mode: .deterministic)
             assertClose(deterministic, nhwc(reference["deterministic"]!), "\(name) eval mode")
             generator.setTraining(false)
-            let norms = generator.modules.compactMap { $0 as? BatchNorm }
-            for norm in norms { norm.forceBatchStatistics = true }
-            let batchStatistics = withoutGradient { generator(input) }
+            let batchStatistics = withoutGradient { BatchNorm.withBatchStatisticsInInference { generator(input) } }
             assertClose(batchStatistics, nhwc(reference["batch_statistics"]!), "\(name) batch statistics")
         }
     }
@@ -70,8 +66,9 @@ final class PyTorchImportTests: XCTestCase {
             discriminator.setTraining(false)
             let deterministic = withoutGradient { discriminator(source: source, target: target) }
             assertClose(deterministic, nhwc(reference["deterministic"]!), "\(name) eval mode")
-            for norm in discriminator.modules.compactMap({ $0 as? BatchNorm }) { norm.forceBatchStatistics = true }
-            let batchStatistics = withoutGradient { discriminator(source: source, target: target) }
+            let batchStatistics = withoutGradient {
+                BatchNorm.withBatchStatisticsInInference { discriminator(source: source, target: target) }
+            }
             assertClose(batchStatistics, nhwc(reference["batch_statistics"]!), "\(name) batch statistics")
         }
     }

@@ -57,11 +57,7 @@ struct TrainingJob {
             }
             trainer.dropoutGeneratorStates = states
         }
-        if options.synchronizesBatchNorm {
-            for case let norm as BatchNorm in trainer.generator.modules + trainer.discriminator.modules {
-                norm.synchronization = group
-            }
-        }
+        if options.synchronizesBatchNorm { trainer.batchNormSynchronization = group }
         do {
             trainer.synchronizers = (
                 generator: try DataParallel(trainer.generator, group: group),

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// The library's per-thread state: whether this thread records the autodiff graph, its op
-/// profiler, and the kernel settings tests and benchmarks override. Each thread gets its own on
+/// profiler, the kernel settings tests and benchmarks override, and the batch-norm scope. Each thread gets its own on
 /// first use, released when the thread exits, so a forward pass on one thread never sees
 /// another thread's `withoutGradient`, profile or settings.
 final class ThreadState {
@@ -13,6 +13,8 @@ final class ThreadState {
     var profile: OpProfiler.Session?
     /// How this thread's ops choose and chunk their kernels.
     var kernelSettings = KernelSettings()
+    /// How this thread's batch norms compute their statistics (BatchNormScopes.swift).
+    var batchNormScope = BatchNormScope()
 
     /// The calling thread's state (one `pthread_getspecific` call).
     static var current: ThreadState {

@@ -1,46 +1,46 @@
 import Foundation
 
 // Batch and instance normalisation as one fused op each way. Both normalise a tensor viewed
-// as [groups, rows, channels]: batch norm has one group (statistics over N·H·W rows per
-// channel), instance norm one group per sample (statistics over H·W rows). The pullback is
+// as [subBatches, rows, channels]: batch norm has one sub-batch (statistics over N·H·W rows per
+// channel), instance norm one sub-batch per sample (statistics over H·W rows). The pullback is
 // the closed form
 //     ∂x = (γ/σ) · (∂y − mean(∂y) − x̂ · mean(∂y · x̂))
-// with means over the rows of a group, and ∂γ = Σ ∂y·x̂, ∂β = Σ ∂y over everything.
+// with means over the rows of a sub-batch, and ∂γ = Σ ∂y·x̂, ∂β = Σ ∂y over everything.
 
-/// Per-(group, channel) statistics of a [groups, rows, channels] buffer.
+/// Per-(sub-batch, channel) statistics of a [subBatches, rows, channels] buffer.
 struct NormalizationStatistics {
     var mean: [Float]
     /// Biased (population) variance, as used for normalising.
     var variance: [Float]
-    /// Rows per group they are over (all processes' with a cross-process reducer); 0 when given.
+    /// Rows per sub-batch they are over (all processes' with a cross-process reducer); 0 when given.
     var rows = 0
 }
 
 /// Sums small vectors elementwise over the processes of a data-parallel job, in place: what
-/// synchronised batch normalisation needs (`BatchNorm.synchronization`). The `Distributed`
+/// synchronised batch normalisation needs (`BatchNorm.synchronized(over:_:)`). The `Distributed`
 /// module's `ProcessGroup` is one. Every process must call it in the same order.
 public protocol CrossProcessReducer: AnyObject {
     /// Replaces `values` by their elementwise sum over all processes.
     func sumOverProcesses(_ values: inout [Float])
 }
 
-/// Computes mean and biased variance per (group, channel) in two passes (mean, then
+/// Computes mean and biased variance per (sub-batch, channel) in two passes (mean, then
 /// squared deviations), which is far more accurate in Float32 than E[x²] − E[x]².
 ///
 /// With a `reducer` the statistics are over the rows of every process: Σx (and the row count),
 /// then Σ(x − μ)² with the global μ, each summed by it — the statistics one process would
 /// compute over everyone's rows, up to summation order.
 func normalizationStatistics(
-    _ x: UnsafePointer<Float>, groups: Int, rows: Int, channels: Int, reducer: CrossProcessReducer? = nil
+    _ x: UnsafePointer<Float>, subBatches: Int, rows: Int, channels: Int, reducer: CrossProcessReducer? = nil
 ) -> NormalizationStatistics {
-    var sums = [Float](repeating: 0, count: groups * channels)
-    for g in 0..<groups {
-        let base = x + g * rows * channels
+    var sums = [Float](repeating: 0, count: subBatches * channels)
+    for s in 0..<subBatches {
+        let base = x + s * rows * channels
         let local = channelSums(rows: rows, channels: channels) { r, acc in
             let row = base + r * channels
             for c in 0..<channels { acc[c] += row[c] }
         }
-        for c in 0..<channels { sums[g * channels + c] = local[c] }
+        for c in 0..<channels { sums[s * channels + c] = local[c] }
     }
     var total = rows
     if let reducer {
@@ -49,44 +49,45 @@ func normalizationStatistics(
         total = Int(sums.removeLast())
     }
     let mean = sums.map { $0 / Float(Swift.max(total, 1)) }
-    var squares = [Float](repeating: 0, count: groups * channels)
+    var squares = [Float](repeating: 0, count: subBatches * channels)
     mean.withUnsafeBufferPointer { mu in
-        for g in 0..<groups {
-            let base = x + g * rows * channels, groupMean = mu.baseAddress! + g * channels
+        for s in 0..<subBatches {
+            let base = x + s * rows * channels, subBatchMean = mu.baseAddress! + s * channels
             let local = channelSums(rows: rows, channels: channels) { r, acc in
                 let row = base + r * channels
                 for c in 0..<channels {
-                    let d = row[c] - groupMean[c]
+                    let d = row[c] - subBatchMean[c]
                     acc[c] += d * d
                 }
             }
-            for c in 0..<channels { squares[g * channels + c] = local[c] }
+            for c in 0..<channels { squares[s * channels + c] = local[c] }
         }
     }
     reducer?.sumOverProcesses(&squares)
     return NormalizationStatistics(mean: mean, variance: squares.map { $0 / Float(Swift.max(total, 1)) }, rows: total)
 }
 
-/// y = γ·(x − μ)/√(σ² + ε) + β over a [groups, rows, channels] view, then `activation`, with
+/// y = γ·(x − μ)/√(σ² + ε) + β over a [subBatches, rows, channels] view, then `activation`, with
 /// the given (or computed) statistics, and its pullback. Activations that the fused kernels
 /// cannot express (leaky ReLU with a non-positive slope) are applied as a separate op.
 ///
 /// - Parameters:
 ///   - shape: the full input shape (for the output and error messages).
-///   - statistics: per (group, channel) mean and variance; when `nil` they are computed from
+///   - statistics: per (sub-batch, channel) mean and variance; when `nil` they are computed from
 ///     `input` (training) and the pullback includes their dependence on `input`.
 ///   - reducer: with computed statistics, sums them (and the pullback's sums for ∂x) over all
 ///     processes: synchronised batch normalisation. ∂γ and ∂β stay this process's own, for
 ///     the data-parallel gradient average to combine.
 func normalize(
-    _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, subBatches: Int, epsilon: Float,
     statistics fixed: NormalizationStatistics? = nil, activation: Activation = .identity,
     reducer: CrossProcessReducer? = nil
 )
     -> (output: Tensor, statistics: NormalizationStatistics)
 {
     let op = NormalizeOp(
-        input: input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: fixed, reducer: reducer)
+        input: input, gamma: gamma, beta: beta, subBatches: subBatches, epsilon: epsilon, statistics: fixed,
+        reducer: reducer)
     if let result = activation.withKernel(op) { return result }
     let (output, statistics) = op(IdentityActivation())
     return (activation(output), statistics)
@@ -94,7 +95,7 @@ func normalize(
 
 /// `normalize` with the arguments bound, run once the activation's kernel is known.
 private struct NormalizeOp: ActivationKernelUser {
-    let input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float
+    let input: Tensor, gamma: Tensor?, beta: Tensor?, subBatches: Int, epsilon: Float
     let statistics: NormalizationStatistics?
     let reducer: CrossProcessReducer?
 
@@ -102,38 +103,39 @@ private struct NormalizeOp: ActivationKernelUser {
         _ activation: A
     ) -> (output: Tensor, statistics: NormalizationStatistics) {
         normalize(
-            input, gamma: gamma, beta: beta, groups: groups, epsilon: epsilon, statistics: statistics, activation,
+            input, gamma: gamma, beta: beta, subBatches: subBatches, epsilon: epsilon, statistics: statistics,
+            activation,
             reducer: reducer)
     }
 }
 
 /// The fused kernels behind `normalize(_:…activation:)`, specialised per activation.
 private func normalize<A: PointwiseActivation>(
-    _ input: Tensor, gamma: Tensor?, beta: Tensor?, groups: Int, epsilon: Float,
+    _ input: Tensor, gamma: Tensor?, beta: Tensor?, subBatches: Int, epsilon: Float,
     statistics fixed: NormalizationStatistics?, _ activation: A, reducer: CrossProcessReducer?
 )
     -> (output: Tensor, statistics: NormalizationStatistics)
 {
     let channels = input.shape[input.rank - 1]
-    let rows = input.count / Swift.max(groups * channels, 1)
+    let rows = input.count / Swift.max(subBatches * channels, 1)
     let reducer = fixed == nil ? reducer : nil
     let statistics =
         fixed
         ?? input.withPointer {
-            normalizationStatistics($0, groups: groups, rows: rows, channels: channels, reducer: reducer)
+            normalizationStatistics($0, subBatches: subBatches, rows: rows, channels: channels, reducer: reducer)
         }
     let inverseDeviation = statistics.variance.map { 1 / ($0 + epsilon).squareRoot() }
-    // Per (group, channel): y = activation(x·scale + shift).
-    var scale = [Float](repeating: 0, count: groups * channels), shift = scale
+    // Per (sub-batch, channel): y = activation(x·scale + shift).
+    var scale = [Float](repeating: 0, count: subBatches * channels), shift = scale
     let g = gamma?.scalars, b = beta?.scalars
-    for i in 0..<(groups * channels) {
+    for i in 0..<(subBatches * channels) {
         let c = i % channels
         scale[i] = (g?[c] ?? 1) * inverseDeviation[i]
         shift[i] = (b?[c] ?? 0) - statistics.mean[i] * scale[i]
     }
     let output = Tensor(uninitializedShape: input.shape)
     withPointers(input, output) { x, y in
-        rowAffine(activation, x, y, groups: groups, rows: rows, channels: channels, scale: scale, shift: shift)
+        rowAffine(activation, x, y, subBatches: subBatches, rows: rows, channels: channels, scale: scale, shift: shift)
     }
     let usesBatchStatistics = fixed == nil
     let inputValue = input.detached()
@@ -146,27 +148,27 @@ private func normalize<A: PointwiseActivation>(
     let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) {
         outputGradient, needed in
         // Without a saved output (identity) the derivative needs none: ∂y stands in for y.
-        // Σ ∂z and Σ ∂z·x̂ per (group, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
+        // Σ ∂z and Σ ∂z·x̂ per (sub-batch, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
         let (sumDz, sumDzXhat) = withPointers(outputGradient, inputValue, savedOutput) { dy, x, y in
             gradientSums(
                 activation, dy: dy, y: y ?? dy, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
-                groups: groups, rows: rows, channels: channels)
+                subBatches: subBatches, rows: rows, channels: channels)
         }
         var gradients: [Tensor?] = []
         if needed[0] {
-            // ∂x = a·∂z + bx·x + c per (group, channel), folded into one affine pass.
-            var a = [Float](repeating: 0, count: groups * channels), bx = a, c0 = a
+            // ∂x = a·∂z + bx·x + c per (sub-batch, channel), folded into one affine pass.
+            var a = [Float](repeating: 0, count: subBatches * channels), bx = a, c0 = a
             var n = Float(Swift.max(rows, 1))
             // Synchronised: the means of ∂z and ∂z·x̂ are over every process's rows.
             var globalDz = sumDz, globalDzXhat = sumDzXhat
             if let reducer {
                 var both = sumDz + sumDzXhat
                 reducer.sumOverProcesses(&both)
-                globalDz = Array(both[0..<(groups * channels)])
-                globalDzXhat = Array(both[(groups * channels)...])
+                globalDz = Array(both[0..<(subBatches * channels)])
+                globalDzXhat = Array(both[(subBatches * channels)...])
                 n = Float(Swift.max(statistics.rows, 1))
             }
-            for i in 0..<(groups * channels) {
+            for i in 0..<(subBatches * channels) {
                 let gammaC = g?[i % channels] ?? 1
                 a[i] = gammaC * inverseDeviation[i]
                 if usesBatchStatistics {
@@ -180,7 +182,7 @@ private func normalize<A: PointwiseActivation>(
             withPointers(outputGradient, inputValue, savedOutput, inputGradient) { dy, x, y, dx in
                 rowAffineGradient(
                     activation, dy: dy, y: y ?? dy, x: x, dx,
-                    groups: groups, rows: rows, channels: channels, a: a, b: bx, c: c0)
+                    subBatches: subBatches, rows: rows, channels: channels, a: a, b: bx, c: c0)
             }
             gradients.append(inputGradient)
         } else {
@@ -190,7 +192,7 @@ private func normalize<A: PointwiseActivation>(
         if hasGamma {
             if needed[index] {
                 var dGamma = [Float](repeating: 0, count: channels)
-                for i in 0..<(groups * channels) { dGamma[i % channels] += sumDzXhat[i] }
+                for i in 0..<(subBatches * channels) { dGamma[i % channels] += sumDzXhat[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dGamma))
             } else {
                 gradients.append(nil)
@@ -200,7 +202,7 @@ private func normalize<A: PointwiseActivation>(
         if hasBeta {
             if needed[index] {
                 var dBeta = [Float](repeating: 0, count: channels)
-                for i in 0..<(groups * channels) { dBeta[i % channels] += sumDz[i] }
+                for i in 0..<(subBatches * channels) { dBeta[i % channels] += sumDz[i] }
                 gradients.append(Tensor(shape: [channels], scalars: dBeta))
             } else {
                 gradients.append(nil)
@@ -211,15 +213,15 @@ private func normalize<A: PointwiseActivation>(
     return (recorded, statistics)
 }
 
-/// out = activation(x·scale + shift) with per-(group, channel) coefficients.
+/// out = activation(x·scale + shift) with per-(sub-batch, channel) coefficients.
 private func rowAffine<A: PointwiseActivation>(
     _ activation: A, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-    groups: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]
+    subBatches: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]
 ) {
     scale.withUnsafeBufferPointer { a in
         shift.withUnsafeBufferPointer { c in
             let a = a.baseAddress!, c = c.baseAddress!
-            parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
+            parallelChunks(subBatches * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
                 for r in range {
                     let k = (r / rows) * channels, o = r * channels
                     var j = 0
@@ -238,18 +240,18 @@ private func rowAffine<A: PointwiseActivation>(
     }
 }
 
-/// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(group, channel) coefficients
+/// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(sub-batch, channel) coefficients
 /// (b and c are zero with fixed statistics).
 private func rowAffineGradient<A: PointwiseActivation>(
     _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
     x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-    groups: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]
+    subBatches: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]
 ) {
     a.withUnsafeBufferPointer { a in
         b.withUnsafeBufferPointer { b in
             c.withUnsafeBufferPointer { c in
                 let a = a.baseAddress!, b = b.baseAddress!, c = c.baseAddress!
-                parallelChunks(groups * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
+                parallelChunks(subBatches * rows, grain: Swift.max(1, 32_768 / Swift.max(channels, 1))) { range in
                     for r in range {
                         let k = (r / rows) * channels, o = r * channels
                         var j = 0
@@ -273,16 +275,16 @@ private func rowAffineGradient<A: PointwiseActivation>(
     }
 }
 
-/// Σ ∂z and Σ ∂z·(x − μ)·inv per (group, channel), with ∂z = activation′(y)·∂y: both sums in
+/// Σ ∂z and Σ ∂z·(x − μ)·inv per (sub-batch, channel), with ∂z = activation′(y)·∂y: both sums in
 /// one blocked, parallel pass (each block of rows has its own partial sums).
 private func gradientSums<A: PointwiseActivation>(
     _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
     x: UnsafePointer<Float>, mean: [Float], inverseDeviation: [Float],
-    groups: Int, rows: Int, channels: Int
+    subBatches: Int, rows: Int, channels: Int
 ) -> (sumDz: [Float], sumDzXhat: [Float]) {
     let block = 1024
-    let blocksPerGroup = Swift.max((rows + block - 1) / block, 1)
-    let blocks = groups * blocksPerGroup
+    let blocksPerSubBatch = Swift.max((rows + block - 1) / block, 1)
+    let blocks = subBatches * blocksPerSubBatch
     // Per block: channels partial Σ∂z, then channels partial Σ∂z·(x − μ).
     var partials = [Float](repeating: 0, count: blocks * 2 * channels)
     partials.withUnsafeMutableBufferPointer { buffer in
@@ -290,11 +292,11 @@ private func gradientSums<A: PointwiseActivation>(
             let base = buffer.baseAddress!, mean = mean.baseAddress!
             parallelChunks(blocks, grain: Swift.max(1, 16_384 / Swift.max(channels * block, 1))) { range in
                 for blockIndex in range {
-                    let group = blockIndex / blocksPerGroup, first = (blockIndex % blocksPerGroup) * block
+                    let subBatch = blockIndex / blocksPerSubBatch, first = (blockIndex % blocksPerSubBatch) * block
                     let sumDz = base + blockIndex * 2 * channels, sumDzX = sumDz + channels
-                    let mu = mean + group * channels
+                    let mu = mean + subBatch * channels
                     for r in first..<Swift.min(rows, first + block) {
-                        let o = (group * rows + r) * channels
+                        let o = (subBatch * rows + r) * channels
                         var j = 0
                         while j + 16 <= channels {
                             let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
@@ -314,15 +316,15 @@ private func gradientSums<A: PointwiseActivation>(
             }
         }
     }
-    var sumDz = [Float](repeating: 0, count: groups * channels), sumDzXhat = sumDz
+    var sumDz = [Float](repeating: 0, count: subBatches * channels), sumDzXhat = sumDz
     for blockIndex in 0..<blocks {
-        let group = blockIndex / blocksPerGroup
+        let subBatch = blockIndex / blocksPerSubBatch
         for c in 0..<channels {
-            sumDz[group * channels + c] += partials[blockIndex * 2 * channels + c]
-            sumDzXhat[group * channels + c] += partials[(blockIndex * 2 + 1) * channels + c]
+            sumDz[subBatch * channels + c] += partials[blockIndex * 2 * channels + c]
+            sumDzXhat[subBatch * channels + c] += partials[(blockIndex * 2 + 1) * channels + c]
         }
     }
-    for i in 0..<(groups * channels) { sumDzXhat[i] *= inverseDeviation[i] }
+    for i in 0..<(subBatches * channels) { sumDzXhat[i] *= inverseDeviation[i] }
     return (sumDz, sumDzXhat)
 }
 
@@ -342,7 +344,7 @@ public func batchNormalized(
 ) -> (output: Tensor, mean: Tensor, variance: Tensor) {
     let channels = input.shape.last ?? 1
     let (output, statistics) = normalize(
-        input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, activation: activation)
+        input, gamma: gamma, beta: beta, subBatches: 1, epsilon: epsilon, activation: activation)
     return (
         output, Tensor(shape: [channels], scalars: statistics.mean),
         Tensor(shape: [channels], scalars: statistics.variance)
@@ -361,7 +363,7 @@ public func batchNormalized(
     )
     let statistics = NormalizationStatistics(mean: mean.scalars, variance: variance.scalars)
     return normalize(
-        input, gamma: gamma, beta: beta, groups: 1, epsilon: epsilon, statistics: statistics, activation: activation
+        input, gamma: gamma, beta: beta, subBatches: 1, epsilon: epsilon, statistics: statistics, activation: activation
     ).output
 }
 
@@ -378,6 +380,8 @@ public func instanceNormalized(
     activation: Activation = .identity
 ) -> Tensor {
     precondition(input.rank >= 2, "instanceNormalized: needs [N, …, C], got \(describeShape(input.shape))")
-    return normalize(input, gamma: gamma, beta: beta, groups: input.shape[0], epsilon: epsilon, activation: activation)
-        .output
+    return normalize(
+        input, gamma: gamma, beta: beta, subBatches: input.shape[0], epsilon: epsilon, activation: activation
+    )
+    .output
 }
