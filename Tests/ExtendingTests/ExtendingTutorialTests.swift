@@ -9,6 +9,17 @@ import XCTest
 
 // MARK: 1. A new op
 
+/// Swish (Ramachandran et al. 2017): x · σ(x), elementwise; the derivative reads the input.
+struct Swish: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { x / (1 + exp(-x)) }
+    var derivativeReadsOutput: Bool { false }
+    func derivative(_ gradient: Float, at x: Float) -> Float {
+        // d/dx [x·σ(x)] = σ(x) + x·σ(x)·(1 − σ(x))
+        let s = 1 / (1 + exp(-x))
+        return gradient * (s + x * s * (1 - s))
+    }
+}
+
 /// Swish (Ramachandran et al. 2017): x · σ(x), elementwise.
 func swish(_ x: Tensor) -> Tensor {
     let input = x.detached()
@@ -100,6 +111,17 @@ final class DiffusionBlock: Module {
 }
 
 final class ExtendingTutorialTests: XCTestCase {
+    func testTheElementwiseSwishEqualsTheWrittenOutOneAndSiLU() {
+        let values: [Float] = (0..<40).map { Float($0) / 4 - 5 }  // 40 elements: two vectors and a tail
+        let a = Parameter(Tensor(values)), b = Parameter(Tensor(values))
+        let viaFunction = a.value.applying(Swish()), writtenOut = swish(b.value)
+        XCTAssertLessThan(viaFunction.maxAbsoluteDifference(to: writtenOut), 1e-6)
+        XCTAssertLessThan(viaFunction.maxAbsoluteDifference(to: silu(Tensor(values))), 1e-5)
+        viaFunction.sum().backward()
+        writtenOut.sum().backward()
+        XCTAssertLessThan(a.gradient!.maxAbsoluteDifference(to: b.gradient!), 1e-6)
+    }
+
     func testSwishGradientMatchesFiniteDifferences() {
         let x = Parameter(Tensor([-2, -0.5, 0.1, 1.5]))
         swish(x.value).sum().backward()

@@ -27,8 +27,8 @@ public enum Activation: Sendable, Equatable {
 /// An activation applied to `input` as its own recorded op.
 private struct ActivationOp: ActivationKernelUser {
     let input: Tensor
-    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Tensor {
-        input.activated(activation, op: "Activation")
+    func callAsFunction<A: ElementwiseFunction>(_ activation: A) -> Tensor {
+        input.applying(activation, op: "Activation")
     }
 }
 

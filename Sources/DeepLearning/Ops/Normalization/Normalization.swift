@@ -89,7 +89,7 @@ func normalize(
         input: input, gamma: gamma, beta: beta, subBatches: subBatches, epsilon: epsilon, statistics: fixed,
         reducer: reducer)
     if let result = activation.withKernel(op) { return result }
-    let (output, statistics) = op(IdentityActivation())
+    let (output, statistics) = op(IdentityFunction())
     return (activation(output), statistics)
 }
 
@@ -99,7 +99,7 @@ private struct NormalizeOp: ActivationKernelUser {
     let statistics: NormalizationStatistics?
     let reducer: CrossProcessReducer?
 
-    func callAsFunction<A: PointwiseActivation>(
+    func callAsFunction<A: ElementwiseFunction>(
         _ activation: A
     ) -> (output: Tensor, statistics: NormalizationStatistics) {
         normalize(
@@ -110,7 +110,7 @@ private struct NormalizeOp: ActivationKernelUser {
 }
 
 /// The fused kernels behind `normalize(_:…activation:)`, specialised per activation.
-private func normalize<A: PointwiseActivation>(
+private func normalize<A: ElementwiseFunction>(
     _ input: Tensor, gamma: Tensor?, beta: Tensor?, subBatches: Int, epsilon: Float,
     statistics fixed: NormalizationStatistics?, _ activation: A, reducer: CrossProcessReducer?
 )
@@ -140,7 +140,7 @@ private func normalize<A: PointwiseActivation>(
     let usesBatchStatistics = fixed == nil
     let inputValue = input.detached()
     // The pullback recovers the activation's derivative from its output.
-    let savedOutput: Tensor? = A.self == IdentityActivation.self ? nil : output.detached()
+    let savedOutput: Tensor? = A.self == IdentityFunction.self ? nil : output.detached()
     var inputs = [input]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
@@ -214,7 +214,7 @@ private func normalize<A: PointwiseActivation>(
 }
 
 /// out = activation(x·scale + shift) with per-(sub-batch, channel) coefficients.
-private func rowAffine<A: PointwiseActivation>(
+private func rowAffine<A: ElementwiseFunction>(
     _ activation: A, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     subBatches: Int, rows: Int, channels: Int, scale: [Float], shift: [Float]
 ) {
@@ -242,7 +242,7 @@ private func rowAffine<A: PointwiseActivation>(
 
 /// ∂x = a·∂z + b·x + c with ∂z = activation′(y)·∂y and per-(sub-batch, channel) coefficients
 /// (b and c are zero with fixed statistics).
-private func rowAffineGradient<A: PointwiseActivation>(
+private func rowAffineGradient<A: ElementwiseFunction>(
     _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
     x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     subBatches: Int, rows: Int, channels: Int, a: [Float], b: [Float], c: [Float]
@@ -256,7 +256,7 @@ private func rowAffineGradient<A: PointwiseActivation>(
                         let k = (r / rows) * channels, o = r * channels
                         var j = 0
                         while j + 16 <= channels {
-                            let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
+                            let dz = activation.derivative(loadVector(dy + o + j), at: loadVector(y + o + j))
                             let v =
                                 loadVector(a + k + j) * dz + loadVector(b + k + j) * loadVector(x + o + j)
                                 + loadVector(c + k + j)
@@ -264,7 +264,7 @@ private func rowAffineGradient<A: PointwiseActivation>(
                             j += 16
                         }
                         while j < channels {
-                            let dz = activation.backward(dy[o + j], output: y[o + j])
+                            let dz = activation.derivative(dy[o + j], at: y[o + j])
                             out[o + j] = a[k + j] * dz + b[k + j] * x[o + j] + c[k + j]
                             j += 1
                         }
@@ -277,7 +277,7 @@ private func rowAffineGradient<A: PointwiseActivation>(
 
 /// Σ ∂z and Σ ∂z·(x − μ)·inv per (sub-batch, channel), with ∂z = activation′(y)·∂y: both sums in
 /// one blocked, parallel pass (each block of rows has its own partial sums).
-private func gradientSums<A: PointwiseActivation>(
+private func gradientSums<A: ElementwiseFunction>(
     _ activation: A, dy: UnsafePointer<Float>, y: UnsafePointer<Float>,
     x: UnsafePointer<Float>, mean: [Float], inverseDeviation: [Float],
     subBatches: Int, rows: Int, channels: Int
@@ -299,14 +299,14 @@ private func gradientSums<A: PointwiseActivation>(
                         let o = (subBatch * rows + r) * channels
                         var j = 0
                         while j + 16 <= channels {
-                            let dz = activation.backward(loadVector(dy + o + j), output: loadVector(y + o + j))
+                            let dz = activation.derivative(loadVector(dy + o + j), at: loadVector(y + o + j))
                             storeVector(loadVector(sumDz + j) + dz, sumDz + j)
                             storeVector(
                                 loadVector(sumDzX + j) + dz * (loadVector(x + o + j) - loadVector(mu + j)), sumDzX + j)
                             j += 16
                         }
                         while j < channels {
-                            let dz = activation.backward(dy[o + j], output: y[o + j])
+                            let dz = activation.derivative(dy[o + j], at: y[o + j])
                             sumDz[j] += dz
                             sumDzX[j] += dz * (x[o + j] - mu[j])
                             j += 1

@@ -18,10 +18,10 @@ extension Tensor {
     {
         let op = ConcatenateOp(tensors: tensors, axis: axis)
         if let result = activation.withKernel(op) { return try result.get() }
-        return activation(try op(IdentityActivation()).get())
+        return activation(try op(IdentityFunction()).get())
     }
 
-    fileprivate static func concatenating<A: PointwiseActivation>(
+    fileprivate static func concatenating<A: ElementwiseFunction>(
         _ tensors: [Tensor], alongAxis axis: Int, _ activation: A
     ) throws -> Tensor {
         guard let first = tensors.first else { throw ShapeError("concatenate: no tensors given") }
@@ -46,7 +46,7 @@ extension Tensor {
         let outer = first.shape[..<axis].reduce(1, *), inner = first.shape[(axis + 1)...].reduce(1, *)
         let result = Tensor(uninitializedShape: outputShape)
         let outputBlock = outputShape[axis] * inner
-        let isIdentity = A.self == IdentityActivation.self
+        let isIdentity = A.self == IdentityFunction.self
         let blocks = sizes.map { $0 * inner }
         withPointers(tensors, result) { sources, output in
             parallelChunks(outer, grain: Swift.max(1, 16_384 / Swift.max(outputBlock, 1))) { range in
@@ -92,11 +92,11 @@ extension Tensor {
                             var i = 0
                             while i + 16 <= block {
                                 storeVector(
-                                    activation.backward(loadVector(dy + i), output: loadVector(out + i)), dx + i)
+                                    activation.derivative(loadVector(dy + i), at: loadVector(out + i)), dx + i)
                                 i += 16
                             }
                             while i < block {
-                                dx[i] = activation.backward(dy[i], output: out[i])
+                                dx[i] = activation.derivative(dy[i], at: out[i])
                                 i += 1
                             }
                         }
@@ -125,7 +125,7 @@ public func concatenate(_ tensors: [Tensor], axis: Int = -1, activation: Activat
 private struct ConcatenateOp: ActivationKernelUser {
     let tensors: [Tensor], axis: Int
 
-    func callAsFunction<A: PointwiseActivation>(_ activation: A) -> Result<Tensor, any Error> {
+    func callAsFunction<A: ElementwiseFunction>(_ activation: A) -> Result<Tensor, any Error> {
         Result { try Tensor.concatenating(tensors, alongAxis: axis, activation) }
     }
 }
