@@ -14,7 +14,7 @@ public enum NormalizationKind: String, Codable, Sendable, CaseIterable {
     func make(_ channels: Int, epsilon: Float = 1e-3) -> (any NormalizationLayer)? {
         switch self {
         case .batch: return BatchNorm(channels, epsilon: epsilon)
-        case .instance: return InstanceNorm(channels)
+        case .instance: return InstanceNorm(channels, affine: true)
         case .none: return nil
         }
     }

@@ -309,16 +309,35 @@ final class ConvolutionTests: XCTestCase {
 
     func testLayersHaveKerasShapedParametersAndApply() {
         RandomState.seed(3)
-        let conv = Conv2D(3, 8, kernelSize: 4, stride: 2)
+        let conv = Conv2D(3, 8, kernelSize: 4, stride: 2, padding: .same)
         XCTAssertEqual(conv.namedParameters.map(\.name), ["kernel", "bias"])
         XCTAssertEqual(conv.kernel.shape, [4, 4, 3, 8])
         XCTAssertEqual(conv(Tensor.zeros([1, 8, 8, 3])).shape, [1, 4, 4, 8])
-        let up = Conv2DTranspose(8, 3, kernelSize: 4, stride: 2, useBias: false)
+        let up = Conv2DTranspose(8, 3, kernelSize: 4, stride: 2, padding: .same, useBias: false)
         XCTAssertEqual(up.namedParameters.map(\.name), ["kernel"])
         XCTAssertEqual(up.kernel.shape, [4, 4, 3, 8])
         XCTAssertEqual(up(Tensor.zeros([1, 4, 4, 8])).shape, [1, 8, 8, 3])
         RandomState.seed(3)
         XCTAssertEqual(Conv2D(3, 8, kernelSize: 4, stride: 2).kernel.value.scalars, conv.kernel.value.scalars)
+    }
+
+    func testLayerDefaultsArePyTorchsAndKerass() {
+        // No padding unless asked, as Keras's Conv2D/Conv2DTranspose ('valid') and PyTorch's
+        // nn.Conv2d/nn.ConvTranspose2d (padding=0) default to.
+        XCTAssertEqual(Conv2D(3, 8, kernelSize: 3)(Tensor.zeros([1, 8, 8, 3])).shape, [1, 6, 6, 8])
+        XCTAssertEqual(Conv2D(3, 8, kernelSize: 4, stride: 2)(Tensor.zeros([1, 8, 8, 3])).shape, [1, 3, 3, 8])
+        XCTAssertEqual(
+            Conv2DTranspose(8, 3, kernelSize: 4, stride: 2)(Tensor.zeros([1, 4, 4, 8])).shape, [1, 10, 10, 3])
+        XCTAssertEqual(conv2D(Tensor.zeros([1, 8, 8, 3]), kernel: Tensor.zeros([3, 3, 3, 2])).shape, [1, 6, 6, 2])
+        // PyTorch's nn.InstanceNorm2d: ε = 1e-5, no affine parameters.
+        let instance = InstanceNorm(4)
+        XCTAssertNil(instance.gamma)
+        XCTAssertEqual(instance.epsilon, 1e-5)
+        // Keras's BatchNormalization: momentum 0.99, ε = 1e-3.
+        XCTAssertEqual(BatchNorm(4).momentum, 0.99)
+        XCTAssertEqual(BatchNorm(4).epsilon, 1e-3)
+        // PyTorch's pooling: the stride is the kernel size.
+        XCTAssertEqual(MaxPool2D(kernelSize: 2)(Tensor.zeros([1, 8, 8, 1])).shape, [1, 4, 4, 1])
     }
 
     /// OpenBLAS 0.3.21 does not know recent Xeons and falls back to SSE3 kernels (10× slower);

@@ -4,9 +4,9 @@ import XCTest
 /// Two convolutions, batch norm and LeakyReLU learn a toy image task end to end.
 final class TinyModelTrainingTests: XCTestCase {
     private final class TinyNet: Layer {
-        let conv1 = Conv2D(3, 8, kernelSize: 3)
+        let conv1 = Conv2D(3, 8, kernelSize: 3, padding: .same)
         let norm = BatchNorm(8)
-        let conv2 = Conv2D(8, 1, kernelSize: 3)
+        let conv2 = Conv2D(8, 1, kernelSize: 3, padding: .same)
         func callAsFunction(_ x: Tensor) -> Tensor { conv2(leakyReLU(norm(conv1(x)), slope: 0.2)) }
     }
 

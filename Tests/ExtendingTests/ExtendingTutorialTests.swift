@@ -65,8 +65,8 @@ final class TinyTranslator: Layer {
 // MARK: 5. A classifier
 
 final class SmallClassifier: Layer {
-    let conv1 = Conv2D(1, 16, kernelSize: 3), norm1 = BatchNorm(16)
-    let conv2 = Conv2D(16, 32, kernelSize: 3), norm2 = BatchNorm(32)
+    let conv1 = Conv2D(1, 16, kernelSize: 3, padding: .same), norm1 = BatchNorm(16)
+    let conv2 = Conv2D(16, 32, kernelSize: 3, padding: .same), norm2 = BatchNorm(32)
     let pool = MaxPool2D(kernelSize: 2)
     let flatten = Flatten()
     let head = Linear(2 * 2 * 32, 10)
@@ -92,10 +92,10 @@ func timestepEmbedding(_ steps: [Int], dimension: Int) -> Tensor {
 
 final class DiffusionBlock: Module {
     let norm1 = GroupNorm(groups: 8, channels: 32)
-    let conv1 = Conv2D(32, 32, kernelSize: 3)
+    let conv1 = Conv2D(32, 32, kernelSize: 3, padding: .same)
     let time = Linear(64, 32)
     let norm2 = GroupNorm(groups: 8, channels: 32)
-    let conv2 = Conv2D(32, 32, kernelSize: 3)
+    let conv2 = Conv2D(32, 32, kernelSize: 3, padding: .same)
     let attentionNorm = GroupNorm(groups: 8, channels: 32)
     let attention = MultiHeadAttention(embedding: 32, heads: 4)
 

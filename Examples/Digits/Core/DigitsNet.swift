@@ -4,10 +4,10 @@ import DeepLearning
 /// (conv3×3 → BN → ReLU) ×2 → max-pool 2 → conv3×3 → BN → ReLU → max-pool 2 → flatten →
 /// Linear(256, 64) → ReLU → dropout 0.2 → Linear(64, 10); 45,418 trainable parameters.
 public final class DigitsNet: Layer {
-    let conv1 = Conv2D(1, 32, kernelSize: 3), norm1 = BatchNorm(32)
-    let conv2 = Conv2D(32, 32, kernelSize: 3), norm2 = BatchNorm(32)
+    let conv1 = Conv2D(1, 32, kernelSize: 3, padding: .same), norm1 = BatchNorm(32)
+    let conv2 = Conv2D(32, 32, kernelSize: 3, padding: .same), norm2 = BatchNorm(32)
     let pool1 = MaxPool2D(kernelSize: 2)
-    let conv3 = Conv2D(32, 64, kernelSize: 3), norm3 = BatchNorm(64)
+    let conv3 = Conv2D(32, 64, kernelSize: 3, padding: .same), norm3 = BatchNorm(64)
     let pool2 = MaxPool2D(kernelSize: 2)
     let flatten = Flatten()
     let hidden = Linear(256, 64)

@@ -1,7 +1,7 @@
 /// A 2-D convolution layer over NHWC images, like Keras's `Conv2D` and PyTorch's `nn.Conv2d`.
 ///
 /// ```swift
-/// let conv = Conv2D(3, 64, kernelSize: 4, stride: 2)   // [1, 256, 256, 3] -> [1, 128, 128, 64]
+/// let conv = Conv2D(3, 64, kernelSize: 4, stride: 2, padding: .same)   // [1, 256, 256, 3] -> [1, 128, 128, 64]
 /// let depthwise = Conv2D(32, 32, kernelSize: (3, 3), padding: .explicit(height: 1, width: 1), groups: 32)
 /// ```
 ///
@@ -28,14 +28,15 @@ public final class Conv2D: Layer {
     ///   - outChannels: channels of the output.
     ///   - kernelSize: the kernel's height and width.
     ///   - stride: the step in both axes; default 1.
-    ///   - padding: default `.same` (output ⌈H / stride⌉).
+    ///   - padding: default `.valid` (no padding, as Keras's and PyTorch's default); `.same` keeps
+    ///     ⌈H / stride⌉.
     ///   - useBias: whether to add a learned bias; default `true`.
     ///   - kernelInitializer: default `.glorotUniform` (Keras's); pix2pix uses `.normal(standardDeviation: 0.02)`.
     ///   - biasInitializer: default `.zeros`.
     ///
     /// Random initializers draw from `RandomState`, so `RandomState.seed(_:)` makes models reproducible.
     public convenience init(
-        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
         useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) {
         self.init(
@@ -48,12 +49,13 @@ public final class Conv2D: Layer {
     /// - Parameters:
     ///   - kernelSize: (height, width).
     ///   - stride: (height, width); default (1, 1).
-    ///   - padding: default `.same`; `.explicit(height:width:)` is PyTorch's `padding=`.
+    ///   - padding: default `.valid` (Keras's and PyTorch's default); `.same` (Keras's `'same'`)
+    ///     or `.explicit(height:width:)` (PyTorch's `padding=`).
     ///   - dilation: (height, width); default (1, 1).
     ///   - groups: default 1; `inChannels` for a depthwise convolution. Must divide both channel counts.
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-        padding: Padding = .same, dilation: (Int, Int) = (1, 1), groups: Int = 1, useBias: Bool = true,
+        padding: Padding = .valid, dilation: (Int, Int) = (1, 1), groups: Int = 1, useBias: Bool = true,
         kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) {
         precondition(

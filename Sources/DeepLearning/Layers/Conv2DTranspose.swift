@@ -2,7 +2,7 @@
 /// `Conv2DTranspose` and PyTorch's `nn.ConvTranspose2d` (one group): upsamples by `stride`.
 ///
 /// ```swift
-/// let up = Conv2DTranspose(128, 3, kernelSize: 4, stride: 2)   // [1, 128, 128, 128] -> [1, 256, 256, 3]
+/// let up = Conv2DTranspose(128, 3, kernelSize: 4, stride: 2, padding: .same)   // [1, 128, 128, 128] -> [1, 256, 256, 3]
 /// ```
 ///
 /// The kernel is `[kh, kw, out, in]`; a PyTorch weight `[in, out, kh, kw]` converts with
@@ -28,13 +28,14 @@ public final class Conv2DTranspose: Layer {
     ///   - outChannels: channels of the output.
     ///   - kernelSize: the kernel's height and width.
     ///   - stride: the upsampling factor; default 1.
-    ///   - padding: default `.same` (output H·stride); `.valid` gives H·stride + max(k − stride, 0).
+    ///   - padding: default `.valid` (Keras's and PyTorch's default): output H·stride + max(k − stride, 0),
+    ///     i.e. (H − 1)·stride + k; `.same` gives H·stride.
     ///   - useBias: whether to add a learned bias; default `true`.
     ///   - kernelInitializer: default `.glorotUniform` (Keras's; fans from the `[k, k, out, in]`
     ///     shape as Keras computes them); pix2pix uses `.normal(standardDeviation: 0.02)`.
     ///   - biasInitializer: default `.zeros`.
     public convenience init(
-        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .same,
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
         useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) {
         self.init(
@@ -47,13 +48,14 @@ public final class Conv2DTranspose: Layer {
     /// - Parameters:
     ///   - kernelSize: (height, width).
     ///   - stride: (height, width); default (1, 1).
-    ///   - padding: default `.same`; `.explicit(height:width:)` is PyTorch's `padding=`.
+    ///   - padding: default `.valid` (Keras's and PyTorch's default); `.same` or
+    ///     `.explicit(height:width:)` (PyTorch's `padding=`).
     ///   - dilation: (height, width); default (1, 1).
     ///   - outputPadding: (height, width), each below its stride, with `.valid` or `.explicit`
     ///     padding; default (0, 0).
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-        padding: Padding = .same, dilation: (Int, Int) = (1, 1), outputPadding: (Int, Int) = (0, 0),
+        padding: Padding = .valid, dilation: (Int, Int) = (1, 1), outputPadding: (Int, Int) = (0, 0),
         useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros
     ) {
         precondition(

@@ -11,8 +11,10 @@ public final class InstanceNorm: NormalizationLayer {
     /// Added to the variance (PyTorch's default 1e-5).
     public var epsilon: Float
 
-    /// Creates an instance normalisation layer; `affine` adds learnable γ and β.
-    public init(_ channels: Int, epsilon: Float = 1e-5, affine: Bool = true) {
+    /// Creates an instance normalisation layer; `affine` adds learnable γ and β. The defaults
+    /// are PyTorch's `nn.InstanceNorm2d`: ε = 1e-5 and no affine parameters (junyanz's
+    /// `--norm instance`); the seed-convention pix2pix models pass `affine: true`.
+    public init(_ channels: Int, epsilon: Float = 1e-5, affine: Bool = false) {
         gamma = affine ? Parameter(.ones([channels])) : nil
         beta = affine ? Parameter(.zeros([channels])) : nil
         self.epsilon = epsilon
