@@ -172,7 +172,8 @@ final class ReflectionTests: XCTestCase {
 
 final class SummaryTests: XCTestCase {
     func testSummaryListsModulesShapesAndParameterCounts() {
-        let model = Sequential(Conv2D(1, 4, kernelSize: 3, padding: .same), BatchNorm(4), Flatten(), Linear(8 * 8 * 4, 10))
+        let model = Sequential(
+            Conv2D(1, 4, kernelSize: 3, padding: .same), BatchNorm(4), Flatten(), Linear(8 * 8 * 4, 10))
         let text = model.summary(input: Tensor.zeros([2, 8, 8, 1]))
         let lines = text.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 1 + 1 + 4 + 1, text)

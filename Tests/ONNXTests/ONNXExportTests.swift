@@ -272,7 +272,9 @@ final class ONNXExportTests: XCTestCase {
         ) { error in XCTAssertTrue("\(error)".contains("Dropout2D"), "\(error)") }
         XCTAssertThrowsError(
             try exportONNX(
-                Sequential([Conv2D(3, 4, kernelSize: 3, padding: .same), ReflectionPad2D(1), Dropout2D(rate: 0.1), ScaleByTwo()]),
+                Sequential([
+                    Conv2D(3, 4, kernelSize: 3, padding: .same), ReflectionPad2D(1), Dropout2D(rate: 0.1), ScaleByTwo(),
+                ]),
                 inputChannels: 3, outputChannels: 4, mode: .deterministic, to: url)
         ) { error in XCTAssertTrue("\(error)".contains("ScaleByTwo"), "\(error)") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
