@@ -122,7 +122,7 @@ public func decodeImage(_ data: Data, source: String, maxPixels: Int = ImageLimi
     var image = Tensor(shape: [h, w, 3], repeating: 0)
     image.withUnsafeMutableBufferPointer { out in
         let destination = out.baseAddress!
-        concurrentChunks(out.count, grain: 1 << 18) { range in
+        Parallelism.forEachChunk(of: out.count, grain: 1 << 18) { range in
             for i in range { destination[i] = Float(pixels[i]) }
         }
     }
@@ -169,7 +169,7 @@ func encodeImage(_ image: Tensor, format: ImageFormat, quality: Int, source: Str
     image.withUnsafeBufferPointer { input in
         bytes.withUnsafeMutableBufferPointer { output in
             let source = input.baseAddress!, destination = output.baseAddress!
-            concurrentChunks(output.count, grain: 1 << 18) { range in
+            Parallelism.forEachChunk(of: output.count, grain: 1 << 18) { range in
                 for i in range {
                     let v = source[i]
                     // `!(v > 0)` also catches NaN.

@@ -1,5 +1,4 @@
 import DeepLearning
-import Dispatch
 import Foundation
 
 /// Which half of a pair is the generator's input.
@@ -172,8 +171,8 @@ public struct PairedBatches {
         var results = [Result<(source: Tensor, target: Tensor), Error>?](repeating: nil, count: indices.count)
         results.withUnsafeMutableBufferPointer { slots in
             let base = slots.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: indices.count) { i in
-                base[i] = Result { try dataset.pair(at: indices[i]) }
+            Parallelism.forEachChunk(of: indices.count, grain: 1) { range in
+                for i in range { base[i] = Result { try dataset.pair(at: indices[i]) } }
             }
         }
         var sources: [Tensor] = [], targets: [Tensor] = []

@@ -1,5 +1,4 @@
 import DeepLearning
-import Dispatch
 import Foundation
 
 extension PairedImageDataset {
@@ -72,17 +71,19 @@ extension PairedImageDataset {
                     var failures = [Error?](repeating: nil, count: end - start)
                     failures.withUnsafeMutableBufferPointer { slots in
                         let slot = slots.baseAddress!
-                        DispatchQueue.concurrentPerform(iterations: end - start) { k in
-                            do {
-                                let (left, right) = try dataset.pixels(at: start + k)
-                                left.withUnsafeBufferPointer {
-                                    (aBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
+                        Parallelism.forEachChunk(of: end - start, grain: 1) { range in
+                            for k in range {
+                                do {
+                                    let (left, right) = try dataset.pixels(at: start + k)
+                                    left.withUnsafeBufferPointer {
+                                        (aBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
+                                    }
+                                    right.withUnsafeBufferPointer {
+                                        (bBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
+                                    }
+                                } catch {
+                                    slot[k] = error
                                 }
-                                right.withUnsafeBufferPointer {
-                                    (bBase + (start + k) * each).update(from: $0.baseAddress!, count: each)
-                                }
-                            } catch {
-                                slot[k] = error
                             }
                         }
                     }

@@ -51,7 +51,7 @@ public func resize(_ image: Tensor, height: Int, width: Int, method: ResizeMetho
                     let rowLength = width * c
                     // One work item per output row of one image. Separable: the row is a
                     // weighted sum of input rows, each first reduced along x into `horizontal`.
-                    concurrentChunks(n * height, grain: max(1, 16_384 / max(rowLength, 1))) { range in
+                    Parallelism.forEachChunk(of: n * height, grain: max(1, 16_384 / max(rowLength, 1))) { range in
                         let horizontal = UnsafeMutablePointer<Float>.allocate(capacity: rowLength)
                         defer { horizontal.deallocate() }
                         for item in range {

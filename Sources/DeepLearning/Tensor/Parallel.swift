@@ -41,6 +41,19 @@ public enum Parallelism {
         openblas_set_num_threads(Int32(Swift.max(1, count)))
     }
 
+    /// Splits `0..<count` into contiguous chunks and runs `body` on them on the library's worker
+    /// threads (the caller takes chunks too), returning when all are done: what the library's
+    /// own kernels use, for other modules' loops (image decoding and resizing in `Imaging`).
+    ///
+    /// Work under `grain` items per chunk runs inline on the calling thread, because handing a
+    /// chunk over costs more than a small loop takes. The chunks depend only on `count`, `grain`
+    /// and `threads`, so a loop whose chunks write disjoint ranges gives the same results on any
+    /// thread count. A call made while another runs (from inside a chunk, or from another thread)
+    /// runs its chunks inline, in order.
+    public static func forEachChunk(of count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void) {
+        parallelChunks(count, grain: grain, body)
+    }
+
     private static let threadCount = Atomic<Int>(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))
 }
 
