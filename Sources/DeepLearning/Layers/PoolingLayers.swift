@@ -1,6 +1,6 @@
 // Pooling layers over NHWC images: windowed max and average pooling (PyTorch's `MaxPool2d`,
 // `AvgPool2d`) and the global pools (Keras's `GlobalAveragePooling2D`, `GlobalMaxPooling2D`).
-// The ops, their exact semantics and gradients are in Ops/Pooling.swift.
+// The ops, their exact semantics and gradients are in Ops/Resampling/Pooling.swift.
 
 /// Max pooling over height and width, as a layer (PyTorch `nn.MaxPool2d` without dilation;
 /// Keras `MaxPooling2D(padding="valid")` when `padding` is 0).

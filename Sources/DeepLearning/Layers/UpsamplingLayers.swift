@@ -1,6 +1,6 @@
 // Upsampling layers over NHWC images: nearest/bilinear resizing (PyTorch `nn.Upsample`, Keras
 // `UpSampling2D`) and depth-to-space (PyTorch `nn.PixelShuffle`, `nn.PixelUnshuffle`). The ops
-// and their exact semantics are in Ops/Upsampling.swift and Ops/PixelShuffle.swift.
+// and their exact semantics are in Ops/Resampling/Upsampling.swift and Ops/Resampling/PixelShuffle.swift.
 
 /// How `Upsample2D` interpolates.
 public enum UpsamplingMode: String, Sendable, Codable {
