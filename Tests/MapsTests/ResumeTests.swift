@@ -103,7 +103,8 @@ final class ResumeTests: XCTestCase {
             "train", "--data", path("data"), "--output", path("bad"), "--precision", "fp16",
         ])
         XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(invalid.contains("--precision must be fp32 or bf16"), invalid)
+        XCTAssertTrue(invalid.contains("'fp16' is invalid for '--precision"), invalid)
+        XCTAssertTrue(invalid.contains("'fp32' and 'bf16'"), invalid)
     }
 
     func testBatchSizeSetsTheStepsPerEpoch() throws {

@@ -19,18 +19,24 @@ public struct Demo: ParsableCommand {
     var data: String?
     @Option(help: "Training steps.")
     var steps: Int = 1500
-    @Option(name: .customLong("image-size"), help: "Training image side.")
+    @Option(name: .customLong("image-size"), help: "Training image side, a multiple of 128 (the U-Net's 2^7).")
     var imageSize: Int = 128
     @Option(help: "Training pairs to synthesize.")
     var count: Int = 100
     @Option(help: "Random seed for weights, dropout and shuffling.")
     var seed: UInt64 = 42
-    @Option(help: ArgumentHelp("Matrix products: fp32 or bf16 (as `maps train --precision`).", valueName: "fp32|bf16"))
-    var precision: String = "fp32"
+    @Option(help: "Matrix products (as `maps train --precision`).")
+    var precision = PrecisionOption.fp32
 
     public init() {}
 
-    public func validate() throws { _ = try RunOptions.precision(flag: precision) }
+    public func validate() throws {
+        let multiple = GeneratorArchitecture.unet.inputSideMultiple(depth: 7)
+        guard imageSize > 0, imageSize % multiple == 0 else {
+            throw ValidationError(
+                "--image-size \(imageSize) must be a positive multiple of \(multiple) (the demo's U-Net of depth 7)")
+        }
+    }
 
     public func run() throws {
         if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), ranks > 1 {
@@ -56,7 +62,7 @@ public struct Demo: ParsableCommand {
             data: dataPath, imageSize: imageSize, jitter: false, seed: seed, depth: 7, ngf: 32, ndf: 32,
             discriminatorLayers: 3, epochs: 1000, steps: steps,
             sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1),
-            precision: try RunOptions.precision(flag: precision))
+            precision: precision)
         let resume = FileManager.default.fileExists(atPath: run.checkpoint.path)
         try train(run: run, options: options, resume: resume)
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)

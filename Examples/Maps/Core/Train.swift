@@ -24,16 +24,16 @@ public struct Train: ParsableCommand {
     var steps: Int?
     @Option(name: .customLong("image-size"), help: "Side of the square training images.")
     var imageSize: Int = 256
-    @Option(help: "AtoB (satellite → map) or BtoA.")
-    var direction: String = "AtoB"
+    @Option(help: "Satellite → map (AtoB) or map → satellite.")
+    var direction = Direction.aToB
     @Flag(help: "pix2pix's random jitter: resize to 286/256 of the size, random crop, random mirror.")
     var jitter = false
     @Flag(help: "Continue the run in --output from its last checkpoint (same options).")
     var resume = false
     @Option(help: "Random seed for weights, dropout, shuffling and jitter.")
     var seed: UInt64 = 42
-    @Option(help: "Generator: unet, resnet9 or resnet6.")
-    var generator: String = "unet"
+    @Option(help: "Generator architecture.")
+    var generator = GeneratorArchitecture.unet
     @Option(help: "U-Net downsamplings (8 = unet_256, 7 = unet_128).")
     var depth: Int = 8
     @Option(help: "Generator base filters.")
@@ -44,10 +44,10 @@ public struct Train: ParsableCommand {
         name: .customLong("disc-layers"),
         help: "Stride-2 layers of the PatchGAN (4 = the seed's, 3 = 70×70, 0 = PixelGAN).")
     var discriminatorLayers: Int = 4
-    @Option(help: "Normalisation: batch or instance.")
-    var norm: String = "batch"
-    @Option(name: .customLong("gan-loss"), help: "vanilla (BCE) or lsgan (MSE).")
-    var ganLoss: String = "vanilla"
+    @Option(help: "Normalisation.")
+    var norm = NormalizationKind.batch
+    @Option(name: .customLong("gan-loss"), help: "GAN loss: vanilla (BCE) or lsgan (MSE).")
+    var ganLoss = Pix2PixTrainer.GANLoss.vanilla
     @Option(name: .customLong("l1-weight"), help: "λ of the L1 term.")
     var l1Weight: Float = 100
     @Option(help: "Adam learning rate.")
@@ -59,10 +59,10 @@ public struct Train: ParsableCommand {
     )
     var batchSize: Int = 1
     @Option(
-        help: ArgumentHelp(
-            "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given.",
-            valueName: "fp32|bf16"))
-    var precision: String?
+        help:
+            "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given."
+    )
+    var precision: PrecisionOption?
     @Flag(name: .customLong("no-dropout"), help: "No dropout in the generator (junyanz's --no_dropout).")
     var noDropout = false
     @Flag(
@@ -78,24 +78,15 @@ public struct Train: ParsableCommand {
 
     public func validate() throws {
         guard resume || data != nil else { throw ValidationError("--data is required (unless --resume)") }
-        guard Direction(rawValue: direction) != nil else { throw ValidationError("--direction must be AtoB or BtoA") }
-        guard ["unet", "resnet9", "resnet6"].contains(generator) else {
-            throw ValidationError("--generator must be unet, resnet9 or resnet6")
-        }
-        guard NormalizationKind(rawValue: norm) != nil, norm != "none" else {
-            throw ValidationError("--norm must be batch or instance")
-        }
-        guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
-            throw ValidationError("--gan-loss must be vanilla or lsgan")
-        }
-        _ = try RunOptions.precision(flag: precision)
         guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0, batchSize > 0 else {
             throw ValidationError(
                 "--image-size, --epochs, --batch-size, --sample-every and --checkpoint-every must be positive")
         }
-        if generator == "unet" && imageSize % (1 << depth) != 0 {
+        let options = runOptions
+        guard options.imageSize % options.sizeMultiple == 0 else {
             throw ValidationError(
-                "--image-size \(imageSize) must be a multiple of 2^depth = \(1 << depth) for the U-Net")
+                "--image-size \(options.imageSize) must be a multiple of \(options.sizeMultiple) for the \(options.generator.rawValue) generator\(options.generator == .unet ? " of depth \(options.depth)" : "")"
+            )
         }
     }
 
@@ -105,7 +96,7 @@ public struct Train: ParsableCommand {
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
-            batchSize: batchSize, precision: try? RunOptions.precision(flag: precision),
+            batchSize: batchSize, precision: precision ?? .fp32,
             dropout: noDropout ? false : nil,
             syncBatchNorm: noSyncBatchNorm ? false : nil)
     }
@@ -139,8 +130,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
         throw MapsError(
             "\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
     }
-    let data = try MapsData(
-        path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
+    let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: options.direction)
     if job.isLeader {
         try run.create()
         if !resume { try run.save(options) }
@@ -150,12 +140,12 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
     let trainer = Pix2PixTrainer(
         generator: generator, discriminator: discriminator,
         options: .init(
-            l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
+            l1Weight: options.l1Weight, ganLoss: options.ganLoss,
             learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
-    if let reason = options.matrixPrecision.unsupportedReason {
+    if let reason = options.precision.matrixPrecision.unsupportedReason {
         job.say("--precision bf16: \(reason)")
     } else {
-        trainer.precision = options.matrixPrecision
+        trainer.precision = options.precision.matrixPrecision
         if trainer.precision == .bfloat16, let warning = MatrixPrecision.bfloat16SpeedWarning {
             job.say("note: \(warning)")
         }
@@ -203,7 +193,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
         ? "batch \(options.batch)"
         : "batch \(options.batch) per rank × \(job.size) ranks = global batch \(options.batch * job.size) (batch norm \(options.synchronizesBatchNorm ? "synchronised" : "per rank"))"
     job.say(
-        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), \(batchDescription), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
+        "training \(options.generator.rawValue) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), \(batchDescription), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
     )
 
     func saveState(epochStart: SeededGenerator) throws {
