@@ -5,7 +5,7 @@ import Pix2Pix
 import XCTest
 
 /// RUN_DIR/options.json: the typed options read and write the format of the runs made before
-/// they were typed and refuse words they do not know.
+/// they were typed, refuse words they do not know, and decide what `--resume` may change.
 final class RunOptionsTests: XCTestCase {
     private var root: URL!
 
@@ -107,6 +107,50 @@ final class RunOptionsTests: XCTestCase {
             let run = try run(with: Data(saved.replacingOccurrences(of: original, with: replacement).utf8))
             XCTAssertThrowsError(try run.loadOptions(), replacement) { error in
                 XCTAssertEqual("\(error)", "\(run.options.path): \(message)")
+            }
+        }
+    }
+
+    func testResumeKeepsTheRunsOptionsChangesSomeAndRefusesTheOthers() throws {
+        let file = root.appendingPathComponent("run/options.json")
+        let saved = RunOptions(data: "data", imageSize: 32, generator: .resnet9, depth: 5, ngf: 4, steps: 2)
+        // Nothing given: the run's own options.
+        let (kept, none) = try ExplicitRunOptions().resuming(saved, file: file)
+        XCTAssertEqual(kept, saved)
+        XCTAssertEqual(none, [])
+        // Given equal to the run's (also in other spellings: ./data, batch 1 for none, the
+        // ResNet's default of no dropout): accepted, no change.
+        let equal = ExplicitRunOptions(
+            data: "./data", imageSize: 32, generator: .resnet9, depth: 5, ngf: 4, batchSize: 1, dropout: false)
+        XCTAssertEqual(try equal.resuming(saved, file: file).changes, [])
+        // What may change is applied.
+        let (options, changes) = try ExplicitRunOptions(
+            epochs: 7, steps: 40, sampleEvery: 5, checkpointEvery: 500, precision: .bf16
+        ).resuming(saved, file: file)
+        XCTAssertEqual(
+            changes,
+            ["--epochs 7 (was 100)", "--steps 40 (was 2)", "--sample-every 5 (was 100)", "--precision bf16 (was fp32)"])
+        XCTAssertEqual([options.epochs, options.steps, options.sampleEvery], [7, 40, 5])
+        XCTAssertEqual(options.precision, .bf16)
+        // What may not is refused, naming the option and both values.
+        let refused: [(ExplicitRunOptions, String)] = [
+            (ExplicitRunOptions(ngf: 16), "--ngf 16 conflicts with the run's 4"),
+            (ExplicitRunOptions(generator: .unet), "--generator unet conflicts with the run's resnet9"),
+            (ExplicitRunOptions(direction: .bToA), "--direction BtoA conflicts with the run's AtoB"),
+            (ExplicitRunOptions(norm: .instance), "--norm instance conflicts with the run's batch"),
+            (ExplicitRunOptions(learningRate: 1e-3), "--lr 0.001 conflicts with the run's 0.0002"),
+            (ExplicitRunOptions(batchSize: 4), "--batch-size 4 conflicts with the run's 1"),
+            (ExplicitRunOptions(jitter: true), "--jitter conflicts with the run's training without jitter"),
+            (
+                ExplicitRunOptions(syncBatchNorm: false),
+                "--no-sync-batch-norm conflicts with the run's synchronised batch norm"
+            ),
+        ]
+        for (given, message) in refused {
+            XCTAssertThrowsError(try given.resuming(saved, file: file)) { error in
+                XCTAssertEqual(
+                    "\(error)",
+                    "\(message) (\(file.path)); options fixed at the start of a run cannot change on --resume")
             }
         }
     }
