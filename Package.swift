@@ -112,7 +112,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "MapsTests", dependencies: ["MapsCore"]),
+        .testTarget(name: "MapsTests", dependencies: ["MapsCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Pix2PixONNX", "MapsCore"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "Pix2Pix"]),
         .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),

@@ -103,7 +103,8 @@ final class ResumeTests: XCTestCase {
             "train", "--data", path("data"), "--output", path("bad"), "--precision", "fp16",
         ])
         XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(invalid.contains("--precision must be fp32 or bf16"), invalid)
+        XCTAssertTrue(invalid.contains("'fp16' is invalid for '--precision"), invalid)
+        XCTAssertTrue(invalid.contains("'fp32' and 'bf16'"), invalid)
     }
 
     func testBatchSizeSetsTheStepsPerEpoch() throws {
@@ -114,6 +115,76 @@ final class ResumeTests: XCTestCase {
         ])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--batch-size"), output)
+    }
+
+    /// Every file of a run folder, by path relative to it, with its contents.
+    private func contents(_ run: String) throws -> [String: Data] {
+        let folder = root.appendingPathComponent(run)
+        var files: [String: Data] = [:]
+        for case let name as String in FileManager.default.enumerator(atPath: folder.path)! {
+            let url = folder.appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files[name] = try Data(contentsOf: url)
+            }
+        }
+        return files
+    }
+
+    func testResumeRefusesAFixedOptionThatDiffersAndTouchesNothing() throws {
+        try train("run", ["--steps", "2", "--sample-every", "1"])
+        let before = try contents("run")
+        XCTAssertNotNil(before["checkpoint.safetensors"])
+        // The helper's options again (equal, accepted), one of them different.
+        let (status, output) = try MapsBinary.run([
+            "train", "--data", path("data"), "--output", path("run"), "--image-size", "32", "--depth", "5",
+            "--ngf", "8", "--ndf", "4", "--disc-layers", "2", "--seed", "7", "--resume", "--steps", "4",
+        ])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(
+            output.contains(
+                "--ngf 8 conflicts with the run's 4 (\(path("run/options.json"))); options fixed at the start of a run cannot change on --resume"
+            ), output)
+        XCTAssertEqual(output.split(separator: "\n").count, 1, output)
+        XCTAssertEqual(try contents("run"), before, "a refused resume changed the run folder")
+        for refused in [["--no-dropout"], ["--jitter"], ["--norm", "instance"], ["--batch-size", "2"]] {
+            let (status, output) = try MapsBinary.run(["train", "--output", path("run"), "--resume"] + refused)
+            XCTAssertNotEqual(status, 0, output)
+            XCTAssertTrue(output.contains("\(refused[0]) ") && output.contains("conflicts with the run's"), output)
+        }
+        XCTAssertEqual(try contents("run"), before, "a refused resume changed the run folder")
+    }
+
+    func testResumeAppliesPrintsAndSavesTheOptionsThatMayChange() throws {
+        try train("run", ["--steps", "2", "--sample-every", "100", "--checkpoint-every", "100"])
+        let output = try train("run", ["--resume", "--steps", "4", "--sample-every", "3", "--checkpoint-every", "100"])
+        XCTAssertTrue(output.contains("resume: --steps 4 (was 2), --sample-every 3 (was 100)\n"), output)
+        XCTAssertEqual(MapsBinary.loggedSteps(root.appendingPathComponent("run")), [1, 2, 3, 4])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/samples/step-000003.png")))
+        let saved = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("run/options.json")))
+                as? [String: Any])
+        XCTAssertEqual(saved["steps"] as? Int, 4)
+        XCTAssertEqual(saved["sampleEvery"] as? Int, 3)
+        // Given again, the same values are no change; a later plain --resume keeps them.
+        let again = try train("run", ["--resume", "--steps", "4", "--sample-every", "3"])
+        XCTAssertFalse(again.contains("resume:"), again)
+        XCTAssertTrue(again.contains("for 4 steps"), again)
+    }
+
+    func testAnUnknownValueInOptionsJSONIsAnErrorNamingTheFileAndTheKey() throws {
+        try train("run", ["--steps", "1", "--sample-every", "100"])
+        let file = root.appendingPathComponent("run/options.json")
+        let saved = try String(contentsOf: file, encoding: .utf8)
+        try saved.replacingOccurrences(of: "\"unet\"", with: "\"unet9\"").write(
+            to: file, atomically: true, encoding: .utf8)
+        let (status, output) = try MapsBinary.run(["train", "--output", path("run"), "--resume", "--steps", "2"])
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(
+            output.contains(
+                "\(file.path): \"generator\" has unknown value \"unet9\" (expected unet, resnet9 or resnet6)"),
+            output)
+        XCTAssertEqual(MapsBinary.loggedSteps(root.appendingPathComponent("run")), [1])
     }
 
     func testSampleGridsDoNotChangeTraining() throws {

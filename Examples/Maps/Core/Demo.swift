@@ -19,18 +19,31 @@ public struct Demo: ParsableCommand {
     var data: String?
     @Option(help: "Training steps.")
     var steps: Int = 1500
-    @Option(name: .customLong("image-size"), help: "Training image side.")
-    var imageSize: Int = 128
+    @Option(
+        name: .customLong("image-size"),
+        help: "Training image side, a multiple of 128 (default: \(Self.defaults.imageSize)).")
+    var imageSize: Int?
     @Option(help: "Training pairs to synthesize.")
     var count: Int = 100
-    @Option(help: "Random seed for weights, dropout and shuffling.")
-    var seed: UInt64 = 42
-    @Option(help: ArgumentHelp("Matrix products: fp32 or bf16 (as `maps train --precision`).", valueName: "fp32|bf16"))
-    var precision: String = "fp32"
+    @Option(help: "Random seed for weights, dropout and shuffling (default: \(Self.defaults.seed)).")
+    var seed: UInt64?
+    @Option(help: "Matrix products (as `maps train --precision`; default: fp32).")
+    var precision: PrecisionOption?
+
+    /// The demo's run, smaller than the paper's (see the discussion above).
+    private static let defaults = RunOptions(
+        data: "", imageSize: 128, depth: 7, ngf: 32, ndf: 32, discriminatorLayers: 3, epochs: 1000)
 
     public init() {}
 
-    public func validate() throws { _ = try RunOptions.precision(flag: precision) }
+    public func validate() throws {
+        guard steps > 0 else { throw ValidationError("--steps must be positive, not \(steps)") }
+        if let imageSize, imageSize <= 0 || imageSize % Self.defaults.sizeMultiple != 0 {
+            throw ValidationError(
+                "--image-size \(imageSize) must be a positive multiple of \(Self.defaults.sizeMultiple) (the demo's U-Net of depth \(Self.defaults.depth))"
+            )
+        }
+    }
 
     public func run() throws {
         if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), ranks > 1 {
@@ -52,13 +65,19 @@ public struct Demo: ParsableCommand {
             dataPath = folder.path
         }
         let run = RunDirectory(url: root.appendingPathComponent("run"))
-        let options = RunOptions(
-            data: dataPath, imageSize: imageSize, jitter: false, seed: seed, depth: 7, ngf: 32, ndf: 32,
-            discriminatorLayers: 3, epochs: 1000, steps: steps,
-            sampleEvery: Swift.max(steps / 10, 1), checkpointEvery: Swift.max(steps / 5, 1),
-            precision: try RunOptions.precision(flag: precision))
-        let resume = FileManager.default.fileExists(atPath: run.checkpoint.path)
-        try train(run: run, options: options, resume: resume)
+        // Rerunning continues the run: with its own options, --steps and --precision changed,
+        // --data, --image-size and --seed refused if they differ.
+        let given = ExplicitRunOptions(
+            data: data, imageSize: imageSize, seed: seed, steps: steps, precision: precision)
+        if FileManager.default.fileExists(atPath: run.checkpoint.path) {
+            try train(run: run, resuming: given)
+        } else {
+            var options = given.newRun(defaults: Self.defaults)
+            options.data = dataPath
+            options.sampleEvery = Swift.max(steps / 10, 1)
+            options.checkpointEvery = Swift.max(steps / 5, 1)
+            try train(run: run, options: options)
+        }
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)
         say("\n" + report.table)
         say(

@@ -16,19 +16,15 @@ public struct Evaluate: ParsableCommand {
     @Option(help: "Evaluate at most this many pairs.")
     var limit: Int?
     @Option(help: "paper (dropout and batch statistics) or deterministic.")
-    var mode: String = "paper"
+    var mode = InferenceMode.paper
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     public init() {}
 
-    public func validate() throws {
-        _ = try inferenceMode(mode)
-    }
-
     public func run() throws {
         let run = RunDirectory(url: URL(fileURLWithPath: checkpoint))
-        let report = try evaluate(run: run, data: data, limit: limit, mode: try inferenceMode(mode))
+        let report = try evaluate(run: run, data: data, limit: limit, mode: mode)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -44,8 +40,7 @@ public struct Evaluate: ParsableCommand {
 /// Evaluates a run on the validation split of `data`, writes RUN_DIR/metrics.json and refreshes the report.
 func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: InferenceMode) throws -> EvaluationReport {
     let (generator, options) = try run.loadGenerator()
-    let data = try MapsData(
-        path: path, imageSize: options.imageSize, direction: Direction(rawValue: options.direction) ?? .aToB)
+    let data = try MapsData(path: path, imageSize: options.imageSize, direction: options.direction)
     let count = Swift.min(limit ?? Int.max, data.validation.count)
     guard count > 0 else { throw MapsError("\(path): no pairs to evaluate") }
     // Mean-colour baseline: the average target colour of (up to 64) training pairs.

@@ -21,13 +21,9 @@ public struct Export: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .onnx file to write.")
     var output: String
     @Option(help: "paper (dropout and batch statistics, as pix2pix) or deterministic (eval mode).")
-    var mode: String = "paper"
+    var mode = InferenceMode.paper
 
     public init() {}
-
-    public func validate() throws {
-        _ = try inferenceMode(mode)
-    }
 
     public func run() throws {
         let run = RunDirectory(url: URL(fileURLWithPath: checkpoint))
@@ -35,7 +31,7 @@ public struct Export: ParsableCommand {
         guard let exportable = generator as? ONNXExportable else {
             throw MapsError("\(type(of: generator)) has no ONNX export")
         }
-        let onnxMode: ONNXInferenceMode = try inferenceMode(mode) == .paper ? .paper(dropout: true) : .deterministic
+        let onnxMode: ONNXInferenceMode = mode == .paper ? .paper(dropout: true) : .deterministic
         let url = URL(fileURLWithPath: output)
         do {
             try exportONNX(exportable, inputChannels: 3, outputChannels: 3, mode: onnxMode, to: url)
@@ -44,6 +40,6 @@ public struct Export: ParsableCommand {
         } catch {
             throw MapsError("\(url.path): cannot write the ONNX model (\(error.localizedDescription))")
         }
-        say("wrote \(url.path) (\(mode) mode, opset \(ONNXGraphBuilder.opset))")
+        say("wrote \(url.path) (\(mode.rawValue) mode, opset \(ONNXGraphBuilder.opset))")
     }
 }

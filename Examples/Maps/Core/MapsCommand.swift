@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Pix2Pix
 
 /// `maps`: synthesize → prepare → train → translate → evaluate → export, and a one-command demo.
 public struct MapsCommand: ParsableCommand {
@@ -35,16 +34,6 @@ func printError(_ message: String) {
 
 /// Whether standard output is a terminal (progress bars redraw in place only then).
 var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) != 0 }
-
-/// The inference mode a `--mode paper|deterministic` option names (translate, evaluate, export).
-///
-/// - Throws: `ValidationError` for any other value.
-func inferenceMode(_ flag: String) throws -> InferenceMode {
-    guard let mode = InferenceMode(rawValue: flag) else {
-        throw ValidationError("--mode must be paper or deterministic")
-    }
-    return mode
-}
 
 /// Prints and flushes (progress lines must appear while training runs).
 func say(_ message: String, terminator: String = "\n") {

@@ -5,19 +5,23 @@ import Imaging
 import Pix2Pix
 
 /// Everything needed to rebuild a run's models and data, saved as RUN_DIR/options.json.
-struct RunOptions: Codable, Equatable {
+///
+/// The file keeps the format of the first runs — the words of the enums as strings, the keys
+/// added later optional — so every run ever saved still loads; a word `maps` does not know is
+/// an error naming the key (`UnknownOptionValue`), never a silent default.
+struct RunOptions: Equatable {
     var data: String
     var imageSize = 256
-    var direction = "AtoB"
+    var direction = Direction.aToB
     var jitter = false
     var seed: UInt64 = 42
-    var generator = "unet"  // unet | resnet9 | resnet6
+    var generator = GeneratorArchitecture.unet
     var depth = 8
     var ngf = 64
     var ndf = 64
     var discriminatorLayers = 4
-    var norm = "batch"
-    var ganLoss = "vanilla"
+    var norm = NormalizationKind.batch
+    var ganLoss = Pix2PixTrainer.GANLoss.vanilla
     var l1Weight: Float = 100
     var learningRate: Float = 2e-4
     var epochs = 100
@@ -28,9 +32,9 @@ struct RunOptions: Codable, Equatable {
     /// Pairs per training step; nil (runs saved before the option existed) means 1.
     var batchSize: Int? = nil
 
-    /// "bf16" for bfloat16 matrix products; nil (the default, and runs saved before the option
-    /// existed) means float32.
-    var precision: String? = nil
+    /// How matrix products are computed; saved only when bf16 (runs saved before the option
+    /// existed have none: fp32).
+    var precision = PrecisionOption.fp32
 
     /// false: no dropout in the generator (junyanz's `--no_dropout`); nil: the architecture's
     /// default (the U-Net's decoder has it, the ResNet not).
@@ -42,48 +46,109 @@ struct RunOptions: Codable, Equatable {
     /// Pairs per training step (pix2pix: 1).
     var batch: Int { batchSize ?? 1 }
 
+    /// Whether the generator has dropout.
+    var usesDropout: Bool { dropout ?? (generator == .unet) }
+
     /// Whether batch norm is synchronised over the ranks of an `mpirun` job.
     var synchronizesBatchNorm: Bool { syncBatchNorm ?? true }
-
-    /// The matrix precision the run asks for.
-    var matrixPrecision: MatrixPrecision { precision == "bf16" ? .bfloat16 : .float32 }
-
-    /// `precision` for a `--precision fp32|bf16` flag (nil when not given or fp32).
-    ///
-    /// - Throws: `ValidationError` for any other value.
-    static func precision(flag: String?) throws -> String? {
-        guard let flag else { return nil }
-        guard ["fp32", "bf16"].contains(flag) else {
-            throw ValidationError("--precision must be fp32 or bf16, not '\(flag)'")
-        }
-        return flag == "bf16" ? "bf16" : nil
-    }
-
-    var normalization: NormalizationKind { NormalizationKind(rawValue: norm) ?? .batch }
 
     /// A fresh generator of this run's architecture, seeded from `seed`.
     func makeModels() -> (generator: Layer, discriminator: PatchDiscriminator) {
         RandomState.seed(seed)
         let generator: Layer
-        switch self.generator {
-        case "resnet9", "resnet6":
-            generator = ResNetGenerator(
-                .init(
-                    blocks: self.generator == "resnet9" ? 9 : 6, baseFilters: ngf, norm: normalization,
-                    dropout: dropout ?? false))
-        default:
-            generator = UNetGenerator(
-                .init(depth: depth, baseFilters: ngf, dropout: dropout ?? true, norm: normalization))
+        if let blocks = self.generator.residualBlocks {
+            generator = ResNetGenerator(.init(blocks: blocks, baseFilters: ngf, norm: norm, dropout: usesDropout))
+        } else {
+            generator = UNetGenerator(.init(depth: depth, baseFilters: ngf, dropout: usesDropout, norm: norm))
         }
         let discriminator = PatchDiscriminator(
             .init(
                 architecture: discriminatorLayers == 0 ? .pixel : .patch(layers: discriminatorLayers),
-                baseFilters: ndf, norm: normalization))
+                baseFilters: ndf, norm: norm))
         return (generator, discriminator)
     }
 
     /// Input sides must be multiples of this.
-    var sizeMultiple: Int { generator.hasPrefix("resnet") ? 4 : 1 << depth }
+    var sizeMultiple: Int { generator.inputSideMultiple(depth: depth) }
+}
+
+extension RunOptions: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case data, imageSize, direction, jitter, seed, generator, depth, ngf, ndf, discriminatorLayers, norm, ganLoss
+        case l1Weight, learningRate, epochs, decayEpochs, steps, sampleEvery, checkpointEvery, batchSize, precision
+        case dropout, syncBatchNorm
+    }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        /// The option under `key`, one of the words `maps` accepts for it.
+        func choice<Value: RawRepresentable<String> & ExpressibleByArgument>(_ key: CodingKeys) throws -> Value {
+            let word = try container.decode(String.self, forKey: key)
+            guard let value = Value(argument: word) else {
+                throw UnknownOptionValue(key: key.stringValue, value: word, expected: Value.allValueStrings)
+            }
+            return value
+        }
+        data = try container.decode(String.self, forKey: .data)
+        imageSize = try container.decode(Int.self, forKey: .imageSize)
+        direction = try choice(.direction)
+        jitter = try container.decode(Bool.self, forKey: .jitter)
+        seed = try container.decode(UInt64.self, forKey: .seed)
+        generator = try choice(.generator)
+        depth = try container.decode(Int.self, forKey: .depth)
+        ngf = try container.decode(Int.self, forKey: .ngf)
+        ndf = try container.decode(Int.self, forKey: .ndf)
+        discriminatorLayers = try container.decode(Int.self, forKey: .discriminatorLayers)
+        norm = try choice(.norm)
+        ganLoss = try choice(.ganLoss)
+        l1Weight = try container.decode(Float.self, forKey: .l1Weight)
+        learningRate = try container.decode(Float.self, forKey: .learningRate)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        decayEpochs = try container.decode(Int.self, forKey: .decayEpochs)
+        steps = try container.decodeIfPresent(Int.self, forKey: .steps)
+        sampleEvery = try container.decode(Int.self, forKey: .sampleEvery)
+        checkpointEvery = try container.decode(Int.self, forKey: .checkpointEvery)
+        batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
+        precision = container.contains(.precision) ? try choice(.precision) : .fp32
+        dropout = try container.decodeIfPresent(Bool.self, forKey: .dropout)
+        syncBatchNorm = try container.decodeIfPresent(Bool.self, forKey: .syncBatchNorm)
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(data, forKey: .data)
+        try container.encode(imageSize, forKey: .imageSize)
+        try container.encode(direction.rawValue, forKey: .direction)
+        try container.encode(jitter, forKey: .jitter)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(generator.rawValue, forKey: .generator)
+        try container.encode(depth, forKey: .depth)
+        try container.encode(ngf, forKey: .ngf)
+        try container.encode(ndf, forKey: .ndf)
+        try container.encode(discriminatorLayers, forKey: .discriminatorLayers)
+        try container.encode(norm.rawValue, forKey: .norm)
+        try container.encode(ganLoss.rawValue, forKey: .ganLoss)
+        try container.encode(l1Weight, forKey: .l1Weight)
+        try container.encode(learningRate, forKey: .learningRate)
+        try container.encode(epochs, forKey: .epochs)
+        try container.encode(decayEpochs, forKey: .decayEpochs)
+        try container.encodeIfPresent(steps, forKey: .steps)
+        try container.encode(sampleEvery, forKey: .sampleEvery)
+        try container.encode(checkpointEvery, forKey: .checkpointEvery)
+        try container.encodeIfPresent(batchSize, forKey: .batchSize)
+        if precision != .fp32 { try container.encode(precision.rawValue, forKey: .precision) }
+        try container.encodeIfPresent(dropout, forKey: .dropout)
+        try container.encodeIfPresent(syncBatchNorm, forKey: .syncBatchNorm)
+    }
+}
+
+/// A key of options.json holding a word `maps` does not know (a typo, or a run of a newer version).
+struct UnknownOptionValue: Error, CustomStringConvertible {
+    var key: String
+    var value: String
+    var expected: [String]
+
+    var description: String { "\"\(key)\" has unknown value \"\(value)\" (expected \(spokenList(expected)))" }
 }
 
 /// The files of a training run.
@@ -112,6 +177,13 @@ struct RunDirectory {
         }
         do {
             return try JSONDecoder().decode(RunOptions.self, from: Data(contentsOf: options))
+        } catch let error as UnknownOptionValue {
+            throw MapsError("\(options.path): \(error)")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw MapsError("\(options.path): \"\(key.stringValue)\" is missing")
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw MapsError("\(options.path): \"\(key)\" should be \(jsonKind(type))")
         } catch {
             throw MapsError("\(options.path): unreadable run options (\(error.localizedDescription))")
         }
@@ -132,6 +204,15 @@ struct RunDirectory {
         }
         try (generator as Module).load(from: self.generator)
         return (generator, runOptions)
+    }
+}
+
+/// How JSON spells a value of `type`, for messages about options.json.
+private func jsonKind(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: "a string"
+    case is Bool.Type: "true or false"
+    default: "a number"
     }
 }
 

@@ -16,122 +16,152 @@ public struct Train: ParsableCommand {
     var data: String?
     @Option(name: .shortAndLong, help: "Run folder to write (or to continue with --resume).")
     var output: String
-    @Option(help: "Epochs at the full learning rate (the paper: 200 for maps, as n_epochs 100 + n_epochs_decay 100).")
-    var epochs: Int = 100
-    @Option(name: .customLong("decay-epochs"), help: "Further epochs with the learning rate decaying linearly to 0.")
-    var decayEpochs: Int = 0
+    @Option(
+        help:
+            "Epochs at the full learning rate (default: \(Self.defaults.epochs); the paper: 200 for maps, as n_epochs 100 + n_epochs_decay 100)."
+    )
+    var epochs: Int?
+    @Option(
+        name: .customLong("decay-epochs"),
+        help: "Further epochs with the learning rate decaying linearly to 0 (default: \(Self.defaults.decayEpochs)).")
+    var decayEpochs: Int?
     @Option(help: "Stop after this many steps in total (default: all epochs).")
     var steps: Int?
-    @Option(name: .customLong("image-size"), help: "Side of the square training images.")
-    var imageSize: Int = 256
-    @Option(help: "AtoB (satellite → map) or BtoA.")
-    var direction: String = "AtoB"
+    @Option(
+        name: .customLong("image-size"),
+        help: "Side of the square training images (default: \(Self.defaults.imageSize)).")
+    var imageSize: Int?
+    @Option(help: "Satellite → map (AtoB) or map → satellite (default: \(Self.defaults.direction.rawValue)).")
+    var direction: Direction?
     @Flag(help: "pix2pix's random jitter: resize to 286/256 of the size, random crop, random mirror.")
     var jitter = false
-    @Flag(help: "Continue the run in --output from its last checkpoint (same options).")
+    @Flag(
+        help:
+            "Continue the run in --output from its last checkpoint with its own options; of those given, --epochs, --decay-epochs, --steps, --sample-every, --checkpoint-every and --precision change, the others must equal the run's."
+    )
     var resume = false
-    @Option(help: "Random seed for weights, dropout, shuffling and jitter.")
-    var seed: UInt64 = 42
-    @Option(help: "Generator: unet, resnet9 or resnet6.")
-    var generator: String = "unet"
-    @Option(help: "U-Net downsamplings (8 = unet_256, 7 = unet_128).")
-    var depth: Int = 8
-    @Option(help: "Generator base filters.")
-    var ngf: Int = 64
-    @Option(help: "Discriminator base filters.")
-    var ndf: Int = 64
+    @Option(help: "Random seed for weights, dropout, shuffling and jitter (default: \(Self.defaults.seed)).")
+    var seed: UInt64?
+    @Option(help: "Generator architecture (default: \(Self.defaults.generator.rawValue)).")
+    var generator: GeneratorArchitecture?
+    @Option(help: "U-Net downsamplings (default: \(Self.defaults.depth) = unet_256; 7 = unet_128).")
+    var depth: Int?
+    @Option(help: "Generator base filters (default: \(Self.defaults.ngf)).")
+    var ngf: Int?
+    @Option(help: "Discriminator base filters (default: \(Self.defaults.ndf)).")
+    var ndf: Int?
     @Option(
         name: .customLong("disc-layers"),
-        help: "Stride-2 layers of the PatchGAN (4 = the seed's, 3 = 70×70, 0 = PixelGAN).")
-    var discriminatorLayers: Int = 4
-    @Option(help: "Normalisation: batch or instance.")
-    var norm: String = "batch"
-    @Option(name: .customLong("gan-loss"), help: "vanilla (BCE) or lsgan (MSE).")
-    var ganLoss: String = "vanilla"
-    @Option(name: .customLong("l1-weight"), help: "λ of the L1 term.")
-    var l1Weight: Float = 100
-    @Option(help: "Adam learning rate.")
-    var lr: Float = 2e-4
+        help:
+            "Stride-2 layers of the PatchGAN (default: \(Self.defaults.discriminatorLayers) = the seed's; 3 = 70×70, 0 = PixelGAN)."
+    )
+    var discriminatorLayers: Int?
+    @Option(help: "Normalisation (default: \(Self.defaults.norm.rawValue)).")
+    var norm: NormalizationKind?
+    @Option(
+        name: .customLong("gan-loss"),
+        help: "GAN loss: vanilla (BCE) or lsgan (MSE) (default: \(Self.defaults.ganLoss.rawValue)).")
+    var ganLoss: Pix2PixTrainer.GANLoss?
+    @Option(
+        name: .customLong("l1-weight"),
+        help: "λ of the L1 term (default: \(String(format: "%g", Self.defaults.l1Weight))).")
+    var l1Weight: Float?
+    @Option(help: "Adam learning rate (default: \(String(format: "%g", Self.defaults.learningRate))).")
+    var lr: Float?
     @Option(
         name: .customLong("batch-size"),
         help:
-            "Pairs per training step (pix2pix: 1). Batch norm then normalises over the batch; an epoch is ⌈pairs / N⌉ steps."
+            "Pairs per training step (default: \(Self.defaults.batch), as pix2pix). Batch norm then normalises over the batch; an epoch is ⌈pairs / N⌉ steps."
     )
-    var batchSize: Int = 1
+    var batchSize: Int?
     @Option(
-        help: ArgumentHelp(
-            "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given.",
-            valueName: "fp32|bf16"))
-    var precision: String?
+        help:
+            "Matrix products in fp32 (default) or bf16: bfloat16 operands with float32 sums and float32 weights (PyTorch's CPU autocast). Needs AVX512_BF16; falls back to fp32 with a message. With --resume: the run's own unless given."
+    )
+    var precision: PrecisionOption?
     @Flag(name: .customLong("no-dropout"), help: "No dropout in the generator (junyanz's --no_dropout).")
     var noDropout = false
     @Flag(
         name: .customLong("no-sync-batch-norm"),
         help: "Under mpirun: normalise each rank's batch on its own instead of the global batch's statistics.")
     var noSyncBatchNorm = false
-    @Option(name: .customLong("sample-every"), help: "Write a sample grid and refresh the report every N steps.")
-    var sampleEvery: Int = 100
-    @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (and always at the end).")
-    var checkpointEvery: Int = 500
+    @Option(
+        name: .customLong("sample-every"),
+        help: "Write a sample grid and refresh the report every N steps (default: \(Self.defaults.sampleEvery)).")
+    var sampleEvery: Int?
+    @Option(
+        name: .customLong("checkpoint-every"),
+        help: "Save a checkpoint every N steps, and always at the end (default: \(Self.defaults.checkpointEvery)).")
+    var checkpointEvery: Int?
+
+    /// The options of a new run given nothing but its data: the paper's and the seed's.
+    private static let defaults = RunOptions(data: "")
 
     public init() {}
 
     public func validate() throws {
         guard resume || data != nil else { throw ValidationError("--data is required (unless --resume)") }
-        guard Direction(rawValue: direction) != nil else { throw ValidationError("--direction must be AtoB or BtoA") }
-        guard ["unet", "resnet9", "resnet6"].contains(generator) else {
-            throw ValidationError("--generator must be unet, resnet9 or resnet6")
+        let mustBePositive = [
+            ("--image-size", imageSize), ("--epochs", epochs), ("--batch-size", batchSize),
+            ("--sample-every", sampleEvery), ("--checkpoint-every", checkpointEvery),
+        ]
+        for case let (flag, value?) in mustBePositive where value <= 0 {
+            throw ValidationError("\(flag) must be positive, not \(value)")
         }
-        guard NormalizationKind(rawValue: norm) != nil, norm != "none" else {
-            throw ValidationError("--norm must be batch or instance")
-        }
-        guard Pix2PixTrainer.GANLoss(rawValue: ganLoss) != nil else {
-            throw ValidationError("--gan-loss must be vanilla or lsgan")
-        }
-        _ = try RunOptions.precision(flag: precision)
-        guard imageSize > 0, epochs > 0, sampleEvery > 0, checkpointEvery > 0, batchSize > 0 else {
-            throw ValidationError(
-                "--image-size, --epochs, --batch-size, --sample-every and --checkpoint-every must be positive")
-        }
-        if generator == "unet" && imageSize % (1 << depth) != 0 {
-            throw ValidationError(
-                "--image-size \(imageSize) must be a multiple of 2^depth = \(1 << depth) for the U-Net")
+        if !resume {
+            let options = explicitOptions.newRun(defaults: Self.defaults)
+            guard options.imageSize % options.sizeMultiple == 0 else {
+                throw ValidationError(
+                    "--image-size \(options.imageSize) must be a multiple of \(options.sizeMultiple) for the \(options.generator.rawValue) generator\(options.generator == .unet ? " of depth \(options.depth)" : "")"
+                )
+            }
         }
     }
 
-    var runOptions: RunOptions {
-        RunOptions(
-            data: data ?? "", imageSize: imageSize, direction: direction, jitter: jitter, seed: seed,
+    /// The run options given on the command line.
+    var explicitOptions: ExplicitRunOptions {
+        ExplicitRunOptions(
+            data: data, imageSize: imageSize, direction: direction, jitter: jitter ? true : nil, seed: seed,
             generator: generator, depth: depth, ngf: ngf, ndf: ndf, discriminatorLayers: discriminatorLayers,
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
-            batchSize: batchSize, precision: try? RunOptions.precision(flag: precision),
-            dropout: noDropout ? false : nil,
+            batchSize: batchSize, precision: precision, dropout: noDropout ? false : nil,
             syncBatchNorm: noSyncBatchNorm ? false : nil)
     }
 
     public func run() throws {
-        try train(
-            run: RunDirectory(url: URL(fileURLWithPath: output)), options: runOptions, resume: resume,
-            precisionGiven: precision != nil)
+        let run = RunDirectory(url: URL(fileURLWithPath: output))
+        if resume {
+            try train(run: run, resuming: explicitOptions)
+        } else {
+            try train(run: run, options: explicitOptions.newRun(defaults: Self.defaults))
+        }
     }
 }
 
-/// The training loop shared by `maps train` and `maps demo`.
+/// Continues the run in `run` with the options `given` explicitly on the command line: the
+/// run's own, with those that may change on resume changed (printed, and saved to
+/// options.json once the checkpoint has loaded).
+///
+/// - Throws: `MapsError` naming the option when `given` changes one fixed at the start of the
+///   run (`ExplicitRunOptions.resuming`), before anything in the run folder is touched.
+func train(run: RunDirectory, resuming given: ExplicitRunOptions) throws {
+    let (options, changes) = try given.resuming(try run.loadOptions(), file: run.options)
+    try train(run: run, options: options, resumingWith: changes)
+}
+
+/// The training loop shared by `maps train` and `maps demo`: a new run with `options`, or,
+/// with `changes` (possibly empty), the run in `run` resumed with `options` — its saved
+/// options with the `changes` applied.
 ///
 /// Under `mpirun -np N` (Open MPI's environment) it is one rank of a data-parallel job
 /// (Docs/Distributed.md): every rank trains on its own shard of each global batch of N × the
 /// per-rank batch, gradients are averaged over the ranks, batch norm is synchronised unless
 /// the run says otherwise, and only rank 0 writes files and prints.
-///
-/// - Parameter precisionGiven: when resuming, `requested.precision` replaces the run's own.
-func train(run: RunDirectory, options requested: RunOptions, resume: Bool, precisionGiven: Bool = false) throws {
+func train(run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil) throws {
     let job = try TrainingJob()
-    var options = requested
+    let resume = changes != nil
     if resume {
-        options = try run.loadOptions()
-        if let steps = requested.steps { options.steps = steps }  // allow extending a finished run
-        if precisionGiven { options.precision = requested.precision }
         guard FileManager.default.fileExists(atPath: run.checkpoint.path) else {
             throw MapsError("\(run.checkpoint.path): no checkpoint to resume from")
         }
@@ -139,8 +169,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
         throw MapsError(
             "\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
     }
-    let data = try MapsData(
-        path: options.data, imageSize: options.imageSize, direction: Direction(rawValue: options.direction)!)
+    let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: options.direction)
     if job.isLeader {
         try run.create()
         if !resume { try run.save(options) }
@@ -150,12 +179,12 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
     let trainer = Pix2PixTrainer(
         generator: generator, discriminator: discriminator,
         options: .init(
-            l1Weight: options.l1Weight, ganLoss: Pix2PixTrainer.GANLoss(rawValue: options.ganLoss)!,
+            l1Weight: options.l1Weight, ganLoss: options.ganLoss,
             learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
-    if let reason = options.matrixPrecision.unsupportedReason {
+    if let reason = options.precision.matrixPrecision.unsupportedReason {
         job.say("--precision bf16: \(reason)")
     } else {
-        trainer.precision = options.matrixPrecision
+        trainer.precision = options.precision.matrixPrecision
         if trainer.precision == .bfloat16, let warning = MatrixPrecision.bfloat16SpeedWarning {
             job.say("note: \(warning)")
         }
@@ -179,8 +208,10 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
                 try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
             }
             keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
+            if let changes, !changes.isEmpty { try run.save(options) }
         }
         job.say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(epoch + 1))")
+        if let changes, !changes.isEmpty { job.say("resume: " + changes.joined(separator: ", ")) }
     } else if job.isLeader {
         try writeText(LossRecord.header + "\n", to: run.losses)
     }
@@ -203,7 +234,7 @@ func train(run: RunDirectory, options requested: RunOptions, resume: Bool, preci
         ? "batch \(options.batch)"
         : "batch \(options.batch) per rank × \(job.size) ranks = global batch \(options.batch * job.size) (batch norm \(options.synchronizesBatchNorm ? "synchronised" : "per rank"))"
     job.say(
-        "training \(options.generator) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), \(batchDescription), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
+        "training \(options.generator.rawValue) (\(generator.parameterCount) parameters) on \(data.train.count) pairs at \(options.imageSize)×\(options.imageSize), \(batchDescription), \(trainer.precision == .bfloat16 ? "bf16" : "fp32") products, for \(totalSteps) steps → \(run.url.path)"
     )
 
     func saveState(epochStart: SeededGenerator) throws {

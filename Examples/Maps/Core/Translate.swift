@@ -34,7 +34,7 @@ public struct Translate: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder for the translated PNGs.")
     var output: String
     @Option(help: "paper (dropout and batch statistics, as pix2pix) or deterministic (eval mode).")
-    var mode: String = "paper"
+    var mode = InferenceMode.paper
     @Flag(
         name: .customLong("side-by-side"),
         help: "Inputs are A|B pairs: translate the source half (per the run's direction).")
@@ -43,7 +43,6 @@ public struct Translate: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        _ = try inferenceMode(mode)
         guard [checkpoint, pytorchCheckpoint, kerasModel].compactMap({ $0 }).count == 1 else {
             throw ValidationError(
                 "give exactly one of --checkpoint RUN_DIR, --pytorch-checkpoint FILE and --keras-model FILE")
@@ -55,18 +54,21 @@ public struct Translate: ParsableCommand {
     private func loadGenerator() throws -> (generator: Layer, multiple: Int, direction: Direction) {
         if let checkpoint {
             let (generator, options) = try RunDirectory(url: URL(fileURLWithPath: checkpoint)).loadGenerator()
-            return (generator, options.sizeMultiple, Direction(rawValue: options.direction) ?? .aToB)
+            return (generator, options.sizeMultiple, options.direction)
         }
         let generator: Layer
         if let kerasModel {
             let url = URL(fileURLWithPath: kerasModel)
             let layers = try KerasModelFile(contentsOf: url).layers.map { ($0.name, $0.weights.map(\.tensor)) }
             generator = try UNetGenerator.fromKeras(layers, source: url.path)
+        } else if let pytorchCheckpoint {
+            generator = try pix2pixGenerator(pytorchCheckpoint: URL(fileURLWithPath: pytorchCheckpoint))
         } else {
-            generator = try pix2pixGenerator(pytorchCheckpoint: URL(fileURLWithPath: pytorchCheckpoint!))
+            throw ValidationError(
+                "give exactly one of --checkpoint RUN_DIR, --pytorch-checkpoint FILE and --keras-model FILE")
         }
-        // A U-Net halves its input `depth` times; the ResNet twice.
-        let multiple = (generator as? UNetGenerator).map { 1 << $0.configuration.depth } ?? 4
+        let multiple = GeneratorArchitecture.inputSideMultiple(
+            unetDepth: (generator as? UNetGenerator)?.configuration.depth)
         return (generator, multiple, .aToB)
     }
 
@@ -90,7 +92,6 @@ public struct Translate: ParsableCommand {
         }
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        let inferenceMode = try MapsCore.inferenceMode(mode)
         let start = DispatchTime.now().uptimeNanoseconds
         let translated = try translatePipelined(
             files,
@@ -106,7 +107,7 @@ public struct Translate: ParsableCommand {
                 return image
             },
             translate: { image in
-                translateImage(image, generator: generator, multiple: multiple, mode: inferenceMode)
+                translateImage(image, generator: generator, multiple: multiple, mode: mode)
             },
             encode: { file, image in
                 let target = outputURL.appendingPathComponent(file.deletingPathExtension().lastPathComponent + ".png")
