@@ -15,13 +15,15 @@ enum MapsBinary {
     }
 
     /// Runs `maps arguments` to completion, optionally under a file-size limit (`ulimit -f`,
-    /// in 512-byte blocks) and with extra environment variables, and returns its exit status
-    /// and everything it printed.
+    /// in 512-byte blocks), with extra environment variables and in another working directory,
+    /// and returns its exit status and everything it printed.
     @discardableResult
     static func run(
-        _ arguments: [String], fileSizeLimitBlocks: Int? = nil, environment: [String: String] = [:]
+        _ arguments: [String], fileSizeLimitBlocks: Int? = nil, environment: [String: String] = [:],
+        in directory: URL? = nil
     ) throws -> (status: Int32, output: String) {
         let process = Process()
+        process.currentDirectoryURL = directory
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
