@@ -39,6 +39,13 @@ public struct DigitsCommand: ParsableCommand {
         let (train, test) = dataset.split()
         print("training on \(train.count) digits, testing on \(test.count)")
         let recipe = DigitsRecipe(epochs: epochs, batchSize: batchSize, learningRate: learningRate, seed: seed)
+        let memory = digitsMemory(recipe: recipe, testCount: test.count), budget = MemoryBudget.current()
+        guard memory.total <= budget.bytes else {
+            throw DigitsError(
+                "digits: --batch-size \(batchSize) needs \(memory), and this process may use \(budget); lower --batch-size"
+            )
+        }
+        print("memory: training needs \(memory); this process may use \(budget)")
         let result = try trainDigits(train: train, test: test, recipe: recipe) { epoch, loss, accuracy in
             let width = 24, filled = width * epoch / epochs
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)

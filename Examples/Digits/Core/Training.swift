@@ -29,6 +29,33 @@ public struct DigitsResult {
     public let epochLosses: [Float]
 }
 
+/// The peak memory of `trainDigits` with `recipe` and `testCount` test images, estimated before
+/// training from probes on a fresh net (`MemoryProfile`): training steps at batch
+/// min(batch size, 16) and twice that, scaled to the recipe's batch, and the closing evaluation,
+/// which runs the whole test set as one batch (inference at batches 16 and 32, scaled). The
+/// larger of the two; the dataset is loaded already, so it is part of the memory held between
+/// steps.
+public func digitsMemory(recipe: DigitsRecipe, testCount: Int) -> MemoryEstimate {
+    let model = DigitsNet()
+    let optimizer = Adam(for: model, learningRate: recipe.learningRate)
+    let first = Swift.min(recipe.batchSize, 16)
+    let batches = recipe.batchSize > first ? [first, 2 * first] : [first]
+    let training = MemoryProfile.measuring(parameters: model.parameters, probeElements: batches) { probe in
+        let images = Tensor.zeros([batches[probe], 8, 8, 1])
+        if let loss = try? crossEntropy(model(images), labels: [Int](repeating: 0, count: batches[probe])) {
+            loss.backward()
+            optimizer.update()
+        }
+    }
+    model.setTraining(false)
+    let evaluation = MemoryProfile.measuring(parameters: [], probeElements: [16, 32]) { probe in
+        _ = withoutGradient { model(Tensor.zeros([16 << probe, 8, 8, 1])) }
+    }
+    let step = training.estimate(elements: recipe.batchSize, data: 0)
+    let test = evaluation.estimate(elements: testCount, data: 0)
+    return test.total > step.total ? test : step
+}
+
 /// Trains `DigitsNet` on `train` with `recipe` and measures it on `test`; `progress` is called
 /// after every epoch with (epoch, mean loss, training accuracy).
 public func trainDigits(

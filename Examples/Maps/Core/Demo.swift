@@ -52,6 +52,16 @@ public struct Demo: ParsableCommand {
         }
         let root = URL(fileURLWithPath: output)
         let start = Date()
+        let run = RunDirectory(url: root.appendingPathComponent("run"))
+        // Rerunning continues the run: with its own options, --steps and --precision changed,
+        // --data, --image-size and --seed refused if they differ.
+        let given = ExplicitRunOptions(
+            data: data, imageSize: imageSize, seed: seed, steps: steps, precision: precision)
+        let resuming = FileManager.default.fileExists(atPath: run.checkpoint.path)
+        if !resuming {
+            // Before the dataset is written: a run that cannot fit leaves nothing behind.
+            _ = try checkTrainingMemory(given.newRun(defaults: Self.defaults), command: "maps demo")
+        }
         let dataPath: String
         if let data {
             dataPath = data
@@ -64,12 +74,7 @@ public struct Demo: ParsableCommand {
             }
             dataPath = folder.path
         }
-        let run = RunDirectory(url: root.appendingPathComponent("run"))
-        // Rerunning continues the run: with its own options, --steps and --precision changed,
-        // --data, --image-size and --seed refused if they differ.
-        let given = ExplicitRunOptions(
-            data: data, imageSize: imageSize, seed: seed, steps: steps, precision: precision)
-        if FileManager.default.fileExists(atPath: run.checkpoint.path) {
+        if resuming {
             try train(run: run, resuming: given)
         } else {
             var options = given.newRun(defaults: Self.defaults)

@@ -170,6 +170,8 @@ func train(run: RunDirectory, options: RunOptions, resumingWith changes: [String
             "\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
     }
     let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: options.direction)
+    let memory = try checkTrainingMemory(options, command: "maps train")
+    job.say(memory)
     if job.isLeader {
         try run.create()
         if !resume { try run.save(options) }

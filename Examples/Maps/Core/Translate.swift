@@ -90,6 +90,7 @@ public struct Translate: ParsableCommand {
         } else {
             files = [inputURL]
         }
+        let memory = translationMemory(generator, multiple: multiple, mode: mode)
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -104,6 +105,10 @@ public struct Translate: ParsableCommand {
                     }
                     image = crop(image, top: 0, left: direction == .aToB ? 0 : h, height: h, width: h)
                 }
+                let (h, w) = (image.shape[0], image.shape[1])
+                try requireMemory(
+                    memory(h, w), within: MemoryBudget.current(), command: "maps translate",
+                    for: "\(file.path) (\(w)×\(h))", largestFitting: nil, lower: "the image's size")
                 return image
             },
             translate: { image in

@@ -8,7 +8,10 @@ public final class Parameter {
     private var storedValue: Tensor
     /// ∂loss/∂value summed over the `backward()` calls since the last `zeroGradient()`.
     public private(set) var gradient: Tensor? {
-        didSet { gradientFiniteness = nil }
+        didSet {
+            gradientFiniteness = nil
+            TensorMemory.gradientsChanged(by: ((gradient?.count ?? 0) - (oldValue?.count ?? 0)) * 4)
+        }
     }
     /// Whether `gradient` is finite, when known (checked while it is still in cache).
     private var gradientFiniteness: Bool?

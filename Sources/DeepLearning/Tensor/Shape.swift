@@ -13,9 +13,16 @@ public func describeShape(_ shape: [Int]) -> String {
 }
 
 /// Number of elements of a tensor of this shape (1 for a scalar `[]`).
-@inlinable
+///
+/// - Precondition: the product fits in `Int`, and a tensor of it in the address space
+///   (checked with the shape in the message, never a silent wrap-around).
 func elementCount(_ shape: [Int]) -> Int {
-    shape.reduce(1, *)
+    guard let bytes = checkedByteCount(shape: shape, itemSize: MemoryLayout<Float>.stride) else {
+        preconditionFailure(
+            "shape \(describeShape(shape)) has a negative size or more elements than fit in memory (its float32 byte count overflows a 64-bit integer)"
+        )
+    }
+    return bytes / MemoryLayout<Float>.stride
 }
 
 /// Row-major (C-order) strides, in elements.
