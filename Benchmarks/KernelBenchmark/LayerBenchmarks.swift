@@ -51,6 +51,16 @@ func layerCases() -> [LayerCase] {
             let (x, layer) = (parameter([4, 32, 32, 256]), GroupNorm(groups: 32, channels: 256))
             return { layer(x.value) }
         },
+        // The same statistics (per sample and channel over the pixels) on the two normalisation
+        // cores: group norm's C kernels with one channel per group, and the batch/instance core.
+        LayerCase(name: "groupnorm256", shape: "[4, 32, 32, 256]") {
+            let (x, layer) = (parameter([4, 32, 32, 256]), GroupNorm(groups: 256, channels: 256))
+            return { layer(x.value) }
+        },
+        LayerCase(name: "instancenorm", shape: "[4, 32, 32, 256]") {
+            let (x, layer) = (parameter([4, 32, 32, 256]), InstanceNorm(256, affine: true))
+            return { layer(x.value) }
+        },
         LayerCase(name: "softmax", shape: "[256, 1024]") {
             let x = parameter([256, 1024])
             return { x.value.softmax() }

@@ -22,7 +22,8 @@ def cases():
 
     image = (4, 128, 64, 64)
     linear = torch.nn.Linear(1024, 1024)
-    ln, gn = torch.nn.LayerNorm(256), torch.nn.GroupNorm(32, 256)
+    ln, gn, gn256 = torch.nn.LayerNorm(256), torch.nn.GroupNorm(32, 256), torch.nn.GroupNorm(256, 256)
+    instance = torch.nn.InstanceNorm2d(256, affine=True)
     labels = torch.tensor([(i * 37) % 1024 for i in range(256)])
     x_lin, x_img, x_norm, x_cls = p(256, 1024), p(*image), p(4, 32, 32, 256), p(256, 1024)
     x_gn = p(4, 256, 32, 32)
@@ -36,6 +37,8 @@ def cases():
         "pixel_shuffle2": lambda: F.pixel_shuffle(x_img, 2),
         "layernorm": lambda: ln(x_norm),
         "groupnorm32": lambda: gn(x_gn),
+        "groupnorm256": lambda: gn256(x_gn),
+        "instancenorm": lambda: instance(x_gn),
         "softmax": lambda: torch.softmax(x_cls, -1),
         "cross_entropy": lambda: F.cross_entropy(x_cls, labels),
         "gelu": lambda: F.gelu(x_img),
