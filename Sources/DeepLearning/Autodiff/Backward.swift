@@ -65,8 +65,9 @@ extension Tensor {
     }
 }
 
-/// Post-order depth-first walk (iterative, so deep graphs cannot overflow the stack).
-private func topologicalOrder(from root: GradNode) -> [GradNode] {
+/// Post-order depth-first walk (iterative, so deep graphs cannot overflow the stack): every
+/// node after all of its inputs.
+func topologicalOrder(from root: GradNode) -> [GradNode] {
     var order: [GradNode] = []
     var visited = Set<ObjectIdentifier>()
     var stack: [(node: GradNode, nextInput: Int)] = [(root, 0)]

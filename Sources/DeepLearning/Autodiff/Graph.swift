@@ -12,7 +12,8 @@
 public typealias Pullback = (_ outputGradient: Tensor, _ needed: [Bool]) -> [Tensor?]
 
 /// A node of the reverse-mode graph: the op that produced a value, its inputs' nodes and
-/// its pullback. Leaves belong to `Parameter`s and accumulate into `Parameter.gradient`.
+/// its pullback. Leaves belong to `Parameter`s, which accumulate into `Parameter.gradient`, or
+/// to tensors made leaves by `requiringGradient()`.
 final class GradNode {
     /// The nodes of the op's inputs; `nil` where that input does not require a gradient.
     private(set) var inputs: [GradNode?]
@@ -40,6 +41,14 @@ final class GradNode {
         inputs = []
         op = "parameter"
         self.parameter = parameter
+    }
+
+    /// A leaf of a tensor that requires a gradient without being a `Parameter`
+    /// (`Tensor.requiringGradient()`): `gradients(of:withRespectTo:)` reads its gradient, and
+    /// `backward()` gives it none.
+    init(leaf: ()) {
+        inputs = []
+        op = "leaf"
     }
 
     /// Frees the saved tensors once the pullback has run (PyTorch's `retain_graph=False`).
