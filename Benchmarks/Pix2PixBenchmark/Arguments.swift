@@ -4,7 +4,7 @@ import Foundation
 struct Arguments {
     var steps = 10, warmup = 3, size = 256, batch = 1
     var json = false, compareTorch = false, profile = false, profileOps = false
-    var soak = 0, rounds = 1, bf16 = false
+    var soak = 0, rounds = 1, bf16 = false, recompute = false
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -16,6 +16,7 @@ struct Arguments {
             case "--batch": batch = Swift.max(1, Int(it.next() ?? "") ?? batch)
             case "--json": json = true
             case "--bf16": bf16 = true
+            case "--recompute": recompute = true
             case "--compare-torch": compareTorch = true
             case "--profile": profile = true
             case "--profile-ops": profileOps = true
@@ -24,7 +25,7 @@ struct Arguments {
             case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
             case "--help", "-h":
                 print(
-                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
+                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--recompute] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
                 )
                 exit(0)
             default:

@@ -6,9 +6,11 @@
 // over the timed runs after warm-up, achieved GFLOP/s, cblas_sgemm GFLOP/s measured in the same
 // process, peak RSS, and the machine (CPU model, kernel level, AVX512_BF16, OpenBLAS kernel).
 //
-//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16]
+//   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16] [--recompute]
 //       [--json] [--compare-torch [--rounds N]]
 //
+// --recompute recomputes the U-Net's blocks during backward instead of keeping their
+// intermediates (`UNetGenerator.recomputesBlocks`): less memory for more time.
 // --bf16 runs ours with bfloat16 matrix products (`Pix2PixTrainer.precision`), times our float32
 // step in the same round too, and runs the peer under torch.autocast(bfloat16).
 // --compare-torch also runs the PyTorch peer, Benchmarks/Peers/torch_pix2pix.py (or $PEER_SCRIPT),
@@ -25,6 +27,7 @@ let machine = MachineDescription()
 let sgemm = sgemmGFLOPS()
 RandomState.seed(0)
 let generator = UNetGenerator()
+generator.recomputesBlocks = arguments.recompute
 let discriminator = PatchDiscriminator()
 let trainer = Pix2PixTrainer(generator: generator, discriminator: discriminator)
 if arguments.bf16 {

@@ -95,6 +95,12 @@ public final class UNetGenerator: Layer {
     public let decoder: [UNetUp]
     /// The final 4×4 stride-2 transposed convolution to `outputChannels` (then tanh).
     public let output: Conv2DTranspose
+    /// Whether the encoder and decoder blocks keep their intermediate values for backward
+    /// (`false`, the default) or recompute them during the backward pass (`checkpointed`): a
+    /// training step then holds only each block's input and output, for one more forward pass
+    /// of the blocks. Results and gradients are the same either way. Not part of the
+    /// configuration: it changes memory and time, not the model.
+    public var recomputesBlocks = false
 
     /// Builds the generator; weights are drawn from `RandomState` (seed it first).
     public init(_ configuration: Configuration = Configuration()) {
@@ -147,12 +153,14 @@ public final class UNetGenerator: Layer {
         var skips: [Tensor] = []
         var y = x
         for block in encoder {
-            y = block(y)
+            y = recomputesBlocks ? checkpointed(block, y) : block(y)
             skips.append(y)
         }
         y = relu(bottleneck(y))
         for (block, skip) in zip(decoder, skips.reversed()) {
-            y = block(y, skip: skip)
+            y =
+                recomputesBlocks
+                ? checkpointed([y, skip], through: [block]) { block($0[0], skip: $0[1]) } : block(y, skip: skip)
         }
         return tanh(output(y))
     }
