@@ -15,7 +15,9 @@
 /// each `Dropout`'s and `Dropout2D`'s random stream and every buffer (batch norm's running
 /// statistics) — and leaves it as the forward pass did, so the run goes on as if the block had
 /// run once. The block's parameters' gradients reach `Parameter.gradient` through the outer
-/// backward pass, like any op's (data-parallel hooks included).
+/// backward pass, like any op's (data-parallel hooks included). The block runs again inside
+/// `backward()`: per-thread scopes it depends on (`withMatrixPrecision`, the batch-norm scopes)
+/// must be in force there too, as the pix2pix trainer's are (they surround its whole step).
 ///
 /// - Parameters:
 ///   - inputs: the block's tensor inputs.
