@@ -58,10 +58,9 @@ public struct Demo: ParsableCommand {
         let given = ExplicitRunOptions(
             data: data, imageSize: imageSize, seed: seed, steps: steps, precision: precision)
         let resuming = FileManager.default.fileExists(atPath: run.checkpoint.path)
-        if !resuming {
-            // Before the dataset is written: a run that cannot fit leaves nothing behind.
-            _ = try checkTrainingMemory(given.newRun(defaults: Self.defaults), command: "maps demo")
-        }
+        // Before the dataset is written: a run that cannot fit leaves nothing behind.
+        let memory =
+            resuming ? nil : try checkTrainingMemory(given.newRun(defaults: Self.defaults), command: "maps demo")
         let dataPath: String
         if let data {
             dataPath = data
@@ -81,7 +80,7 @@ public struct Demo: ParsableCommand {
             options.data = dataPath
             options.sampleEvery = Swift.max(steps / 10, 1)
             options.checkpointEvery = Swift.max(steps / 5, 1)
-            try train(run: run, options: options)
+            try train(run: run, options: options, memoryChecked: memory)
         }
         let report = try evaluate(run: run, data: dataPath, limit: nil, mode: .paper)
         say("\n" + report.table)

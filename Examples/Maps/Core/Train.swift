@@ -158,7 +158,12 @@ func train(run: RunDirectory, resuming given: ExplicitRunOptions) throws {
 /// (Docs/Distributed.md): every rank trains on its own shard of each global batch of N × the
 /// per-rank batch, gradients are averaged over the ranks, batch norm is synchronised unless
 /// the run says otherwise, and only rank 0 writes files and prints.
-func train(run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil) throws {
+///
+/// - Parameter memoryChecked: the line of a memory check the caller already made for these
+///   options (`checkTrainingMemory`), so the probe steps do not run twice; nil checks here.
+func train(
+    run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil, memoryChecked: String? = nil
+) throws {
     let job = try TrainingJob()
     let resume = changes != nil
     if resume {
@@ -170,7 +175,7 @@ func train(run: RunDirectory, options: RunOptions, resumingWith changes: [String
             "\(run.url.path): already holds a training run; pass --resume to continue it or choose another --output")
     }
     let data = try MapsData(path: options.data, imageSize: options.imageSize, direction: options.direction)
-    let memory = try checkTrainingMemory(options, command: "maps train")
+    let memory = try memoryChecked ?? checkTrainingMemory(options, command: "maps train")
     job.say(memory)
     if job.isLeader {
         try run.create()
