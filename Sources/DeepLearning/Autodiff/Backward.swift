@@ -52,11 +52,7 @@ extension Tensor {
                     "pullback returned \(inputGradients.count) gradients for \(inputs.count) inputs")
                 for (input, inputGradient) in zip(inputs, inputGradients) {
                     guard let input, let inputGradient else { continue }
-                    if input.pendingGradient == nil {
-                        input.pendingGradient = inputGradient
-                    } else {
-                        input.pendingGradient!.addInPlace(inputGradient)
-                    }
+                    input.receive(inputGradient)
                 }
                 current.release()
                 profile?.recordBackward(current.profileName, since: started)

@@ -117,11 +117,7 @@ public func gradients(
                 "pullback returned \(inputGradients.count) gradients for \(inputs.count) inputs")
             for (input, inputGradient) in zip(inputs, inputGradients) {
                 guard let input, let inputGradient, leadsToTarget.contains(ObjectIdentifier(input)) else { continue }
-                if input.pendingGradient == nil {
-                    input.pendingGradient = inputGradient
-                } else {
-                    input.pendingGradient!.addInPlace(inputGradient)
-                }
+                input.receive(inputGradient)
             }
             current.release()
         }

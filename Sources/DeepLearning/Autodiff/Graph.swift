@@ -51,6 +51,16 @@ final class GradNode {
         op = "leaf"
     }
 
+    /// Adds `gradient` to the gradient flowing into this node in the current pass (a value used
+    /// several times receives one contribution per use).
+    func receive(_ gradient: Tensor) {
+        if pendingGradient == nil {
+            pendingGradient = gradient
+        } else {
+            pendingGradient!.addInPlace(gradient)
+        }
+    }
+
     /// Frees the saved tensors once the pullback has run (PyTorch's `retain_graph=False`).
     func release() {
         inputs = []
