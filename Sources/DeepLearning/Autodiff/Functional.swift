@@ -58,14 +58,16 @@ public func valueWithPullback(
 /// The Jacobian ∂f/∂x of a small function, as `[f(x).count, x.count]`: one pullback per output
 /// element, so `f` runs that many times. For gradients of scalars use `gradient(at:of:)`.
 public func jacobian(at x: Tensor, of f: (Tensor) throws -> Tensor) throws -> Tensor {
-    let outputs = try withoutGradient { try f(x) }.count
-    var rows: [Float] = []
-    rows.reserveCapacity(outputs * x.count)
-    for row in 0..<outputs {
+    // The first pass tells how many outputs (rows) there are; each pass frees its graph.
+    var rows: [Float] = [], outputs = 1, row = 0
+    while row < outputs {
         let (value, pullback) = try valueWithPullback(at: x, of: f)
-        var seed = [Float](repeating: 0, count: value.count)
+        outputs = value.count
+        guard outputs > 0 else { break }
+        var seed = [Float](repeating: 0, count: outputs)
         seed[row] = 1
         rows += try pullback(Tensor(shape: value.shape, scalars: seed)).scalars
+        row += 1
     }
     return Tensor(shape: [outputs, x.count], scalars: rows)
 }
