@@ -9,13 +9,16 @@ import Pix2Pix
 // one line saying what it needs, what there is, and what to change — before anything is
 // written — instead of growing until the kernel kills it.
 
+/// The side of a probe's images: the smallest multiple of a generator's input `multiple` that
+/// is at least 64 (the PatchGAN needs some pixels).
+func probeImageSide(multiple: Int) -> Int {
+    (Swift.max(64, multiple) + multiple - 1) / multiple * multiple
+}
+
 extension RunOptions {
-    /// The side of the probe's images: the run's own when small, else the smallest multiple of
-    /// the generator's input multiple that is at least 64 (the PatchGAN needs some pixels).
-    var probeSide: Int {
-        let multiple = sizeMultiple
-        return Swift.min(imageSize, (Swift.max(64, multiple) + multiple - 1) / multiple * multiple)
-    }
+    /// The side of the training probe's images: the run's own when smaller than
+    /// `probeImageSide(multiple:)`.
+    var probeSide: Int { Swift.min(imageSize, probeImageSide(multiple: sizeMultiple)) }
 
     /// The training memory of this run as a function of the image side, from probes: training
     /// steps on fresh models of this run's architecture (not the run's own: the probe trains
@@ -103,7 +106,7 @@ func checkTrainingMemory(_ options: RunOptions, command: String) throws -> Strin
 /// run's own). The data held besides: the decoded image, its resized input, the output and its
 /// resized copy, and the images of the pipeline's neighbouring stages.
 func translationMemory(_ generator: Layer, multiple: Int, mode: InferenceMode) -> (Int, Int) -> MemoryEstimate {
-    let side = (Swift.max(64, multiple) + multiple - 1) / multiple * multiple
+    let side = probeImageSide(multiple: multiple)
     let sides = [side, 2 * side]
     var random = SeededGenerator(seed: 0)
     let profile = MemoryProfile.measuring(parameters: [], probeElements: sides.map { $0 * $0 }) { probe in
