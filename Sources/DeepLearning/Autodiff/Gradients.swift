@@ -25,7 +25,8 @@ extension Tensor {
 }
 
 /// The gradients of `output` with respect to each of `targets` (PyTorch's
-/// `torch.autograd.grad(output, targets, seed)`), without touching any `Parameter.gradient`.
+/// `torch.autograd.grad(output, targets, seed, create_graph)`), without touching any
+/// `Parameter.gradient`.
 ///
 /// ```swift
 /// let image = input.requiringGradient()                    // [1, 28, 28, 1]
@@ -34,19 +35,34 @@ extension Tensor {
 /// ```
 ///
 /// A target may be a leaf (`requiringGradient()`, or a parameter's `value` read while
-/// recording) or any intermediate value of the graph. Like `backward()`, the walk frees the
-/// graph behind it; only the nodes that lead to a target run their pullbacks.
+/// recording) or any intermediate value of the graph. Only the nodes that lead to a target run
+/// their pullbacks.
+///
+/// With `createGraph`, the gradients are themselves values of the graph — recorded from the
+/// backward ops and the forward values they read — so they can be differentiated again, to any
+/// order (a gradient penalty, a Hessian-vector product):
+///
+/// ```swift
+/// let real = images.requiringGradient()
+/// let logits = critic(real)
+/// let slope = try gradients(of: logits.sum(), withRespectTo: [real], createGraph: true)[0]
+/// let r1 = slope.squared().sum() * (gamma / 2)             // differentiable w.r.t. the critic
+/// ```
 ///
 /// - Parameters:
 ///   - output: the value to differentiate.
 ///   - targets: tensors of `output`'s graph.
-///   - seed: ∂L/∂output, shaped like `output`; defaults to 1 for a one-element output.
+///   - seed: ∂L/∂output, shaped like `output`; defaults to 1 for a one-element output. With
+///     `createGraph` a seed that is itself recorded stays differentiable (double-vjp).
+///   - createGraph: record the backward pass and keep the graph (PyTorch's `create_graph`,
+///     which implies `retain_graph`); default `false`, which frees the graph behind the walk.
 ///   - allowUnused: `true` returns zeros for a target `output` does not depend on; `false`
 ///     (the default) throws, since a silent zero hides a disconnected graph.
 /// - Returns: one gradient per target, shaped like it.
 /// - Throws: `GradientError` naming the target or output that cannot be differentiated.
 public func gradients(
-    of output: Tensor, withRespectTo targets: [Tensor], seed: Tensor? = nil, allowUnused: Bool = false
+    of output: Tensor, withRespectTo targets: [Tensor], seed: Tensor? = nil, createGraph: Bool = false,
+    allowUnused: Bool = false
 ) throws -> [Tensor] {
     func unused(_ index: Int) throws -> Tensor {
         guard allowUnused else {
@@ -84,43 +100,20 @@ public func gradients(
         }
         targetIndices[ObjectIdentifier(node), default: []].append(index)
     }
-    let order = topologicalOrder(from: root)
-    // Nodes from which a target can be reached: inputs come before their consumers in `order`.
-    var leadsToTarget = Set<ObjectIdentifier>()
-    for node in order {
-        let id = ObjectIdentifier(node)
-        if targetIndices[id] != nil
-            || node.inputs.contains(where: { $0.map { leadsToTarget.contains(ObjectIdentifier($0)) } ?? false })
-        {
-            leadsToTarget.insert(id)
-        }
-    }
+    var pass = BackwardPass(root: root, createGraph: createGraph)
+    pass.prune(to: Set(targetIndices.keys))
     // A released node has forgotten its inputs, so what lies behind it is unknown.
-    if let freed = order.first(where: \.consumed) {
+    if let freed = pass.freedNode {
         throw GradientError(
-            "gradients(of:withRespectTo:): the graph through \(freed.op) was already back-propagated (backward passes free it); run the forward pass again"
+            "gradients(of:withRespectTo:): the graph through \(freed.op) was already back-propagated (backward passes free it unless createGraph: true); run the forward pass again"
         )
     }
     var results = [Tensor?](repeating: nil, count: targets.count)
-    root.pendingGradient = seed?.detached() ?? Tensor(shape: output.shape, repeating: 1)
-    withoutGradient {
-        for current in order.reversed() where leadsToTarget.contains(ObjectIdentifier(current)) {
-            guard let gradient = current.pendingGradient else { continue }
-            current.pendingGradient = nil
-            for index in targetIndices[ObjectIdentifier(current)] ?? [] { results[index] = gradient }
-            guard let pullback = current.pullback else { continue }
-            let inputs = current.inputs
-            let needed = inputs.map { $0.map { leadsToTarget.contains(ObjectIdentifier($0)) } ?? false }
-            let inputGradients = pullback(gradient, needed)
-            precondition(
-                inputGradients.count == inputs.count,
-                "pullback returned \(inputGradients.count) gradients for \(inputs.count) inputs")
-            for (input, inputGradient) in zip(inputs, inputGradients) {
-                guard let input, let inputGradient, leadsToTarget.contains(ObjectIdentifier(input)) else { continue }
-                input.receive(inputGradient)
-            }
-            current.release()
-        }
+    pass.run(seed: pass.seed(seed, shape: output.shape)) { node, gradient in
+        for index in targetIndices[ObjectIdentifier(node)] ?? [] { results[index] = gradient }
     }
-    return try results.enumerated().map { index, gradient in try gradient.map { $0.detached() } ?? unused(index) }
+    return try results.enumerated().map { index, gradient in
+        guard let gradient else { return try unused(index) }
+        return createGraph ? gradient : gradient.detached()
+    }
 }

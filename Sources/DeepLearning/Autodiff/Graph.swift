@@ -26,8 +26,6 @@ final class GradNode {
     var profileName: String { detail.map { "\(op) \($0)" } ?? "\(op)" }
     /// Set for leaves: the parameter whose gradient this node accumulates.
     weak var parameter: Parameter?
-    /// The gradient flowing into this node during one `backward` pass.
-    var pendingGradient: Tensor?
     /// Set once the pullback has run and the saved tensors are freed.
     private(set) var consumed = false
 
@@ -49,16 +47,6 @@ final class GradNode {
     init(leaf: ()) {
         inputs = []
         op = "leaf"
-    }
-
-    /// Adds `gradient` to the gradient flowing into this node in the current pass (a value used
-    /// several times receives one contribution per use).
-    func receive(_ gradient: Tensor) {
-        if pendingGradient == nil {
-            pendingGradient = gradient
-        } else {
-            pendingGradient!.addInPlace(gradient)
-        }
     }
 
     /// Frees the saved tensors once the pullback has run (PyTorch's `retain_graph=False`).
@@ -101,5 +89,41 @@ extension Tensor {
         result.node = GradNode(inputs: inputs.map(\.node), op: op, pullback: pullback)
         result.node!.detail = profiledDetail
         return result
+    }
+}
+
+/// The tensor inputs of an op named by role, for ops with optional inputs (a bias; γ and β):
+/// the pullback asks whether a role is needed and returns gradients by role, instead of
+/// counting positions (PyTorch's `derivatives.yaml` names each input's formula the same way).
+///
+/// ```swift
+/// var inputs = RecordedInputs<ConvolutionInput>()
+/// inputs.append(.input, x); inputs.append(.kernel, w); inputs.append(.bias, b)   // b optional
+/// Tensor.recording(y, inputs: inputs.tensors) { dy, needed in
+///     inputs.gradients(needed) { role in … }                                     // per needed role
+/// }
+/// ```
+struct RecordedInputs<Role: Hashable> {
+    private(set) var tensors: [Tensor] = []
+    private(set) var roles: [Role] = []
+
+    /// Adds `tensor` in `role`; an absent optional input (`nil`) adds nothing.
+    mutating func append(_ role: Role, _ tensor: Tensor?) {
+        guard let tensor else { return }
+        tensors.append(tensor)
+        roles.append(role)
+    }
+
+    /// Whether the op has an input in `role`.
+    func has(_ role: Role) -> Bool { roles.contains(role) }
+
+    /// The pullback's results: `gradient(role)` for each needed role, `nil` for the others.
+    func gradients(_ needed: [Bool], _ gradient: (Role) -> Tensor?) -> [Tensor?] {
+        zip(roles, needed).map { role, isNeeded in isNeeded ? gradient(role) : nil }
+    }
+
+    /// The inputs as recorded, by role (for a composite derivative).
+    func tensor(_ role: Role, in tensors: [Tensor]) -> Tensor? {
+        roles.firstIndex(of: role).map { tensors[$0] }
     }
 }

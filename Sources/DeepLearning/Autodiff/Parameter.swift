@@ -86,6 +86,16 @@ public final class Parameter {
         gradient = updated
     }
 
+    /// Adds a gradient recorded by `backward(createGraph: true)`, keeping its graph so that the
+    /// gradient can be differentiated again (PyTorch's `.grad` after `create_graph=True`).
+    func accumulateRecordedGradient(_ incoming: Tensor) {
+        precondition(
+            incoming.shape == storedValue.shape,
+            "gradient of shape \(describeShape(incoming.shape)) for a parameter of shape \(describeShape(storedValue.shape))"
+        )
+        gradient = gradient.map { $0 + incoming } ?? incoming
+    }
+
     func accumulateGradient(_ incoming: Tensor) {
         precondition(
             incoming.shape == storedValue.shape,

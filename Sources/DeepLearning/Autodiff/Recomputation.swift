@@ -40,6 +40,12 @@ public func checkpointed(
     return Tensor.recording(output, inputs: inputs + parameterValues) { gradient, needed in
         before.restore()
         defer { after.restore() }
+        if GradientMode.isRecording {
+            // A recorded pass: the block again on the recorded inputs, differentiated as a composite.
+            return compositePullback(inputs: inputs + parameterValues, gradient: gradient, needed: needed) {
+                block(Array($0.prefix(inputs.count)))
+            }
+        }
         let leaves = savedInputs.enumerated().map { needed[$0] ? $1.requiringGradient() : $1 }
         let (recomputed, parameterLeaves) = withGradientRecording {
             (block(leaves), parameters.map(\.value))

@@ -116,6 +116,18 @@ private func weightedNegativeLogLikelihood(
         : Tensor(Float(perRow.reduce(0.0) { $0 + Double($1) }) / denominator)
     let shape = logProbabilities.shape
     return Tensor.recording(output, inputs: [logProbabilities]) { gradient, _ in
+        if GradientMode.isRecording {
+            // Linear in the log-probabilities: ∂ = the per-element weights times ∂loss, recorded.
+            let weights = Tensor(shape: shape, repeating: 0)
+            weights.withPointer { dx in
+                for i in 0..<rows {
+                    let row = dx + i * classes
+                    for c in 0..<classes { row[c] = -spread * w[c] / denominator }
+                    row[labels[i]] -= (1 - smoothing) * w[labels[i]] / denominator
+                }
+            }
+            return [weights * (reduction == .none ? gradient.reshaped(to: gradient.shape + [1]) : gradient)]
+        }
         let inputGradient = Tensor(uninitializedShape: shape)
         let upstream = gradient.scalars
         inputGradient.withPointer { dx in

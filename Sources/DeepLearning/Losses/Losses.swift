@@ -20,7 +20,7 @@ public enum Reduction: Sendable, Equatable {
 private func elementwiseLoss(
     _ name: String, _ predictions: Tensor, _ targets: Tensor, _ reduction: Reduction,
     value: (Float, Float) -> Float, derivative: @escaping (Float, Float) -> Float,
-    targetDerivative: @escaping (Float, Float) -> Float
+    targetDerivative: @escaping (Float, Float) -> Float, composite: @escaping (Tensor, Tensor) -> Tensor
 ) -> Tensor {
     precondition(
         predictions.shape == targets.shape,
@@ -43,6 +43,16 @@ private func elementwiseLoss(
         output = Tensor(Float(total) * scale)
     }
     return Tensor.recording(output, inputs: [predictions, targets]) { gradient, needed in
+        if GradientMode.isRecording {
+            return compositePullback(inputs: [predictions, targets], gradient: gradient, needed: needed) {
+                let losses = composite($0[0], $0[1])
+                switch reduction {
+                case .none: return losses
+                case .sum: return losses.sum()
+                case .mean: return losses.mean()
+                }
+            }
+        }
         func partial(_ f: @escaping (Float, Float) -> Float) -> Tensor {
             if reduction == .none {
                 return Tensor.zipElements(gradient, Tensor.zipElements(predictionValues, targetValues, f)) { $0 * $1 }
@@ -81,6 +91,10 @@ public func binaryCrossEntropy(
         targetDerivative: { p, _ in
             let q = Swift.min(Swift.max(p, epsilon), 1 - epsilon)
             return Foundation.logf(1 - q) - Foundation.logf(q)
+        },
+        composite: { p, t in
+            let q = p.clamped(to: epsilon, 1 - epsilon)
+            return -(t * q.log() + (1 - t) * (1 - q).log())
         })
 }
 
@@ -97,7 +111,8 @@ public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Red
         "binaryCrossEntropy(logits:)", logits, targets, reduction,
         value: { x, t in
             Swift.max(x, 0) - x * t + Foundation.log1pf(Foundation.expf(-Swift.abs(x)))
-        }, derivative: { x, t in stableSigmoid(x) - t }, targetDerivative: { x, _ in -x })
+        }, derivative: { x, t in stableSigmoid(x) - t }, targetDerivative: { x, _ in -x },
+        composite: { x, t in x.softplus() - x * t })
 }
 
 /// Mean (or summed) absolute error `|p − t|`, the pix2pix L1 term (Keras's `mae`). The
@@ -105,13 +120,15 @@ public func binaryCrossEntropy(logits: Tensor, _ targets: Tensor, reduction: Red
 public func l1Loss(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     elementwiseLoss(
         "l1Loss", predictions, targets, reduction, value: { p, t in Swift.abs(p - t) },
-        derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) }, targetDerivative: { p, t in p > t ? -1 : (p < t ? 1 : 0) }
-    )
+        derivative: { p, t in p > t ? 1 : (p < t ? -1 : 0) },
+        targetDerivative: { p, t in p > t ? -1 : (p < t ? 1 : 0) },
+        composite: { p, t in (p - t).abs() })
 }
 
 /// Mean (or summed) squared error `(p − t)²` (LSGAN's loss).
 public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     elementwiseLoss(
         "meanSquaredError", predictions, targets, reduction, value: { p, t in (p - t) * (p - t) },
-        derivative: { p, t in 2 * (p - t) }, targetDerivative: { p, t in 2 * (t - p) })
+        derivative: { p, t in 2 * (p - t) }, targetDerivative: { p, t in 2 * (t - p) },
+        composite: { p, t in (p - t).squared() })
 }

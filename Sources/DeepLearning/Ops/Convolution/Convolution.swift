@@ -75,10 +75,31 @@ func recordedConvolution(
         geometry.forward(transposed: transposed, input: x, kernel: w, bias: b, output: y)
     }
     let (inputValue, kernelValue) = (input.detached(), kernel.detached())
+    var inputs = RecordedInputs<ConvolutionInput>()
+    inputs.append(.input, input)
+    inputs.append(.kernel, kernel)
+    inputs.append(.bias, bias)
     return Tensor.recording(
-        output, inputs: bias.map { [input, kernel, $0] } ?? [input, kernel], op: op,
+        output, inputs: inputs.tensors, op: op,
         detail: "\(describeShape(input.shape)) → \(describeShape(outputShape))"
     ) { gradient, needed in
+        if GradientMode.isRecording {
+            // Recorded: the input gradient is the adjoint convolution of ∂y with the kernel, the
+            // kernel gradient an op whose own derivatives are again two convolutions.
+            return inputs.gradients(needed) { role in
+                switch role {
+                case .input:
+                    recordedConvolution(
+                        gradient, kernel: kernel, bias: nil, geometry: geometry, transposed: !transposed,
+                        outputShape: input.shape)
+                case .kernel:
+                    recordedKernelGradient(
+                        input: input, outputGradient: gradient, shape: kernel.shape, geometry: geometry,
+                        transposed: transposed)
+                case .bias: gradient.sum(alongAxes: [0, 1, 2])
+                }
+            }
+        }
         var gradients: [Tensor?] = [nil, nil]
         if needed[0] {
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
@@ -92,10 +113,36 @@ func recordedConvolution(
                 input: inputValue, outputGradient: gradient, shape: kernelValue.shape,
                 geometry: geometry, transposed: transposed)
         }
-        if needed.count == 3 {
+        if inputs.has(.bias) {
             gradients.append(needed[2] ? channelSums(gradient, channels: outputShape[3]) : nil)
         }
         return gradients
+    }
+}
+
+/// The inputs of a convolution, by role.
+enum ConvolutionInput { case input, kernel, bias }
+
+/// The kernel gradient as a recorded op of the input and the output gradient, for recorded
+/// passes. It is bilinear, ⟨U, K(x, ∂y)⟩ = ⟨conv(x, U), ∂y⟩, so its derivatives are
+/// convolutions with U as the kernel (StyleGAN2's `conv2d_gradfix`): ∂x = the adjoint convolution
+/// of ∂y, ∂(∂y) = the convolution of x.
+private func recordedKernelGradient(
+    input: Tensor, outputGradient: Tensor, shape: [Int], geometry: ConvGeometry, transposed: Bool
+) -> Tensor {
+    let value = kernelGradient(
+        input: input, outputGradient: outputGradient, shape: shape, geometry: geometry, transposed: transposed)
+    return Tensor.recording(value, inputs: [input, outputGradient]) { upstream, needed in
+        [
+            needed[0]
+                ? recordedConvolution(
+                    outputGradient, kernel: upstream, bias: nil, geometry: geometry, transposed: !transposed,
+                    outputShape: input.shape) : nil,
+            needed[1]
+                ? recordedConvolution(
+                    input, kernel: upstream, bias: nil, geometry: geometry, transposed: transposed,
+                    outputShape: outputGradient.shape) : nil,
+        ]
     }
 }
 

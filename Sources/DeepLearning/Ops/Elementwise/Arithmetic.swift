@@ -31,7 +31,7 @@ extension Tensor {
         return recording(output, inputs: [a, b]) { gradient, needed in
             [
                 needed[0] ? gradient.summed(toShape: shapeA) : nil,
-                needed[1] ? gradient.mapElements { -$0 }.summed(toShape: shapeB) : nil,
+                needed[1] ? (-gradient).summed(toShape: shapeB) : nil,
             ]
         }
     }
@@ -40,15 +40,11 @@ extension Tensor {
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let shape = checkedBroadcast(a, b, "*")
         let output = broadcastElements(a, b, to: shape) { $0 * $1 }
-        let (valueA, valueB) = (a.detached(), b.detached())
+        // The operands are kept with their nodes: a recorded pass differentiates through them.
         return recording(output, inputs: [a, b]) { gradient, needed in
             [
-                needed[0]
-                    ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 * $1 }.summed(toShape: valueA.shape)
-                    : nil,
-                needed[1]
-                    ? broadcastElements(gradient, valueA, to: gradient.shape) { $0 * $1 }.summed(toShape: valueB.shape)
-                    : nil,
+                needed[0] ? (gradient * b).summed(toShape: a.shape) : nil,
+                needed[1] ? (gradient * a).summed(toShape: b.shape) : nil,
             ]
         }
     }
@@ -57,18 +53,12 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let shape = checkedBroadcast(a, b, "/")
         let output = broadcastElements(a, b, to: shape) { $0 / $1 }
-        let (valueB, quotient) = (b.detached(), output)
-        let shapeA = a.shape
-        return recording(output, inputs: [a, b]) { gradient, needed in
+        return recording(output, inputs: [a, b]) { gradient, needed, quotient in
             // ∂(a/b)/∂a = 1/b,  ∂(a/b)/∂b = −(a/b)/b
-            [
-                needed[0]
-                    ? broadcastElements(gradient, valueB, to: gradient.shape) { $0 / $1 }.summed(toShape: shapeA) : nil,
-                needed[1]
-                    ? broadcastElements(
-                        zipElements(gradient, quotient) { -$0 * $1 }, valueB,
-                        to: gradient.shape
-                    ) { $0 / $1 }.summed(toShape: valueB.shape) : nil,
+            let scaled = gradient / b
+            return [
+                needed[0] ? scaled.summed(toShape: a.shape) : nil,
+                needed[1] ? (-(scaled * quotient)).summed(toShape: b.shape) : nil,
             ]
         }
     }
@@ -76,7 +66,7 @@ extension Tensor {
     /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
         let output = x.mapElements { -$0 }
-        return recording(output, inputs: [x]) { gradient, _ in [gradient.mapElements { -$0 }] }
+        return recording(output, inputs: [x]) { gradient, _ in [-gradient] }
     }
 
     /// Adds a constant to every element.
@@ -94,7 +84,7 @@ extension Tensor {
     /// Multiplies every element by a constant.
     public static func * (x: Tensor, scalar: Float) -> Tensor {
         let output = x.mapElements { $0 * scalar }
-        return recording(output, inputs: [x]) { gradient, _ in [gradient.mapElements { $0 * scalar }] }
+        return recording(output, inputs: [x]) { gradient, _ in [gradient * scalar] }
     }
     /// Multiplies every element by a constant.
     public static func * (scalar: Float, x: Tensor) -> Tensor { x * scalar }
@@ -103,10 +93,9 @@ extension Tensor {
     /// `scalar / x` elementwise (a reciprocal for `1 / x`).
     public static func / (scalar: Float, x: Tensor) -> Tensor {
         let output = x.mapElements { scalar / $0 }
-        let input = x.detached()
         return recording(output, inputs: [x]) { gradient, _ in
             // ∂(s/x)/∂x = −s/x²
-            [zipElements(gradient, input) { g, value in -g * scalar / (value * value) }]
+            [gradient * (-scalar) / x.squared()]
         }
     }
 
@@ -118,12 +107,12 @@ extension Tensor {
     public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
 
     /// The gradient of a broadcast input: this (output-shaped) gradient summed over the axes
-    /// that broadcasting expanded, reshaped to `target`.
+    /// that broadcasting expanded, reshaped to `target`. Recorded, like the ops it uses.
     func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
         let offset = rank - target.count
         var axes = Array(0..<offset)
         for (i, size) in target.enumerated() where size == 1 && shape[offset + i] != 1 { axes.append(offset + i) }
-        return sumWithoutRecording(alongAxes: axes).withShape(target)
+        return sum(alongAxes: axes).reshaped(to: target)
     }
 }

@@ -13,6 +13,6 @@ public func dropout(_ input: Tensor, rate: Float, generator: inout SeededGenerat
     for i in 0..<mask.count { m[i] = generator.nextUnitFloat() < rate ? 0 : scale }
     let output = Tensor.zipElements(input, mask) { $0 * $1 }
     return Tensor.recording(output, inputs: [input]) { gradient, _ in
-        [Tensor.zipElements(gradient, mask) { $0 * $1 }]
+        [gradient * mask]
     }
 }

@@ -38,6 +38,11 @@ public protocol ElementwiseFunction {
     func derivative(_ gradient: Float, at saved: Float) -> Float
     /// f′·`gradient` on 16 lanes; by default the scalar derivative lane by lane.
     func derivative(_ gradient: SIMD16<Float>, at saved: SIMD16<Float>) -> SIMD16<Float>
+    /// f′ at the saved operand, written with differentiable ops (`saved` is recorded), for
+    /// gradients of gradients (`createGraph: true`): the rule is then itself differentiated, to
+    /// any order. `nil` (the default) when the function has none; a recorded pass through it
+    /// then stops with a message naming the function.
+    func derivative(at saved: Tensor) -> Tensor?
 }
 
 /// A library function that also has a C kernel of `dl_unary_vectors` (CKernels/pointwise.c) for
@@ -47,6 +52,9 @@ protocol VectorKernelFunction: ElementwiseFunction {
 }
 
 extension ElementwiseFunction {
+    /// No differentiable derivative: first order only.
+    public func derivative(at saved: Tensor) -> Tensor? { nil }
+
     /// f lane by lane.
     @inline(__always) public func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
         var y = x
@@ -74,14 +82,32 @@ extension Tensor {
         let kernel = (function as? any VectorKernelFunction).map { ($0.cKernel, Int32(PointwiseKernels.level)) }
         withPointers(self, output) { x, y in applyElementwise(function, x, y, count: count, kernel: kernel) }
         guard GradientMode.isRecording && node != nil else { return output }
-        let saved = function.derivativeReadsOutput ? output.detached() : detached()
-        return Tensor.recording(output, inputs: [self], op: op) { gradient, _ in
+        let input = self
+        return Tensor.recording(output, inputs: [self], op: op) { gradient, _, output in
+            let saved = function.derivativeReadsOutput ? output : input
+            if GradientMode.isRecording {
+                // A recorded pass: ∂x = ∂y·f′(saved) with f′ written in differentiable ops.
+                guard let slope = function.derivative(at: saved) else {
+                    preconditionFailure(
+                        "createGraph: \(F.self) (\(op)) has no differentiable derivative; implement derivative(at:) to differentiate it twice"
+                    )
+                }
+                return [gradient * slope]
+            }
             let result = Tensor(uninitializedShape: saved.shape)
             withPointers(gradient, saved, result) { dy, s, dx in
                 elementwiseGradient(function, gradient: dy, saved: s, dx, count: saved.count, kernel: kernel)
             }
             return [result]
         }
+    }
+}
+
+extension ElementwiseFunction {
+    /// f′ at every element of `saved` as constants (not recorded): the differentiable
+    /// derivative of a piecewise-linear function (ReLU, clamp), whose own derivative is zero.
+    func derivativeValues(at saved: Tensor) -> Tensor {
+        saved.detached().mapElements { derivative(1, at: $0) }
     }
 }
 

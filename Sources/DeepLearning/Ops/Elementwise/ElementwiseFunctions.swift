@@ -8,6 +8,7 @@ struct IdentityFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x }
     @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { Tensor.ones(saved.shape) }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { gradient }
     @inline(__always) func derivative(_ gradient: SIMD16<Float>, at y: SIMD16<Float>) -> SIMD16<Float> { gradient }
 }
@@ -19,6 +20,7 @@ struct ReLUFunction: ElementwiseFunction {
         x.replacing(with: 0, where: x .<= 0)
     }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { derivativeValues(at: saved) }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { y > 0 ? gradient : 0 }
     @inline(__always) func derivative(_ gradient: SIMD16<Float>, at y: SIMD16<Float>) -> SIMD16<Float> {
         gradient.replacing(with: 0, where: y .<= 0)
@@ -34,6 +36,7 @@ struct LeakyReLUFunction: ElementwiseFunction {
         x.replacing(with: x * slope, where: x .<= 0)
     }
     var derivativeReadsOutput: Bool { slope > 0 }
+    func derivative(at saved: Tensor) -> Tensor? { derivativeValues(at: saved) }
     @inline(__always) func derivative(_ gradient: Float, at saved: Float) -> Float {
         saved > 0 ? gradient : slope * gradient
     }
@@ -71,6 +74,7 @@ struct TanhFunction: ElementwiseFunction {
         return p / q
     }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { 1 - saved.squared() }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { gradient * (1 - y * y) }
     @inline(__always) func derivative(_ gradient: SIMD16<Float>, at y: SIMD16<Float>) -> SIMD16<Float> {
         gradient * (1 - y * y)
@@ -81,6 +85,7 @@ struct TanhFunction: ElementwiseFunction {
 struct SigmoidFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { stableSigmoid(x) }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { saved * (1 - saved) }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { gradient * (y * (1 - y)) }
 }
 
@@ -88,6 +93,7 @@ struct SigmoidFunction: ElementwiseFunction {
 struct ExpFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.expf(x) }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { saved }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { gradient * y }
 }
 
@@ -95,6 +101,7 @@ struct ExpFunction: ElementwiseFunction {
 struct LogFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.logf(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { 1 / saved }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float { gradient * (1 / x) }
 }
 
@@ -102,6 +109,7 @@ struct LogFunction: ElementwiseFunction {
 struct SquareRootFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
     var derivativeReadsOutput: Bool { true }
+    func derivative(at saved: Tensor) -> Tensor? { 0.5 / saved }
     @inline(__always) func derivative(_ gradient: Float, at y: Float) -> Float { gradient * (0.5 / y) }
 }
 
@@ -110,6 +118,7 @@ struct SquareFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x * x }
     @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x * x }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { saved * 2 }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float { gradient * (2 * x) }
     @inline(__always) func derivative(_ gradient: SIMD16<Float>, at x: SIMD16<Float>) -> SIMD16<Float> {
         gradient * (2 * x)
@@ -120,6 +129,7 @@ struct SquareFunction: ElementwiseFunction {
 struct AbsoluteValueFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.abs(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { derivativeValues(at: saved) }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (x > 0 ? 1 : (x < 0 ? -1 : 0))
     }
@@ -129,6 +139,7 @@ struct AbsoluteValueFunction: ElementwiseFunction {
 struct SineFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.sinf(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { saved.cos() }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float { gradient * Foundation.cosf(x) }
 }
 
@@ -136,6 +147,7 @@ struct SineFunction: ElementwiseFunction {
 struct CosineFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.cosf(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { -saved.sin() }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float { gradient * -Foundation.sinf(x) }
 }
 
@@ -143,6 +155,7 @@ struct CosineFunction: ElementwiseFunction {
 struct ErrorFunction: ElementwiseFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.erff(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { (-saved.squared()).exp() * 1.128_379_2 }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (1.128_379_2 * Foundation.expf(-x * x))
     }
@@ -155,6 +168,9 @@ struct GELUFunction: VectorKernelFunction {
         0.5 * x * (1 + vectorErf(x * 0.707_106_77))
     }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? {
+        0.5 * (1 + (saved * 0.707_106_77).erf()) + saved * (saved.squared() * -0.5).exp() * 0.398_942_3
+    }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (0.5 * (1 + Foundation.erff(x * 0.707_106_77)) + x * 0.398_942_3 * Foundation.expf(-0.5 * x * x))
     }
@@ -170,6 +186,10 @@ struct GELUTanhFunction: ElementwiseFunction {
         0.5 * x * (1 + Foundation.tanhf(0.797_884_6 * (x + 0.044_715 * x * x * x)))
     }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? {
+        let t = ((saved + saved.pow(3) * 0.044_715) * 0.797_884_6).tanh()
+        return 0.5 * (1 + t) + 0.5 * saved * (1 - t.squared()) * 0.797_884_6 * (1 + 3 * 0.044_715 * saved.squared())
+    }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         let t = Foundation.tanhf(0.797_884_6 * (x + 0.044_715 * x * x * x))
         return gradient * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_6 * (1 + 3 * 0.044_715 * x * x))
@@ -184,6 +204,10 @@ struct SiLUFunction: VectorKernelFunction {
         x / (1 + vectorExp(-x))
     }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? {
+        let s = saved.sigmoid()
+        return s * (1 + saved * (1 - s))
+    }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         let s = stableSigmoid(x)
         return gradient * (s * (1 + x * (1 - s)))
@@ -200,6 +224,11 @@ struct ELUFunction: ElementwiseFunction {
     let alpha: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : alpha * Foundation.expm1f(x) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? {
+        // αeˣ below zero; the clamp keeps eˣ finite where the mask discards it.
+        let positive = saved.detached().mapElements { $0 > 0 ? 1 : 0 }
+        return positive + (1 - positive) * saved.clamped(to: -.infinity, 0).exp() * alpha
+    }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (x > 0 ? 1 : alpha * Foundation.expf(x))
     }
@@ -212,6 +241,10 @@ struct SoftplusFunction: ElementwiseFunction {
         beta * x > threshold ? x : Foundation.log1pf(Foundation.expf(beta * x)) / beta
     }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? {
+        let linear = saved.detached().mapElements { beta * $0 > threshold ? 1 : 0 }
+        return linear + (1 - linear) * (saved * beta).sigmoid()
+    }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (beta * x > threshold ? 1 : stableSigmoid(beta * x))
     }
@@ -222,6 +255,7 @@ struct PowerFunction: ElementwiseFunction {
     let exponent: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.powf(x, exponent) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { saved.pow(exponent - 1) * exponent }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (exponent * Foundation.powf(x, exponent - 1))
     }
@@ -232,6 +266,7 @@ struct ClampFunction: ElementwiseFunction {
     let lower: Float, upper: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, lower), upper) }
     var derivativeReadsOutput: Bool { false }
+    func derivative(at saved: Tensor) -> Tensor? { derivativeValues(at: saved) }
     @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float {
         gradient * (x >= lower && x <= upper ? 1 : 0)
     }

@@ -57,15 +57,26 @@ private func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, scale: F
     }
     let output = Tensor.matmulWithoutRecording(probabilities, value)
     let (queryValue, keyValue, valueValue) = (query.detached(), key.detached(), value.detached())
-    let inputs = mask.map { [query, key, value, $0] } ?? [query, key, value]
-    return Tensor.recording(output, inputs: inputs, op: "scaledDotProductAttention") { gradient, needed in
-        var gradients: [Tensor?] = [nil, nil, nil]
-        if needed[2] {
-            gradients[2] = Tensor.matmulWithoutRecording(probabilities, gradient, transposeA: true)
-                .summed(toShape: valueValue.shape)
+    var inputs = RecordedInputs<AttentionInput>()
+    inputs.append(.query, query)
+    inputs.append(.key, key)
+    inputs.append(.value, value)
+    inputs.append(.mask, mask)
+    return Tensor.recording(output, inputs: inputs.tensors, op: "scaledDotProductAttention") { gradient, needed in
+        if GradientMode.isRecording {
+            return compositePullback(inputs: inputs.tensors, gradient: gradient, needed: needed) { standIns in
+                let (q, k, v) = (standIns[0], standIns[1], standIns[2])
+                let scores = matmul(q, k.transposed()) * scale
+                return matmul((inputs.tensor(.mask, in: standIns).map { scores + $0 } ?? scores).softmax(), v)
+            }
         }
-        guard needed[0] || needed[1] || needed.count == 4 && needed[3] else {
-            return gradients + (mask == nil ? [] : [nil])
+        let needs = { (role: AttentionInput) in zip(inputs.roles, needed).contains { $0 == role && $1 } }
+        let valueGradient =
+            needs(.value)
+            ? Tensor.matmulWithoutRecording(probabilities, gradient, transposeA: true).summed(toShape: valueValue.shape)
+            : nil
+        guard needs(.query) || needs(.key) || needs(.mask) else {
+            return inputs.gradients(needed) { $0 == .value ? valueGradient : nil }
         }
         let probabilityGradient = Tensor.matmulWithoutRecording(gradient, valueValue, transposeB: true)
         let scoreGradient = Tensor(uninitializedShape: probabilities.shape)
@@ -78,15 +89,19 @@ private func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, scale: F
                 }
             }
         }
-        if needed[0] {
-            gradients[0] = (Tensor.matmulWithoutRecording(scoreGradient, keyValue) * scale).summed(
-                toShape: queryValue.shape)
+        return inputs.gradients(needed) { role in
+            switch role {
+            case .query:
+                (Tensor.matmulWithoutRecording(scoreGradient, keyValue) * scale).summed(toShape: queryValue.shape)
+            case .key:
+                (Tensor.matmulWithoutRecording(scoreGradient, queryValue, transposeA: true) * scale)
+                    .summed(toShape: keyValue.shape)
+            case .value: valueGradient
+            case .mask: scoreGradient.summed(toShape: mask!.shape)
+            }
         }
-        if needed[1] {
-            gradients[1] = (Tensor.matmulWithoutRecording(scoreGradient, queryValue, transposeA: true) * scale)
-                .summed(toShape: keyValue.shape)
-        }
-        if let mask { gradients.append(needed[3] ? scoreGradient.summed(toShape: mask.shape) : nil) }
-        return gradients
     }
 }
+
+/// The inputs of attention, by role.
+enum AttentionInput { case query, key, value, mask }

@@ -31,7 +31,22 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
             ldb: outputs, bias: pb, c: py, ldc: outputs)
     }
     let (inputValue, weightValue) = (x.detached(), weight.detached())
-    return Tensor.recording(output, inputs: bias.map { [x, weight, $0] } ?? [x, weight]) { gradient, needed in
+    var recorded = RecordedInputs<LinearInput>()
+    recorded.append(.input, x)
+    recorded.append(.weight, weight)
+    recorded.append(.bias, bias)
+    return Tensor.recording(output, inputs: recorded.tensors) { gradient, needed in
+        if GradientMode.isRecording {
+            // The same products as matmuls of [rows, …] matrices, recorded.
+            let outputGradient = gradient.reshaped(to: [rows, outputs])
+            return recorded.gradients(needed) { role in
+                switch role {
+                case .input: matmul(outputGradient, weight.transposed()).reshaped(to: x.shape)
+                case .weight: matmul(x.reshaped(to: [rows, inputs]).transposed(), outputGradient)
+                case .bias: outputGradient.sum(alongAxes: [0])
+                }
+            }
+        }
         var gradients: [Tensor?] = [nil, nil]
         if needed[0] {
             let inputGradient = Tensor(uninitializedShape: inputValue.shape)
@@ -51,9 +66,12 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
             }
             gradients[1] = weightGradient
         }
-        if needed.count == 3 {
+        if recorded.has(.bias) {
             gradients.append(needed[2] ? channelSums(gradient, channels: outputs) : nil)
         }
         return gradients
     }
 }
+
+/// The inputs of `linear`, by role.
+enum LinearInput { case input, weight, bias }

@@ -60,7 +60,13 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     let output = Tensor.matmulWithoutRecording(a, b)
     let (valueA, valueB) = (a.detached(), b.detached())
     return Tensor.recording(output, inputs: [a, b]) { gradient, needed in
-        [
+        if GradientMode.isRecording {  // the same products, recorded
+            return [
+                needed[0] ? matmul(gradient, b.transposed()).summed(toShape: a.shape) : nil,
+                needed[1] ? matmul(a.transposed(), gradient).summed(toShape: b.shape) : nil,
+            ]
+        }
+        return [
             needed[0]
                 ? Tensor.matmulWithoutRecording(gradient, valueB, transposeB: true).summed(toShape: valueA.shape) : nil,
             needed[1]

@@ -91,12 +91,14 @@ private func groupNormalizedChannelsLast(
             }
         }
     }
-    var inputs = [input]
-    if let gamma { inputs.append(gamma) }
-    if let beta { inputs.append(beta) }
+    let inputs = RecordedInputs(input: input, gamma: gamma, beta: beta)
     let inputValue = input.detached()
-    let (hasGamma, hasBeta) = (gamma != nil, beta != nil)
-    return Tensor.recording(output, inputs: inputs) { gradient, needed in
+    return Tensor.recording(output, inputs: inputs.tensors) { gradient, needed in
+        if GradientMode.isRecording {
+            return inputs.compositeGradients(
+                gradient, needed: needed, view: [batch, pixels, groups, perGroup], axes: [1, 3], epsilon: epsilon,
+                activation: IdentityFunction())
+        }
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)
         // Per sample: Σ ∂y and Σ ∂y·(x − μ) per channel, which give ∂γ, ∂β and the group sums.
         let partials = Tensor.zeros([batch * 2 * channels])
@@ -144,7 +146,7 @@ private func groupNormalizedChannelsLast(
         // Per sample: Σ ∂y (∂β) first, then r·Σ ∂y·(x − μ) (∂γ).
         return normalizationGradients(
             inputGradient, partials: partials, blocks: batch, channels: channels, gammaOffset: channels,
-            betaOffset: 0, hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
+            betaOffset: 0, inputs: inputs, needed: needed)
     }
 }
 

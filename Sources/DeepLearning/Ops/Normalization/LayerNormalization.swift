@@ -43,12 +43,14 @@ private func normalizeRows(
             }
         }
     }
-    var inputs = [input]
-    if let gamma { inputs.append(gamma) }
-    if let beta { inputs.append(beta) }
+    let inputs = RecordedInputs(input: input, gamma: gamma, beta: beta)
     let inputValue = input.detached()
-    let (hasGamma, hasBeta) = (gamma != nil, beta != nil)
-    return Tensor.recording(output, inputs: inputs) { gradient, needed in
+    return Tensor.recording(output, inputs: inputs.tensors) { gradient, needed in
+        if GradientMode.isRecording {
+            return inputs.compositeGradients(
+                gradient, needed: needed, view: [rows, features], axes: [1], epsilon: epsilon,
+                activation: IdentityFunction())
+        }
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)
         // ∂γ and ∂β partial sums per block of rows, added in block order (deterministic).
         let block = Swift.max(1, 4_096 / Swift.max(features, 1))
@@ -83,7 +85,7 @@ private func normalizeRows(
         }
         return normalizationGradients(
             inputGradient, partials: partials, blocks: blocks, channels: features, gammaOffset: 0,
-            betaOffset: features, hasGamma: hasGamma, hasBeta: hasBeta, needed: needed)
+            betaOffset: features, inputs: inputs, needed: needed)
     }
 }
 
@@ -92,7 +94,7 @@ private func normalizeRows(
 /// `gammaOffset`, ∂β at `betaOffset` within a block). Shared by layer and group norm.
 func normalizationGradients(
     _ inputGradient: Tensor, partials: Tensor, blocks: Int, channels: Int, gammaOffset: Int, betaOffset: Int,
-    hasGamma: Bool, hasBeta: Bool, needed: [Bool]
+    inputs: RecordedInputs<NormalizationInput>, needed: [Bool]
 ) -> [Tensor?] {
     var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
     withPointers(partials) { partials in
@@ -103,14 +105,13 @@ func normalizationGradients(
             }
         }
     }
-    var gradients: [Tensor?] = [needed[0] ? inputGradient : nil]
-    var index = 1
-    if hasGamma {
-        gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dGamma) : nil)
-        index += 1
+    return inputs.gradients(needed) { role in
+        switch role {
+        case .input: inputGradient
+        case .gamma: Tensor(shape: [channels], scalars: dGamma)
+        case .beta: Tensor(shape: [channels], scalars: dBeta)
+        }
     }
-    if hasBeta { gradients.append(needed[index] ? Tensor(shape: [channels], scalars: dBeta) : nil) }
-    return gradients
 }
 
 // The per-row loops of `normalizeUnits`, over `count` contiguous floats on 16-lane vectors.

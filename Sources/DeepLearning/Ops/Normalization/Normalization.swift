@@ -141,12 +141,25 @@ private func normalize<A: ElementwiseFunction>(
     let inputValue = input.detached()
     // The pullback recovers the activation's derivative from its output.
     let savedOutput: Tensor? = A.self == IdentityFunction.self ? nil : output.detached()
-    var inputs = [input]
-    if let gamma { inputs.append(gamma) }
-    if let beta { inputs.append(beta) }
-    let hasGamma = gamma != nil, hasBeta = beta != nil
-    let recorded = Tensor.recording(output, inputs: inputs, op: "normalize", detail: describeShape(input.shape)) {
-        outputGradient, needed in
+    let inputs = RecordedInputs(input: input, gamma: gamma, beta: beta)
+    let recorded = Tensor.recording(
+        output, inputs: inputs.tensors, op: "normalize", detail: describeShape(input.shape)
+    ) { outputGradient, needed in
+        if GradientMode.isRecording {
+            precondition(
+                reducer == nil,
+                "createGraph: synchronised batch norm (BatchNorm.synchronized) cannot be differentiated twice")
+            let view = [subBatches, rows, channels]
+            return inputs.compositeGradients(
+                outputGradient, needed: needed, view: view, axes: [1], epsilon: epsilon,
+                statistics: usesBatchStatistics
+                    ? nil
+                    : (
+                        Tensor(shape: [subBatches, 1, channels], scalars: statistics.mean),
+                        Tensor(shape: [subBatches, 1, channels], scalars: inverseDeviation)
+                    ),
+                activation: activation)
+        }
         // Without a saved output (identity) the derivative needs none: ∂y stands in for y.
         // Σ ∂z and Σ ∂z·x̂ per (sub-batch, channel), ∂z = ∂y·activation′: one pass over ∂y, y and x.
         let (sumDz, sumDzXhat) = withPointers(outputGradient, inputValue, savedOutput) { dy, x, y in
@@ -154,7 +167,7 @@ private func normalize<A: ElementwiseFunction>(
                 activation, dy: dy, y: y ?? dy, x: x, mean: statistics.mean, inverseDeviation: inverseDeviation,
                 subBatches: subBatches, rows: rows, channels: channels)
         }
-        var gradients: [Tensor?] = []
+        var inputGradient: Tensor?
         if needed[0] {
             // ∂x = a·∂z + bx·x + c per (sub-batch, channel), folded into one affine pass.
             var a = [Float](repeating: 0, count: subBatches * channels), bx = a, c0 = a
@@ -178,37 +191,22 @@ private func normalize<A: ElementwiseFunction>(
                     c0[i] = -a[i] * meanDz + a[i] * meanDzXhat * inverseDeviation[i] * statistics.mean[i]
                 }
             }
-            let inputGradient = Tensor(uninitializedShape: inputValue.shape)
-            withPointers(outputGradient, inputValue, savedOutput, inputGradient) { dy, x, y, dx in
+            let result = Tensor(uninitializedShape: inputValue.shape)
+            withPointers(outputGradient, inputValue, savedOutput, result) { dy, x, y, dx in
                 rowAffineGradient(
                     activation, dy: dy, y: y ?? dy, x: x, dx,
                     subBatches: subBatches, rows: rows, channels: channels, a: a, b: bx, c: c0)
             }
-            gradients.append(inputGradient)
-        } else {
-            gradients.append(nil)
+            inputGradient = result
         }
-        var index = 1
-        if hasGamma {
-            if needed[index] {
-                var dGamma = [Float](repeating: 0, count: channels)
-                for i in 0..<(subBatches * channels) { dGamma[i % channels] += sumDzXhat[i] }
-                gradients.append(Tensor(shape: [channels], scalars: dGamma))
-            } else {
-                gradients.append(nil)
-            }
-            index += 1
+        // ∂γ = Σ ∂z·x̂ and ∂β = Σ ∂z per channel, over the sub-batches.
+        return inputs.gradients(needed) { role in
+            guard role != .input else { return inputGradient }
+            var sums = [Float](repeating: 0, count: channels)
+            let perSubBatch = role == .gamma ? sumDzXhat : sumDz
+            for i in 0..<(subBatches * channels) { sums[i % channels] += perSubBatch[i] }
+            return Tensor(shape: [channels], scalars: sums)
         }
-        if hasBeta {
-            if needed[index] {
-                var dBeta = [Float](repeating: 0, count: channels)
-                for i in 0..<(subBatches * channels) { dBeta[i % channels] += sumDz[i] }
-                gradients.append(Tensor(shape: [channels], scalars: dBeta))
-            } else {
-                gradients.append(nil)
-            }
-        }
-        return gradients
     }
     return (recorded, statistics)
 }

@@ -12,7 +12,7 @@ extension Tensor {
         let output = keepingDimensions ? kept : kept.withShape(Tensor.dropAxes(resolved, from: shape))
         let inputShape = shape, keptShape = kept.shape
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
-            [gradient.withShape(keptShape).broadcast(to: inputShape)]
+            [gradient.reshaped(to: keptShape).broadcasted(to: inputShape)]
         }
     }
 
@@ -33,11 +33,12 @@ extension Tensor {
         let output = keepingDimensions ? kept : kept.withShape(Tensor.dropAxes(resolved, from: shape))
         let input = detached(), keptShape = kept.shape
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
+            // The gradient goes to the maxima, shared among ties; the masks are constants (the
+            // second derivative of a max is zero almost everywhere).
             let maxima = kept.broadcast(to: input.shape)
             let isMax = Tensor.zipElements(input, maxima) { $0 == $1 ? 1 : 0 }
             let ties = isMax.sumWithoutRecording(alongAxes: resolved)
-            let share = Tensor.zipElements(gradient.withShape(keptShape), ties) { $0 / $1 }
-            return [Tensor.zipElements(isMax, share.broadcast(to: input.shape)) { $0 * $1 }]
+            return [(gradient.reshaped(to: keptShape) / ties).broadcasted(to: input.shape) * isMax]
         }
     }
 

@@ -155,8 +155,10 @@ extension Tensor {
         withPointers(self, output) { x, y in
             softmaxLines(x, y, outer: outer, size: size, inner: inner, logarithm: false)
         }
-        let saved = output.detached()
-        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+        return Tensor.recording(output, inputs: [self]) { gradient, _, saved in
+            if GradientMode.isRecording {  // ∂x = y·(∂y − Σ ∂y·y), recorded
+                return [saved * (gradient - (gradient * saved).sum(alongAxes: [axis], keepingDimensions: true))]
+            }
             let inputGradient = Tensor(uninitializedShape: saved.shape)
             let level = PointwiseKernels.level
             withPointers(gradient, saved, inputGradient) { dy, y, dx in
@@ -189,8 +191,10 @@ extension Tensor {
         withPointers(self, output) { x, y in
             softmaxLines(x, y, outer: outer, size: size, inner: inner, logarithm: true)
         }
-        let saved = output.detached()
-        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+        return Tensor.recording(output, inputs: [self]) { gradient, _, saved in
+            if GradientMode.isRecording {  // ∂x = ∂y − eʸ·Σ ∂y, recorded
+                return [gradient - saved.exp() * gradient.sum(alongAxes: [axis], keepingDimensions: true)]
+            }
             let inputGradient = Tensor(uninitializedShape: saved.shape)
             let level = PointwiseKernels.level
             withPointers(gradient, saved, inputGradient) { dy, logY, dx in

@@ -17,7 +17,7 @@ public func pixelShuffle(_ x: Tensor, upscaleFactor r: Int) -> Tensor {
         x.shape[3] % (r * r) == 0,
         "pixelShuffle: \(x.shape[3]) channels of \(describeShape(x.shape)) are not divisible by r² = \(r * r)")
     let output = shuffled(x, r, toSpace: true)
-    return Tensor.recording(output, inputs: [x]) { gradient, _ in [shuffled(gradient, r, toSpace: false)] }
+    return Tensor.recording(output, inputs: [x]) { gradient, _ in [pixelUnshuffle(gradient, downscaleFactor: r)] }
 }
 
 /// Space-to-depth, PyTorch's `F.pixel_unshuffle(x, r)` translated to NHWC, the inverse of
@@ -33,7 +33,7 @@ public func pixelUnshuffle(_ x: Tensor, downscaleFactor r: Int) -> Tensor {
         x.shape[1] % r == 0 && x.shape[2] % r == 0,
         "pixelUnshuffle: height and width of \(describeShape(x.shape)) are not divisible by \(r)")
     let output = shuffled(x, r, toSpace: false)
-    return Tensor.recording(output, inputs: [x]) { gradient, _ in [shuffled(gradient, r, toSpace: true)] }
+    return Tensor.recording(output, inputs: [x]) { gradient, _ in [pixelShuffle(gradient, upscaleFactor: r)] }
 }
 
 /// The permutation of both ops, without recording: depth-to-space when `toSpace`, else its inverse.

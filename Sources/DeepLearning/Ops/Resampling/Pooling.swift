@@ -207,7 +207,25 @@ private func maxPool(_ x: Tensor, _ geometry: PoolingGeometry, outputShape: [Int
     let needsIndices = GradientMode.isRecording && x.requiresGradient
     let (output, argmax) = geometry.maxForward(x, recordingArgmax: needsIndices)
     return Tensor.recording(output.withShape(outputShape), inputs: [x], op: op) { gradient, _ in
-        [geometry.maxBackward(gradient, argmax: argmax)]
+        [scatterToMaxima(gradient, geometry, argmax: argmax)]
+    }
+}
+
+/// Max pooling's pullback: each output's gradient added at its argmax; recorded as a linear map
+/// whose adjoint reads the argmax positions back (`gatherAtMaxima`).
+private func scatterToMaxima(_ gradient: Tensor, _ geometry: PoolingGeometry, argmax: [Int32]) -> Tensor {
+    let outputShape = gradient.shape
+    return gradient.linearMap({ geometry.maxBackward($0, argmax: argmax) }) { upstream in
+        gatherAtMaxima(upstream, geometry, argmax: argmax, outputShape: outputShape)
+    }
+}
+
+/// The adjoint of `scatterToMaxima`: each output position reads its argmax in `upstream`.
+private func gatherAtMaxima(
+    _ upstream: Tensor, _ geometry: PoolingGeometry, argmax: [Int32], outputShape: [Int]
+) -> Tensor {
+    upstream.linearMap({ geometry.maxGather($0, argmax: argmax).withShape(outputShape) }) { gradient in
+        scatterToMaxima(gradient, geometry, argmax: argmax)
     }
 }
 
@@ -217,6 +235,11 @@ private func averagePool(
 ) -> Tensor {
     let output = geometry.averageForward(x, countIncludePad: countIncludePad)
     return Tensor.recording(output.withShape(outputShape), inputs: [x], op: op) { gradient, _ in
-        [geometry.averageBackward(gradient, countIncludePad: countIncludePad)]
+        // Linear: the pullback's own pullback is this op again.
+        [
+            gradient.linearMap({ geometry.averageBackward($0, countIncludePad: countIncludePad) }) {
+                averagePool($0, geometry, countIncludePad: countIncludePad, outputShape: outputShape, op: op)
+            }
+        ]
     }
 }

@@ -83,6 +83,21 @@ extension PoolingGeometry {
         return result
     }
 
+    /// The adjoint of `maxBackward`: output element o of `[N, Ho, Wo, C]` is `upstream`'s element
+    /// at its argmax (for a recorded pass through max pooling's pullback).
+    func maxGather(_ upstream: Tensor, argmax: [Int32]) -> Tensor {
+        let result = Tensor(uninitializedShape: outputShape)
+        let (c, imageSize, outputsPerImage) = (
+            channels, height * width * channels, rows.output * columns.output * channels
+        )
+        withPointers(upstream, result) { u, target in
+            for o in 0..<result.count {
+                target[o] = u[(o / outputsPerImage) * imageSize + Int(argmax[o]) * c + o % c]
+            }
+        }
+        return result
+    }
+
     /// The divisor of output (oh, ow) of average pooling (see `avgPool2D`).
     @inline(__always)
     private func divisor(_ oh: Int, _ ow: Int, countIncludePad: Bool) -> Float {

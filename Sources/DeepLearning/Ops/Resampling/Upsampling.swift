@@ -218,7 +218,7 @@ private func interpolated(
             }
         }
     }
-    return Tensor.recording(output, inputs: [x], op: op) { gradient, _ in
+    let backward: (Tensor) -> Tensor = { gradient in
         let result = Tensor(uninitializedShape: [n, h, w, c])
         withPointers(gradient, result) { g, target in
             withTables(rows, columns) { r, q in
@@ -242,7 +242,11 @@ private func interpolated(
                 }
             }
         }
-        return [result]
+        return result
+    }
+    // Linear: the pullback's adjoint is this op again.
+    return Tensor.recording(output, inputs: [x], op: op) { gradient, _ in
+        [gradient.linearMap(backward) { interpolated($0, rows, columns, op: op) }]
     }
 }
 

@@ -76,6 +76,11 @@ extension Tensor {
         }
         let saved = isIdentity ? nil : result.detached()
         return recording(result, inputs: tensors, op: "concatenating(_:alongAxis:)") { gradient, needed in
+            if GradientMode.isRecording, saved != nil {
+                return compositePullback(inputs: tensors, gradient: gradient, needed: needed) {
+                    concatenate($0, axis: axis).applying(activation)
+                }
+            }
             // Slice ∂y back into the pieces, through the activation's derivative at the output.
             var start = 0
             return sizes.enumerated().map { index, size in

@@ -33,7 +33,8 @@ extension Tensor {
             }
         }
         let inputShape = shape
-        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+        // The pullback adds each slice back (repeats accumulate); its adjoint is this op again.
+        let scatter: (Tensor) -> Tensor = { gradient in
             let inputGradient = Tensor(shape: inputShape, repeating: 0)
             withPointers(gradient, inputGradient) { dy, dx in
                 // Parallel over the outer axis only: repeated indices write the same slice.
@@ -46,7 +47,10 @@ extension Tensor {
                     }
                 }
             }
-            return [inputGradient]
+            return inputGradient
+        }
+        return Tensor.recording(output, inputs: [self]) { gradient, _ in
+            [gradient.linearMap(scatter) { $0.gathering(indices, alongAxis: axis) }]
         }
     }
 }

@@ -55,7 +55,7 @@ extension Tensor {
             }
         }
         let inputShape = shape
-        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+        let scatter: (Tensor) -> Tensor = { gradient in
             // Each output element came from one input element (or none): scatter-add back.
             let inputGradient = Tensor(shape: inputShape, repeating: 0)
             let g = gradient.storage.pointer, target = inputGradient.storage.pointer
@@ -75,7 +75,11 @@ extension Tensor {
                     }
                 }
             }
-            return [inputGradient]
+            return inputGradient
+        }
+        // Linear: the pullback's adjoint is this op again.
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.linearMap(scatter) { $0.padded(top: top, bottom: bottom, left: left, right: right, mode: mode) }]
         }
     }
 }

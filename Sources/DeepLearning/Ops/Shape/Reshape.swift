@@ -18,7 +18,7 @@ extension Tensor {
             "reshape: shape \(describeShape(shape)) (\(count) elements) cannot become \(describeShape(newShape))")
         let inputShape = shape
         return Tensor.recording(withShape(resolved), inputs: [self]) { gradient, _ in
-            [gradient.withShape(inputShape)]
+            [gradient.reshaped(to: inputShape)]
         }
     }
 
@@ -31,7 +31,7 @@ extension Tensor {
         var inverse = [Int](repeating: 0, count: rank)
         for (i, axis) in permutation.enumerated() { inverse[axis] = i }
         return Tensor.recording(output, inputs: [self]) { gradient, _ in
-            [gradient.permutedWithoutRecording(inverse)]
+            [gradient.permuted(inverse)]
         }
     }
 
@@ -78,13 +78,21 @@ extension Tensor {
         }
         let inputShape = shape
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            let padded = Tensor(shape: inputShape, repeating: 0)
-            let g = gradient.storage.pointer, p = padded.storage.pointer
-            for o in 0..<outer {
-                (p + o * sourceBlock + start).update(from: g + o * block, count: block)
-            }
-            return [padded]
+            [gradient.unsliced(axis: axis, range, into: inputShape)]
         }
+    }
+
+    /// The adjoint of `slice(axis:_:)`: this tensor placed at `range` of `axis` in zeros of
+    /// `shape` (the slice's gradient, recorded so that it can be differentiated again).
+    func unsliced(axis: Int, _ range: Range<Int>, into shape: [Int]) -> Tensor {
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let block = range.count * inner, targetBlock = shape[axis] * inner, start = range.lowerBound * inner
+        let padded = Tensor(shape: shape, repeating: 0)
+        let source = storage.pointer, target = padded.storage.pointer
+        for o in 0..<outer {
+            (target + o * targetBlock + start).update(from: source + o * block, count: block)
+        }
+        return Tensor.recording(padded, inputs: [self]) { gradient, _ in [gradient.slice(axis: axis, range)] }
     }
 
     /// Repeats the tensor along size-1 or missing leading axes to `shape` (NumPy's
