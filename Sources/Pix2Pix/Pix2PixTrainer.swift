@@ -21,6 +21,10 @@ public final class Pix2PixTrainer {
         case vanilla
         /// Least squares (Mao et al.): MSE between patch logits and 1/0.
         case lsgan
+        /// Wasserstein (Arjovsky et al.; junyanz's `wgangp`): the critic's raw patch outputs,
+        /// −mean for real and +mean for generated pairs; pair it with a `.wgangp` gradient
+        /// penalty (Gulrajani et al.), which keeps the critic 1-Lipschitz.
+        case wgangp
     }
 
     /// Training hyper-parameters; defaults are the paper's and the seed's.
@@ -39,12 +43,17 @@ public final class Pix2PixTrainer {
         public var constantEpochs: Int = 100
         /// Epochs of linear decay to zero after them (`n_epochs_decay`); 0 keeps it constant.
         public var decayEpochs: Int = 0
+        /// A gradient penalty on the discriminator (R1, R2 or WGAN-GP), or nil (the default,
+        /// the paper's: none).
+        public var gradientPenalty: GradientPenalty?
 
         /// The paper's settings with an optional override of any field.
         public init(
             l1Weight: Float = 100, ganLoss: GANLoss = .vanilla, learningRate: Float = 2e-4,
-            beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100, decayEpochs: Int = 0
+            beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100, decayEpochs: Int = 0,
+            gradientPenalty: GradientPenalty? = nil
         ) {
+            self.gradientPenalty = gradientPenalty
             self.l1Weight = l1Weight
             self.ganLoss = ganLoss
             self.learningRate = learningRate
@@ -61,7 +70,7 @@ public final class Pix2PixTrainer {
         }
     }
 
-    /// The four losses of one step, as the paper's code logs them.
+    /// The four losses of one step, as the paper's code logs them, and the gradient penalty.
     public struct Losses: Codable, Equatable, Sendable {
         /// GAN loss of the discriminator on real pairs.
         public var discriminatorReal: Float
@@ -71,6 +80,9 @@ public final class Pix2PixTrainer {
         public var generatorGAN: Float
         /// Mean absolute error between generated and real targets (unweighted).
         public var generatorL1: Float
+        /// The discriminator's gradient penalty (`Options.gradientPenalty`, before the lazy
+        /// interval's scaling) when this step applied it, else nil.
+        public var discriminatorPenalty: Float? = nil
 
         /// All four, for checks and logs.
         public var all: [Float] { [discriminatorReal, discriminatorFake, generatorGAN, generatorL1] }
@@ -108,6 +120,8 @@ public final class Pix2PixTrainer {
     /// with the statistics of the global batch, summed over the processes by this reducer (the
     /// `Distributed` module's `ProcessGroup`). nil (the default): each process's own batch.
     public var batchNormSynchronization: CrossProcessReducer?
+    /// The random stream of WGAN-GP's interpolation weights (saved in checkpoints).
+    public var penaltyGenerator: SeededGenerator
 
     // Found by reflection once: the models' structure is fixed, and steps must not reflect.
     private let generatorParameters: [(name: String, parameter: Parameter)]
@@ -122,6 +136,10 @@ public final class Pix2PixTrainer {
         generatorParameters = generator.namedParameters
         discriminatorParameters = discriminator.namedParameters
         modeDependentModules = (generator.modules + discriminator.modules).compactMap { $0 as? TrainingModeDependent }
+        // Drawn from the default stream only when used, so runs without WGAN-GP are unchanged.
+        penaltyGenerator =
+            options.gradientPenalty?.kind == .wgangp
+            ? RandomState.withGenerator { SeededGenerator(seed: $0.next()) } : SeededGenerator(seed: 0)
         generatorOptimizer = Adam(
             for: generator, learningRate: options.learningRate,
             beta1: options.beta1, beta2: options.beta2)
@@ -145,6 +163,7 @@ public final class Pix2PixTrainer {
         switch options.ganLoss {
         case .vanilla: return binaryCrossEntropy(logits: logits, label)
         case .lsgan: return meanSquaredError(logits, label)
+        case .wgangp: return real ? -logits.mean() : logits.mean()
         }
     }
 
@@ -181,9 +200,24 @@ public final class Pix2PixTrainer {
         }
         let realLoss = ganLoss(logits.slice(axis: 0, 0..<n), real: true)
         let fakeLoss = ganLoss(logits.slice(axis: 0, n..<(2 * n)), real: false)
-        let discriminatorLoss = (realLoss + fakeLoss) * 0.5
+        var discriminatorLoss = (realLoss + fakeLoss) * 0.5
+        // The gradient penalty, every `interval` steps and scaled by it (lazy regularisation);
+        // a pass of its own through D, differentiated twice.
+        var penalty: Tensor?
+        if let gradientPenalty = options.gradientPenalty, gradientPenalty.applies(afterCompletedSteps: completedSteps) {
+            guard batchNormSynchronization == nil else {
+                throw GradientPenaltyError(
+                    "a gradient penalty cannot be combined with synchronised batch norm (its second derivative is not implemented); use instance norm or no batch-norm synchronisation"
+                )
+            }
+            let value = try gradientPenalty.value(
+                discriminator: discriminator, source: source, real: target, fake: fake, generator: &penaltyGenerator)
+            discriminatorLoss = discriminatorLoss + value * Float(gradientPenalty.interval)
+            penalty = value
+        }
         try backward(
-            discriminatorLoss, checking: ["D real": realLoss.scalar, "D fake": fakeLoss.scalar],
+            discriminatorLoss,
+            checking: ["D real": realLoss.scalar, "D fake": fakeLoss.scalar, "D penalty": penalty?.scalar ?? 0],
             synchronizer: synchronizers?.discriminator)
         try checkGradients(discriminatorParameters, network: "discriminator")
         discriminatorOptimizer.update()
@@ -203,7 +237,7 @@ public final class Pix2PixTrainer {
         completedSteps += 1
         return Losses(
             discriminatorReal: realLoss.scalar, discriminatorFake: fakeLoss.scalar,
-            generatorGAN: adversarial.scalar, generatorL1: l1.scalar)
+            generatorGAN: adversarial.scalar, generatorL1: l1.scalar, discriminatorPenalty: penalty?.scalar)
     }
 
     /// Back-propagates `loss` after checking `losses` are finite — or, data-parallel, checks
@@ -243,6 +277,13 @@ public final class Pix2PixTrainer {
         self.completedSteps = completedSteps
         self.epoch = epoch
     }
+}
+
+/// A gradient penalty that the trainer's configuration cannot apply.
+public struct GradientPenaltyError: Error, CustomStringConvertible {
+    /// What is wrong, naming the option.
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Training produced NaN or infinity; the weights of the network whose update would have used

@@ -19,6 +19,8 @@ extension Pix2PixTrainer {
         var generatorOptimizerStep: Int
         var discriminatorOptimizerStep: Int
         var dropoutGenerators: [String: SeededGenerator]
+        /// WGAN-GP's stream; absent in checkpoints written before gradient penalties.
+        var penaltyGenerator: SeededGenerator?
         var extra: [String: String]
     }
 
@@ -43,7 +45,7 @@ extension Pix2PixTrainer {
             completedSteps: completedSteps, epoch: epoch, options: options,
             generatorOptimizerStep: generatorOptimizer.step,
             discriminatorOptimizerStep: discriminatorOptimizer.step,
-            dropoutGenerators: dropoutGenerators(), extra: extra)
+            dropoutGenerators: dropoutGenerators(), penaltyGenerator: penaltyGenerator, extra: extra)
         let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: [Self.stateKey: json], to: url)
     }
@@ -84,6 +86,7 @@ extension Pix2PixTrainer {
         for (name, dropout) in dropouts {
             if let saved = state.dropoutGenerators[name] { dropout.generator = saved }
         }
+        if let saved = state.penaltyGenerator { penaltyGenerator = saved }
         restore(completedSteps: state.completedSteps, epoch: state.epoch)
         return state.extra
     }

@@ -94,6 +94,34 @@ final class ResumeTests: XCTestCase {
             MapsBinary.lossLines(root.appendingPathComponent("straight")), "bf16 and fp32 runs train alike")
     }
 
+    func testResumeWithLazyR1IsExactAndLogsThePenaltyOnItsSteps() throws {
+        try checkResume(
+            stop: 3, total: 6, ["--sample-every", "100", "--r1", "10", "--r1-every", "2"], "R1 every 2 steps")
+        // Applied before steps 1, 3 and 5 (after 0, 2 and 4 completed steps), in the last column.
+        let penalties = MapsBinary.lossLines(root.appendingPathComponent("split")).map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).last.map(String.init) ?? "?"
+        }
+        XCTAssertEqual(penalties.map(\.isEmpty), [false, true, false, true, false, true], "\(penalties)")
+        XCTAssertTrue(penalties.filter { !$0.isEmpty }.allSatisfy { (Float($0) ?? -1) > 0 }, "\(penalties)")
+    }
+
+    func testResumeWithWGANGPIsExact() throws {
+        try checkResume(stop: 2, total: 4, ["--sample-every", "100", "--gan-loss", "wgangp"], "WGAN-GP")
+    }
+
+    func testPenaltyOptionsAreCheckedAndFixedForTheRun() throws {
+        let (status, output) = try MapsBinary.run([
+            "train", "--data", path("data"), "--output", path("both"), "--r1", "10", "--gan-loss", "wgangp",
+        ])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("--r1 and --gan-loss wgangp"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("both")), "a refused run created its folder")
+        try train("run", ["--steps", "1", "--sample-every", "100"])
+        let (resumed, message) = try MapsBinary.run(["train", "--output", path("run"), "--resume", "--r1", "5"])
+        XCTAssertNotEqual(resumed, 0, message)
+        XCTAssertTrue(message.contains("--r1 ") && message.contains("conflicts with the run's"), message)
+    }
+
     func testBFloat16FallsBackToFloat32WithAMessage() throws {
         let output = try train(
             "fallback", ["--steps", "2", "--precision", "bf16"], environment: ["DEEPLEARNING_BF16": "0"])

@@ -93,7 +93,7 @@ final class RunOptionsTests: XCTestCase {
             ),
             (
                 "\"ganLoss\" : \"vanilla\"", "\"ganLoss\" : \"wgan\"",
-                "\"ganLoss\" has unknown value \"wgan\" (expected vanilla or lsgan)"
+                "\"ganLoss\" has unknown value \"wgan\" (expected vanilla, lsgan or wgangp)"
             ),
             (
                 "\"seed\" : 42", "\"seed\" : 42,\n  \"precision\" : \"fp16\"",

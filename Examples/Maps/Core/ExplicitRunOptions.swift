@@ -29,6 +29,8 @@ struct ExplicitRunOptions {
     var precision: PrecisionOption?
     var dropout: Bool?
     var syncBatchNorm: Bool?
+    var r1: Float?
+    var r1Every: Int?
 
     /// The options of a new run: `defaults` with every option given here in place of its own.
     func newRun(defaults: RunOptions) -> RunOptions {
@@ -59,6 +61,10 @@ struct ExplicitRunOptions {
         set(\.precision, precision)
         set(\.dropout, dropout)
         set(\.syncBatchNorm, syncBatchNorm)
+        if let r1 {
+            options.r1 = r1
+            options.r1Every = r1Every ?? RunOptions.defaultR1Interval
+        }
         return options
     }
 
@@ -70,7 +76,7 @@ struct ExplicitRunOptions {
     /// position in the epoch the checkpoint records), the models, whose shapes the checkpoint
     /// holds (`--generator`, `--depth`, `--ngf`, `--ndf`, `--disc-layers`, `--norm`,
     /// `--no-dropout`, `--no-sync-batch-norm`), the objective and the optimizer
-    /// (`--gan-loss`, `--l1-weight`, `--lr`) and the random streams (`--seed`): with any of them
+    /// (`--gan-loss`, `--l1-weight`, `--lr`, `--r1`, `--r1-every`) and the random streams (`--seed`): with any of them
     /// different, the resumed run would be neither the run it continues nor a new one. The
     /// others only say how long it trains, how often it writes files and how products are
     /// computed, and may change: `--epochs`, `--decay-epochs` (the learning rate of the epochs
@@ -107,6 +113,8 @@ struct ExplicitRunOptions {
         try fixed("--gan-loss", ganLoss?.rawValue, runs: saved.ganLoss.rawValue)
         try fixed("--l1-weight", l1Weight, runs: saved.l1Weight)
         try fixed("--lr", learningRate, runs: saved.learningRate)
+        try fixed("--r1", r1.map { Optional($0) }, runs: saved.r1)
+        if r1 != nil { try fixed("--r1-every", r1Every ?? RunOptions.defaultR1Interval, runs: saved.r1Every ?? 0) }
         try fixed("--seed", seed, runs: saved.seed)
 
         var options = saved

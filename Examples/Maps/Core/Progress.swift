@@ -29,10 +29,12 @@ struct ProgressBar {
         let eta = Double(total - step) / Swift.max(rate, 1e-9)
         let width = 24, filled = total > 0 ? width * step / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = String(
-            format: "%@ %d/%d  epoch %d  %.2f it/s  ETA %@  D real %.3f  D fake %.3f  G GAN %.3f  G L1 %.4f",
-            bar, step, total, epoch + 1, rate, ProgressBar.duration(eta), losses.discriminatorReal,
-            losses.discriminatorFake, losses.generatorGAN, losses.generatorL1)
+        let line =
+            String(
+                format: "%@ %d/%d  epoch %d  %.2f it/s  ETA %@  D real %.3f  D fake %.3f  G GAN %.3f  G L1 %.4f",
+                bar, step, total, epoch + 1, rate, ProgressBar.duration(eta), losses.discriminatorReal,
+                losses.discriminatorFake, losses.generatorGAN, losses.generatorL1)
+            + (losses.discriminatorPenalty.map { String(format: "  D penalty %.3f", $0) } ?? "")
         if standardOutputIsTerminal {
             say("\r" + line + "  ", terminator: step == total ? "\n" : "")
         } else {

@@ -6,17 +6,25 @@ import Pix2Pix
 struct LossRecord {
     var step: Int
     var losses: [Float]  // D real, D fake, G GAN, G L1
+    /// The discriminator's gradient penalty, on the steps that applied one (empty field else).
+    var penalty: Float? = nil
 
-    static let header = "step,d_real,d_fake,g_gan,g_l1"
-    var csvLine: String { "\(step)," + losses.map { String(format: "%.6g", $0) }.joined(separator: ",") }
+    static let header = "step,d_real,d_fake,g_gan,g_l1,d_penalty"
+    var csvLine: String {
+        "\(step)," + losses.map { String(format: "%.6g", $0) }.joined(separator: ",") + ","
+            + (penalty.map { String(format: "%.6g", $0) } ?? "")
+    }
 
+    /// The records of a loss log; lines of runs from before the penalty column have 5 fields.
     static func read(_ url: URL) -> [LossRecord] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").dropFirst().compactMap { line in
-            let fields = line.split(separator: ",")
-            guard fields.count == 5, let step = Int(fields[0]) else { return nil }
-            let values = fields.dropFirst().compactMap { Float($0) }
-            return values.count == 4 ? LossRecord(step: step, losses: values) : nil
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == 5 || fields.count == 6, let step = Int(fields[0]) else { return nil }
+            let values = fields[1..<5].compactMap { Float($0) }
+            guard values.count == 4 else { return nil }
+            let penalty = fields.count == 6 ? Float(fields[5]) : nil
+            return LossRecord(step: step, losses: values, penalty: penalty)
         }
     }
 }
@@ -77,6 +85,14 @@ enum Report {
         html += "<h2>Losses</h2>"
         html += chart(
             title: "Discriminator", records: records, series: [(0, "D real", "#1f77b4"), (1, "D fake", "#ff7f0e")])
+        let penalties = records.compactMap { record in
+            record.penalty.map { LossRecord(step: record.step, losses: [$0]) }
+        }
+        if !penalties.isEmpty {
+            html += chart(
+                title: "Discriminator gradient penalty (\(options.gradientPenalty.map(\.summary) ?? ""))",
+                records: penalties, series: [(0, "penalty", "#9467bd")])
+        }
         html += chart(title: "Generator", records: records, series: [(2, "G GAN", "#2ca02c")])
         html += chart(
             title: "Generator L1 (mean |G(x) − y| on [-1, 1])", records: records, series: [(3, "G L1", "#d62728")])

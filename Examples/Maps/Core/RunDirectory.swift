@@ -42,6 +42,20 @@ struct RunOptions: Equatable {
     /// Under `mpirun`: false normalises each rank's batch on its own; nil or true synchronises
     /// batch norm over the ranks (the statistics of the global batch).
     var syncBatchNorm: Bool? = nil
+    /// γ of the R1 penalty on the discriminator (`--r1`), nil for none; applied every `r1Every`
+    /// steps.
+    var r1: Float? = nil
+    var r1Every: Int? = nil
+
+    /// StyleGAN2's lazy interval for R1.
+    static let defaultR1Interval = 16
+
+    /// The discriminator's gradient penalty: R1 if asked, WGAN-GP's (λ = 10, every step) with
+    /// the Wasserstein loss, else none.
+    var gradientPenalty: GradientPenalty? {
+        if let r1 { return GradientPenalty(.r1, weight: r1, every: r1Every ?? Self.defaultR1Interval) }
+        return ganLoss == .wgangp ? GradientPenalty(.wgangp, weight: 10) : nil
+    }
 
     /// Pairs per training step (pix2pix: 1).
     var batch: Int { batchSize ?? 1 }
@@ -76,7 +90,7 @@ extension RunOptions: Codable {
     private enum CodingKeys: String, CodingKey {
         case data, imageSize, direction, jitter, seed, generator, depth, ngf, ndf, discriminatorLayers, norm, ganLoss
         case l1Weight, learningRate, epochs, decayEpochs, steps, sampleEvery, checkpointEvery, batchSize, precision
-        case dropout, syncBatchNorm
+        case dropout, syncBatchNorm, r1, r1Every
     }
 
     init(from decoder: Decoder) throws {
@@ -112,6 +126,8 @@ extension RunOptions: Codable {
         precision = container.contains(.precision) ? try choice(.precision) : .fp32
         dropout = try container.decodeIfPresent(Bool.self, forKey: .dropout)
         syncBatchNorm = try container.decodeIfPresent(Bool.self, forKey: .syncBatchNorm)
+        r1 = try container.decodeIfPresent(Float.self, forKey: .r1)
+        r1Every = try container.decodeIfPresent(Int.self, forKey: .r1Every)
     }
 
     func encode(to encoder: Encoder) throws {
@@ -139,6 +155,8 @@ extension RunOptions: Codable {
         if precision != .fp32 { try container.encode(precision.rawValue, forKey: .precision) }
         try container.encodeIfPresent(dropout, forKey: .dropout)
         try container.encodeIfPresent(syncBatchNorm, forKey: .syncBatchNorm)
+        try container.encodeIfPresent(r1, forKey: .r1)
+        try container.encodeIfPresent(r1Every, forKey: .r1Every)
     }
 }
 

@@ -60,8 +60,21 @@ public struct Train: ParsableCommand {
     var norm: NormalizationKind?
     @Option(
         name: .customLong("gan-loss"),
-        help: "GAN loss: vanilla (BCE) or lsgan (MSE) (default: \(Self.defaults.ganLoss.rawValue)).")
+        help:
+            "GAN loss: vanilla (BCE), lsgan (MSE) or wgangp (Wasserstein, with the gradient penalty λ = 10 at random interpolates) (default: \(Self.defaults.ganLoss.rawValue))."
+    )
     var ganLoss: Pix2PixTrainer.GANLoss?
+    @Option(
+        help:
+            "R1 gradient penalty γ on the discriminator at real pairs, (γ/2)·E‖∇D‖² (StyleGAN2: 10); default none."
+    )
+    var r1: Float?
+    @Option(
+        name: .customLong("r1-every"),
+        help:
+            "Apply R1 every k discriminator steps, scaled by k (lazy regularisation; default \(RunOptions.defaultR1Interval), StyleGAN2's)."
+    )
+    var r1Every: Int?
     @Option(
         name: .customLong("l1-weight"),
         help: "λ of the L1 term (default: \(String(format: "%g", Self.defaults.l1Weight))).")
@@ -103,13 +116,19 @@ public struct Train: ParsableCommand {
         guard resume || data != nil else { throw ValidationError("--data is required (unless --resume)") }
         let mustBePositive = [
             ("--image-size", imageSize), ("--epochs", epochs), ("--batch-size", batchSize),
-            ("--sample-every", sampleEvery), ("--checkpoint-every", checkpointEvery),
+            ("--sample-every", sampleEvery), ("--checkpoint-every", checkpointEvery), ("--r1-every", r1Every),
         ]
         for case let (flag, value?) in mustBePositive where value <= 0 {
             throw ValidationError("\(flag) must be positive, not \(value)")
         }
+        if let r1, !(r1 >= 0 && r1.isFinite) { throw ValidationError("--r1 must be a finite γ ≥ 0, not \(r1)") }
+        if r1Every != nil && r1 == nil { throw ValidationError("--r1-every needs --r1 γ") }
         if !resume {
             let options = explicitOptions.newRun(defaults: Self.defaults)
+            if options.r1 != nil && options.ganLoss == .wgangp {
+                throw ValidationError(
+                    "--r1 and --gan-loss wgangp are two gradient penalties; wgangp brings its own, choose one")
+            }
             guard options.imageSize % options.sizeMultiple == 0 else {
                 throw ValidationError(
                     "--image-size \(options.imageSize) must be a multiple of \(options.sizeMultiple) for the \(options.generator.rawValue) generator\(options.generator == .unet ? " of depth \(options.depth)" : "")"
@@ -126,7 +145,7 @@ public struct Train: ParsableCommand {
             norm: norm, ganLoss: ganLoss, l1Weight: l1Weight, learningRate: lr, epochs: epochs,
             decayEpochs: decayEpochs, steps: steps, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery,
             batchSize: batchSize, precision: precision, dropout: noDropout ? false : nil,
-            syncBatchNorm: noSyncBatchNorm ? false : nil)
+            syncBatchNorm: noSyncBatchNorm ? false : nil, r1: r1, r1Every: r1Every)
     }
 
     public func run() throws {
@@ -187,7 +206,8 @@ func train(
         generator: generator, discriminator: discriminator,
         options: .init(
             l1Weight: options.l1Weight, ganLoss: options.ganLoss,
-            learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs))
+            learningRate: options.learningRate, constantEpochs: options.epochs, decayEpochs: options.decayEpochs,
+            gradientPenalty: options.gradientPenalty))
     if let reason = options.precision.matrixPrecision.unsupportedReason {
         job.say("--precision bf16: \(reason)")
     } else {
@@ -275,7 +295,8 @@ func train(
             batchInEpoch += 1
             let step = trainer.completedSteps
             do {
-                try lossFile?.write(contentsOf: Data((LossRecord(step: step, losses: losses.all).csvLine + "\n").utf8))
+                let record = LossRecord(step: step, losses: losses.all, penalty: losses.discriminatorPenalty)
+                try lossFile?.write(contentsOf: Data((record.csvLine + "\n").utf8))
             } catch {
                 throw MapsError("\(run.losses.path): cannot append the step's losses (\(error.localizedDescription))")
             }
