@@ -52,4 +52,65 @@ final class FunctionalDifferentiationTests: XCTestCase {
             XCTAssertLessThan(gradient.maxAbsoluteDifference(to: parameter.gradient!), 1e-6, name)
         }
     }
+
+    func testTransformsNestLikeGradOfGrad() throws {
+        let x = Tensor([0.5, -1, 2])
+        // d/dx Σ d/dx x³ = d/dx Σ 3x² = 6x
+        let second = try gradient(at: x) { x in try gradient(at: x) { ($0 * $0 * $0).sum() }.sum() }
+        for (actual, value) in zip(second.scalars, x.scalars) { XCTAssertEqual(actual, 6 * value, accuracy: 1e-5) }
+        // Third order: d/dx Σ d/dx Σ d/dx Σ x⁴ = 24x
+        let third = try gradient(at: x) { x in
+            try gradient(at: x) { x in try gradient(at: x) { $0.pow(4).sum() }.sum() }.sum()
+        }
+        for (actual, value) in zip(third.scalars, x.scalars) { XCTAssertEqual(actual, 24 * value, accuracy: 1e-4) }
+    }
+
+    func testHessianVectorProductAndForwardModeProduct() throws {
+        let x = Tensor([0.3, -0.7, 1.1]), v = Tensor([1, 2, -1])
+        // f = Σ sin(x)·x²: ∂²f/∂x² = (2 − x²)·sin x + 4x·cos x on the diagonal.
+        let hv = try hessianVectorProduct(at: x, along: v) { ($0.sin() * $0 * $0).sum() }
+        for i in 0..<3 {
+            let (xi, vi) = (x.scalars[i], v.scalars[i])
+            XCTAssertEqual(
+                hv.scalars[i], ((2 - xi * xi) * Foundation.sin(xi) + 4 * xi * Foundation.cos(xi)) * vi, accuracy: 1e-5)
+        }
+        // g(x) = [x0·x1, tanh(x2)]: J·v = [v0·x1 + x0·v1, (1 − tanh²x2)·v2].
+        let (value, jvp) = try valueWithDifferential(at: x, along: v) { x in
+            concatenate([x.slice(axis: 0, 0..<1) * x.slice(axis: 0, 1..<2), x.slice(axis: 0, 2..<3).tanh()], axis: 0)
+        }
+        XCTAssertEqual(value.scalars[0], 0.3 * -0.7, accuracy: 1e-6)
+        XCTAssertEqual(jvp.scalars[0], 1 * -0.7 + 0.3 * 2, accuracy: 1e-6)
+        let t = Foundation.tanh(Float(1.1))
+        XCTAssertEqual(jvp.scalars[1], (1 - t * t) * -1, accuracy: 1e-5)
+    }
+
+    func testAModelsGradientsCanBePenalisedThroughCreateGraph() throws {
+        RandomState.seed(13)
+        let model = Sequential(Linear(3, 4), Tanh(), Linear(4, 1))
+        let x = randomTensor([5, 3], seed: 14)
+        // Σ‖∂loss/∂θ‖², differentiated w.r.t. θ, against central differences along a direction.
+        func penalty() throws -> Tensor {
+            let (_, named) = try model.valueWithGradient(createGraph: true) { model(x).squared().mean() }
+            return named.map { $0.gradient.squared().sum() }.reduce(Tensor(0), +)
+        }
+        let value = try penalty()
+        let leaves = model.parameters.map(\.value)
+        let analytic = try gradients(of: value, withRespectTo: leaves)
+        let direction = model.parameters.map { randomTensor($0.shape, seed: 15) }
+        let step: Float = 1e-2
+        func shifted(_ sign: Float) throws -> Float {
+            for (parameter, d) in zip(model.parameters, direction) {
+                parameter.value = parameter.value.detached() + d * (sign * step)
+            }
+            defer {
+                for (parameter, d) in zip(model.parameters, direction) {
+                    parameter.value = parameter.value.detached() - d * (sign * step)
+                }
+            }
+            return try penalty().scalar
+        }
+        let numeric = (try shifted(1) - shifted(-1)) / (2 * step)
+        let directional = zip(analytic, direction).reduce(Float(0)) { $0 + ($1.0 * $1.1).sum().scalar }
+        XCTAssertEqual(directional, numeric, accuracy: 2e-2 * max(1, abs(numeric)))
+    }
 }
