@@ -18,6 +18,11 @@ struct Swish: ElementwiseFunction {
         let s = 1 / (1 + exp(-x))
         return gradient * (s + x * s * (1 - s))
     }
+    /// The same derivative with differentiable ops, for gradients of gradients.
+    func derivative(at x: Tensor) -> Tensor? {
+        let s = x.sigmoid()
+        return s * (1 + x * (1 - s))
+    }
 }
 
 /// Swish (Ramachandran et al. 2017): x · σ(x), elementwise.
@@ -31,6 +36,16 @@ func swish(_ x: Tensor) -> Tensor {
             return g * (s + x * s * (1 - s))
         }
         return [Tensor(shape: input.shape, scalars: inputGradient)]
+    }
+}
+
+/// log(cosh(x)), elementwise: ≈ x²/2 near 0 and |x| − log 2 far from it. f′ = tanh x.
+func logCosh(_ x: Tensor) -> Tensor {
+    let output = Tensor(shape: x.shape, scalars: x.scalars.map { v in
+        abs(v) + log1p(exp(-2 * abs(v))) - log(2)
+    })
+    return Tensor.recording(output, inputs: [x]) { outputGradient, _ in
+        [outputGradient * x.tanh()]  // differentiable: f″ = 1 − tanh² comes for free
     }
 }
 
@@ -133,6 +148,21 @@ final class ExtendingTutorialTests: XCTestCase {
             let numeric = (swish(Tensor(plus)).sum().scalar - swish(Tensor(minus)).sum().scalar) / 2e-3
             XCTAssertEqual(analytic[i], numeric, accuracy: 1e-3)
         }
+    }
+
+    func testTheCustomOpsAreDifferentiableTwice() throws {
+        let x = Tensor([-1.5, 0.2, 2]), v = Tensor([1, 1, 1])
+        let hv = try hessianVectorProduct(at: x, along: v) { logCosh($0).sum() }
+        for i in 0..<3 {
+            let t = tanh(x.scalars[i])
+            XCTAssertEqual(hv.scalars[i], 1 - t * t, accuracy: 1e-5)
+        }
+        XCTAssertEqual(logCosh(Tensor([0.3])).scalar, log(cosh(0.3)), accuracy: 1e-6)
+        // Swish's recorded derivative: its Hessian-vector product equals the library's SiLU's.
+        let y = Tensor([-2, -0.5, 0.1, 1.5]), w = Tensor([1, -1, 2, 0.5])
+        let swishHV = try hessianVectorProduct(at: y, along: w) { $0.applying(Swish()).sum() }
+        let siluHV = try hessianVectorProduct(at: y, along: w) { $0.silu().sum() }
+        XCTAssertLessThan(swishHV.maxAbsoluteDifference(to: siluHV), 1e-5)
     }
 
     func testTheModelTrainsWithThePix2PixTrainer() throws {
