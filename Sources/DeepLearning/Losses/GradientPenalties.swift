@@ -14,7 +14,9 @@
 ///
 /// The critic's outputs are summed (PyTorch's `grad_outputs=ones`): for a patch critic, the
 /// gradient of the sum of its patch logits. Each sample's value depends on the others only
-/// through batch statistics (batch norm) if the critic has any.
+/// through batch statistics (batch norm) if the critic has any. An input that is part of a graph
+/// (a leaf of yours, a generator's output) passes the penalty's gradient on to it, as PyTorch's
+/// `grad(…, create_graph=True)` does: detach a generated sample to train the critic alone.
 ///
 /// - Parameters:
 ///   - inputs: the critic's inputs, `[N, …]` each.
@@ -30,7 +32,10 @@ public func gradientSquaredNorms(at inputs: [Tensor], of critic: ([Tensor]) thro
             "gradientSquaredNorms: input \(describeShape(input.shape)) does not have the batch size \(batch) of the first"
         )
     }
-    let leaves = inputs.map { $0.detached().requiringGradient() }
+    // A fresh leaf for an input outside any graph; for one inside a graph (a leaf of the caller's,
+    // a generator's output) a node of its own linked to it, so that the result stays
+    // differentiable with respect to it, and an input passed twice still gets two slopes.
+    let leaves = inputs.map { $0.node == nil ? $0.requiringGradient() : $0.identityNode() }
     let output = try critic(leaves)
     let slopes = try gradients(of: output.sum(), withRespectTo: leaves, createGraph: true)
     var total: Tensor?
