@@ -4,7 +4,7 @@ import Foundation
 struct Arguments {
     var steps = 10, warmup = 3, size = 256, batch = 1
     var json = false, compareTorch = false, profile = false, profileOps = false
-    var soak = 0, rounds = 1, bf16 = false, recompute = false
+    var soak = 0, rounds = 1, bf16 = false, recompute = false, r1 = false
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -17,6 +17,7 @@ struct Arguments {
             case "--json": json = true
             case "--bf16": bf16 = true
             case "--recompute": recompute = true
+            case "--r1": r1 = true
             case "--compare-torch": compareTorch = true
             case "--profile": profile = true
             case "--profile-ops": profileOps = true
@@ -25,7 +26,7 @@ struct Arguments {
             case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
             case "--help", "-h":
                 print(
-                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--recompute] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
+                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--recompute] [--r1] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
                 )
                 exit(0)
             default:

@@ -12,9 +12,25 @@ struct PeerResult: Decodable {
     enum CodingKeys: String, CodingKey { case version, generator_forward_s, train_step_s }
 }
 
-/// Runs the peer at the same batch and size (with `bf16`, under `torch.autocast("cpu",
-/// dtype=torch.bfloat16)`); nil when it cannot run.
-func runTorchPeer(steps: Int, batch: Int, size: Int, bf16: Bool) -> PeerResult? {
+/// The peer's R1 discriminator step (`torch_pix2pix.py --r1`): min and median seconds and its
+/// peak RSS, or nil when it cannot run.
+func runTorchR1Peer(steps: Int, batch: Int, size: Int) -> (version: String, min: Double, median: Double, peakRSS: Int)?
+{
+    struct R1Result: Decodable {
+        let version: String
+        let r1_step_s: PeerResult.Times
+    }
+    guard
+        let (data, peakRSS) = runPeerScript(["--r1", "--steps", "\(steps)", "--batch", "\(batch)", "--size", "\(size)"]
+        ),
+        let result = try? JSONDecoder().decode(R1Result.self, from: data)
+    else { return nil }
+    return (result.version, result.r1_step_s.min, result.r1_step_s.median, peakRSS)
+}
+
+/// Runs the peer script with `arguments` (and --threads, --json); its last output line and the
+/// peak RSS of our children so far.
+private func runPeerScript(_ arguments: [String]) -> (Data, Int)? {
     let env = ProcessInfo.processInfo.environment
     let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers")
         .standardized
@@ -29,19 +45,27 @@ func runTorchPeer(steps: Int, batch: Int, size: Int, bf16: Bool) -> PeerResult? 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments =
-        [
-            script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--steps", "\(steps)", "--batch",
-            "\(batch)", "--size", "\(size)", "--json",
-        ] + (bf16 ? ["--bf16"] : [])
+        [script, "--threads", "\(ProcessInfo.processInfo.activeProcessorCount)", "--json"] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    var result = try? JSONDecoder().decode(PeerResult.self, from: Data(lastLine.utf8))
-    // ru_maxrss of children: the largest finished child so far, in KiB (the peer is our only child).
     var usage = rusage()
-    if getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage) == 0 { result?.peakRSS = usage.ru_maxrss * 1024 }
+    let peakRSS = getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage) == 0 ? usage.ru_maxrss * 1024 : 0
+    return (Data(lastLine.utf8), peakRSS)
+}
+
+/// Runs the peer at the same batch and size (with `bf16`, under `torch.autocast("cpu",
+/// dtype=torch.bfloat16)`); nil when it cannot run.
+func runTorchPeer(steps: Int, batch: Int, size: Int, bf16: Bool) -> PeerResult? {
+    guard
+        let (data, peakRSS) = runPeerScript(
+            ["--steps", "\(steps)", "--batch", "\(batch)", "--size", "\(size)"] + (bf16 ? ["--bf16"] : []))
+    else { return nil }
+    var result = try? JSONDecoder().decode(PeerResult.self, from: data)
+    // ru_maxrss of children: the largest finished child so far (the peer is our only child).
+    result?.peakRSS = peakRSS
     return result
 }

@@ -9,6 +9,9 @@
 //   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16] [--recompute]
 //       [--json] [--compare-torch [--rounds N]]
 //
+// --r1 times one discriminator step with the R1 penalty instead (StyleGAN2's Dreal + Dr1: D on the
+// real pair made leaves, BCE plus (10/2)·E‖∇D‖² from a recorded backward pass, backward into D,
+// Adam), against the peer's torch.autograd.grad(create_graph=True) with --compare-torch.
 // --recompute recomputes the U-Net's blocks during backward instead of keeping their
 // intermediates (`UNetGenerator.recomputesBlocks`): less memory for more time.
 // --bf16 runs ours with bfloat16 matrix products (`Pix2PixTrainer.precision`), times our float32
@@ -72,6 +75,13 @@ if arguments.soak > 0 {
     let growth = Double(last - afterWarmUp) / Double(afterWarmUp)
     print(String(format: "RSS growth from step 100 to %d: %+.1f%%", arguments.soak, growth * 100))
     exit(growth > 0.05 ? 1 : 0)
+}
+
+if arguments.r1 {
+    try benchmarkR1(
+        discriminator: discriminator, optimizer: trainer.discriminatorOptimizer, source: source, target: target,
+        arguments: arguments, machine: machine)
+    exit(0)
 }
 
 if arguments.profile {
