@@ -96,4 +96,22 @@ final class GradientPenaltyTrainerTests: XCTestCase {
         let losses = try trainer.step(source: source, target: target)
         XCTAssertEqual(losses.discriminatorReal, -real, accuracy: 1e-5)
     }
+
+    func testAPenaltyWithSynchronisedBatchNormIsRefusedBeforeAnyUpdate() throws {
+        /// One process: sums over processes are the values themselves.
+        final class SingleProcess: CrossProcessReducer {
+            func sumOverProcesses(_ values: inout [Float]) {}
+        }
+        RandomState.seed(5)
+        let trainer = Pix2PixTrainer(
+            generator: UNetGenerator(.init(depth: 3, baseFilters: 4)),
+            discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 4)),
+            options: .init(gradientPenalty: .r1(gamma: 10, every: 1)))
+        trainer.batchNormSynchronization = SingleProcess()
+        let before = trainer.discriminator.parameters.map(\.value.scalars)
+        XCTAssertThrowsError(try trainer.step(source: batch(0).source, target: batch(0).target)) { error in
+            XCTAssertTrue("\(error)".contains("synchronised batch norm"), "\(error)")
+        }
+        XCTAssertEqual(trainer.discriminator.parameters.map(\.value.scalars), before)
+    }
 }
