@@ -169,4 +169,13 @@ extension SecondOrderTests {
         let x = randomTensor([2, 4], seed: 71)
         checkSecondOrder(of: { checkpointed([$0[0]], through: [layer]) { layer($0[0]).tanh() }.squared() }, at: [x])
     }
+
+    func testACustomOpReadingItsOutputIsDifferentiableTwice() {
+        /// eˣ with its derivative taken from the output, the public way.
+        func customExp(_ x: Tensor) -> Tensor {
+            let output = Tensor(shape: x.shape, scalars: x.scalars.map { Foundation.exp($0) })
+            return Tensor.recording(output, inputs: [x]) { outputGradient, _, y in [outputGradient * y] }
+        }
+        checkSecondOrder(of: { customExp($0[0]) * $0[0] }, at: [randomTensor([3, 4], seed: 81)])
+    }
 }

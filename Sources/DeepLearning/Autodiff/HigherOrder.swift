@@ -12,14 +12,20 @@
 extension Tensor {
     /// `recording(_:inputs:op:pullback:)` for a pullback that reads the op's output (y of
     /// exp, tanh, softmax): the pullback receives it as a value of the graph, so that a
-    /// recorded pass differentiates through it. The node is held weakly, to avoid a cycle.
-    static func recording(
-        _ output: Tensor, inputs: [Tensor], op: StaticString = #function, detail: @autoclosure () -> String? = nil,
+    /// recorded pass (`createGraph: true`) differentiates through it. The node is held weakly,
+    /// so the output does not keep itself alive.
+    ///
+    /// ```swift
+    /// // eˣ with its own derivative eˣ = y, differentiable to any order:
+    /// Tensor.recording(output, inputs: [x]) { outputGradient, _, y in [outputGradient * y] }
+    /// ```
+    public static func recording(
+        _ output: Tensor, inputs: [Tensor], op: StaticString = #function,
         readingOutput pullback: @escaping (_ outputGradient: Tensor, _ needed: [Bool], _ output: Tensor) -> [Tensor?]
     ) -> Tensor {
         let link = WeakNode()
         let savedOutput = output.detached()
-        let result = recording(output, inputs: inputs, op: op, detail: detail()) { gradient, needed in
+        let result = recording(output, inputs: inputs, op: op) { gradient, needed in
             var output = savedOutput
             output.node = link.node
             return pullback(gradient, needed, output)
