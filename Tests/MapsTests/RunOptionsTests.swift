@@ -173,4 +173,15 @@ final class RunOptionsTests: XCTestCase {
             ]))
         XCTAssertThrowsError(try MapsCommand.parseAsRoot(["demo", "--image-size", "64"]))
     }
+
+    func testAGradientPenaltyIsInTheMemoryEstimate() {
+        var options = RunOptions(data: "")
+        (options.imageSize, options.depth, options.ngf, options.ndf, options.discriminatorLayers) = (64, 6, 8, 8, 2)
+        let plain = options.trainingMemory()(64).perStep
+        options.r1 = 10
+        options.r1Every = 16
+        XCTAssertEqual(options.gradientPenalty, GradientPenalty(.r1, weight: 10, every: 16))
+        let penalised = options.trainingMemory()(64).perStep
+        XCTAssertGreaterThan(penalised, plain, "the probe steps must apply the penalty")
+    }
 }

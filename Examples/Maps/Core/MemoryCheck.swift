@@ -36,7 +36,10 @@ extension RunOptions {
         let (generator, discriminator) = makeModels()
         let trainer = Pix2PixTrainer(
             generator: generator, discriminator: discriminator,
-            options: .init(l1Weight: l1Weight, ganLoss: ganLoss, learningRate: learningRate))
+            options: .init(
+                l1Weight: l1Weight, ganLoss: ganLoss, learningRate: learningRate,
+                // Every probe step applies the run's penalty (its twice-differentiated D pass).
+                gradientPenalty: gradientPenalty.map { GradientPenalty($0.kind, weight: $0.weight, every: 1) }))
         trainer.precision = precision.matrixPrecision.isSupported ? precision.matrixPrecision : .float32
         var random = SeededGenerator(seed: 0)
         let profile = MemoryProfile.measuring(
