@@ -5,7 +5,7 @@
 // Module stack (each imports only modules to its right; Pix2Pix and Imaging are siblings):
 //   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
-//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, CDeflate
+//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, Imaging, CDeflate
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 //   MapsCore -> Distributed -> DeepLearning, CMPI (Open MPI)
@@ -72,7 +72,8 @@ let package = Package(
         .target(
             name: "DigitsCore",
             dependencies: [
-                "DeepLearning", "CDeflate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DeepLearning", "Imaging", "CDeflate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Digits/Core",
             exclude: ["Data/README.md"],
