@@ -6,6 +6,7 @@
 //   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
 //   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, Imaging, CDeflate
+//   Ring -> RingCore (Examples/Ring) -> DeepLearning, Imaging
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 //   MapsCore -> Distributed -> DeepLearning, CMPI (Open MPI)
@@ -25,6 +26,7 @@ let package = Package(
         .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "maps", targets: ["Maps"]),
         .executable(name: "digits", targets: ["Digits"]),
+        .executable(name: "ring", targets: ["Ring"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -80,6 +82,14 @@ let package = Package(
             resources: [.copy("Data/digits.csv.gz")]
         ),
         .executableTarget(name: "Digits", dependencies: ["DigitsCore"], path: "Examples/Digits/CLI"),
+        .target(
+            name: "RingCore",
+            dependencies: [
+                "DeepLearning", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Ring/Core"
+        ),
+        .executableTarget(name: "Ring", dependencies: ["RingCore"], path: "Examples/Ring/CLI"),
         .executableTarget(
             name: "distributed-benchmark",
             dependencies: ["DeepLearning", "Distributed", "Pix2Pix", "COpenBLAS"],
@@ -117,6 +127,7 @@ let package = Package(
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Pix2PixONNX", "MapsCore"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "Pix2Pix"]),
         .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),
+        .testTarget(name: "RingTests", dependencies: ["RingCore"]),
         .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],
     swiftLanguageModes: [.v5]
