@@ -5,7 +5,8 @@
 // Module stack (each imports only modules to its right; Pix2Pix and Imaging are siblings):
 //   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
-//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, CDeflate
+//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, Imaging, CDeflate
+//   Ring -> RingCore (Examples/Ring) -> DeepLearning, Imaging
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 //   MapsCore -> Distributed -> DeepLearning, CMPI (Open MPI)
@@ -25,6 +26,7 @@ let package = Package(
         .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "maps", targets: ["Maps"]),
         .executable(name: "digits", targets: ["Digits"]),
+        .executable(name: "ring", targets: ["Ring"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
@@ -72,13 +74,22 @@ let package = Package(
         .target(
             name: "DigitsCore",
             dependencies: [
-                "DeepLearning", "CDeflate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DeepLearning", "Imaging", "CDeflate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Digits/Core",
             exclude: ["Data/README.md"],
             resources: [.copy("Data/digits.csv.gz")]
         ),
         .executableTarget(name: "Digits", dependencies: ["DigitsCore"], path: "Examples/Digits/CLI"),
+        .target(
+            name: "RingCore",
+            dependencies: [
+                "DeepLearning", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Ring/Core"
+        ),
+        .executableTarget(name: "Ring", dependencies: ["RingCore"], path: "Examples/Ring/CLI"),
         .executableTarget(
             name: "distributed-benchmark",
             dependencies: ["DeepLearning", "Distributed", "Pix2Pix", "COpenBLAS"],
@@ -116,6 +127,7 @@ let package = Package(
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Pix2PixONNX", "MapsCore"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "Pix2Pix"]),
         .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),
+        .testTarget(name: "RingTests", dependencies: ["RingCore"]),
         .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],
     swiftLanguageModes: [.v5]

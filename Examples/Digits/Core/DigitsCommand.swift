@@ -2,8 +2,8 @@ import ArgumentParser
 import DeepLearning
 import Foundation
 
-/// `digits`: trains the small CNN classifier on the UCI handwritten digits and reports its
-/// test accuracy and confusion matrix.
+/// `digits`: trains the small CNN classifier on the UCI handwritten digits (`digits train`, the
+/// default) or attacks it with adversarial examples (`digits adversarial`).
 public struct DigitsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "digits",
@@ -11,9 +11,35 @@ public struct DigitsCommand: ParsableCommand {
         discussion: """
             Every fifth image (359) is held out for testing; the other 1,438 train the network \
             (conv-BN-ReLU ×3 with max pooling, then two Linear layers) with Adam and a cosine \
-            learning-rate decay, cross-entropy on the 10 classes.
-            """)
+            learning-rate decay, cross-entropy on the 10 classes. With no subcommand, `train` runs.
+            """,
+        subcommands: [Train.self, Adversarial.self],
+        defaultSubcommand: Train.self)
 
+    public init() {}
+
+    /// `digits train`: trains and prints the test accuracy and confusion matrix.
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train the classifier and print its test accuracy and confusion matrix.")
+
+        @OptionGroup var training: TrainingOptions
+
+        func run() throws {
+            let started = Date()
+            let (result, test) = try training.train()
+            print(
+                String(
+                    format: "test accuracy %.2f%% (%d of %d) in %.1f s", result.testAccuracy * 100,
+                    Int((result.testAccuracy * Float(test.count)).rounded()), test.count,
+                    Date().timeIntervalSince(started)))
+            print(confusionTable(result.confusion))
+        }
+    }
+}
+
+/// The options that train the classifier, shared by `digits train` and `digits adversarial`.
+struct TrainingOptions: ParsableArguments {
     @Option(help: "Passes over the training images.")
     var epochs = 15
     @Option(name: .customLong("batch-size"), help: "Images per step.")
@@ -25,20 +51,23 @@ public struct DigitsCommand: ParsableCommand {
     @Option(help: "A digits.csv.gz other than the bundled one.")
     var data: String?
 
-    public init() {}
+    /// The recipe these options give.
+    var recipe: DigitsRecipe {
+        DigitsRecipe(epochs: epochs, batchSize: batchSize, learningRate: learningRate, seed: seed)
+    }
 
-    public func validate() throws {
+    func validate() throws {
         guard epochs > 0, batchSize > 0, learningRate > 0 else {
             throw ValidationError("--epochs, --batch-size and --learning-rate must be positive")
         }
     }
 
-    public func run() throws {
-        let started = Date()
+    /// Loads the data, checks the memory a run needs, trains with a progress bar per epoch, and
+    /// returns the result with the test set it was measured on.
+    func train() throws -> (result: DigitsResult, test: DigitsDataset) {
         let dataset = try DigitsDataset(contentsOf: data.map { URL(fileURLWithPath: $0) } ?? DigitsDataset.bundledFile)
         let (train, test) = dataset.split()
         print("training on \(train.count) digits, testing on \(test.count)")
-        let recipe = DigitsRecipe(epochs: epochs, batchSize: batchSize, learningRate: learningRate, seed: seed)
         let memory = digitsMemory(recipe: recipe, testCount: test.count), budget = MemoryBudget.current()
         guard memory.total <= budget.bytes else {
             throw DigitsError(
@@ -55,11 +84,6 @@ public struct DigitsCommand: ParsableCommand {
                     accuracy * 100))
             fflush(stdout)
         }
-        print(
-            String(
-                format: "test accuracy %.2f%% (%d of %d) in %.1f s", result.testAccuracy * 100,
-                Int((result.testAccuracy * Float(test.count)).rounded()), test.count, Date().timeIntervalSince(started))
-        )
-        print(confusionTable(result.confusion))
+        return (result, test)
     }
 }
