@@ -53,11 +53,12 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let shape = checkedBroadcast(a, b, "/")
         let output = broadcastElements(a, b, to: shape) { $0 / $1 }
+        let shapeA = a.shape  // a itself is not needed: the pullback reads b and the quotient
         return recording(output, inputs: [a, b]) { gradient, needed, quotient in
             // ∂(a/b)/∂a = 1/b,  ∂(a/b)/∂b = −(a/b)/b
             let scaled = gradient / b
             return [
-                needed[0] ? scaled.summed(toShape: a.shape) : nil,
+                needed[0] ? scaled.summed(toShape: shapeA) : nil,
                 needed[1] ? (-(scaled * quotient)).summed(toShape: b.shape) : nil,
             ]
         }

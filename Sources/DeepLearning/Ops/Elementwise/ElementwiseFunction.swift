@@ -82,25 +82,38 @@ extension Tensor {
         let kernel = (function as? any VectorKernelFunction).map { ($0.cKernel, Int32(PointwiseKernels.level)) }
         withPointers(self, output) { x, y in applyElementwise(function, x, y, count: count, kernel: kernel) }
         guard GradientMode.isRecording && node != nil else { return output }
+        // The pullback keeps the one operand the derivative reads, and nothing else.
+        if function.derivativeReadsOutput {
+            return Tensor.recording(output, inputs: [self], op: op) { gradient, _, output in
+                [elementwiseDerivative(function, gradient: gradient, at: output, kernel: kernel, op: op)]
+            }
+        }
         let input = self
-        return Tensor.recording(output, inputs: [self], op: op) { gradient, _, output in
-            let saved = function.derivativeReadsOutput ? output : input
-            if GradientMode.isRecording {
-                // A recorded pass: ∂x = ∂y·f′(saved) with f′ written in differentiable ops.
-                guard let slope = function.derivative(at: saved) else {
-                    preconditionFailure(
-                        "createGraph: \(F.self) (\(op)) has no differentiable derivative; implement derivative(at:) to differentiate it twice"
-                    )
-                }
-                return [gradient * slope]
-            }
-            let result = Tensor(uninitializedShape: saved.shape)
-            withPointers(gradient, saved, result) { dy, s, dx in
-                elementwiseGradient(function, gradient: dy, saved: s, dx, count: saved.count, kernel: kernel)
-            }
-            return [result]
+        return Tensor.recording(output, inputs: [self], op: op) { gradient, _ in
+            [elementwiseDerivative(function, gradient: gradient, at: input, kernel: kernel, op: op)]
         }
     }
+}
+
+/// ∂x = ∂y·f′(saved), on the fused kernels — or, in a recorded pass, with f′ written in
+/// differentiable ops (`ElementwiseFunction.derivative(at:)`).
+@inline(__always)
+private func elementwiseDerivative<F: ElementwiseFunction>(
+    _ function: F, gradient: Tensor, at saved: Tensor, kernel: (id: Int32, level: Int32)?, op: StaticString
+) -> Tensor {
+    if GradientMode.isRecording {
+        guard let slope = function.derivative(at: saved) else {
+            preconditionFailure(
+                "createGraph: \(F.self) (\(op)) has no differentiable derivative; implement derivative(at:) to differentiate it twice"
+            )
+        }
+        return gradient * slope
+    }
+    let result = Tensor(uninitializedShape: saved.shape)
+    withPointers(gradient, saved, result) { dy, s, dx in
+        elementwiseGradient(function, gradient: dy, saved: s, dx, count: saved.count, kernel: kernel)
+    }
+    return result
 }
 
 extension ElementwiseFunction {
