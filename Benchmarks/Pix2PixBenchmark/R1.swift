@@ -1,5 +1,5 @@
 // pix2pix-benchmark --r1: one discriminator step with the R1 penalty, ours against PyTorch's.
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import Foundation
 import Pix2Pix
 
@@ -20,6 +20,31 @@ func benchmarkR1(
     discriminator: PatchDiscriminator, optimizer: Adam, source: Tensor, target: Tensor, arguments: Arguments,
     machine: MachineDescription
 ) throws {
+    if arguments.profileOps {
+        // Where the R1 step's time goes, per recorded op (forward and pullback).
+        for _ in 0..<arguments.warmup {
+            try r1Step(discriminator: discriminator, optimizer: optimizer, source: source, target: target)
+        }
+        OpProfiler.start(detailed: CommandLine.arguments.contains("--detailed"))
+        var wall = 0.0
+        for _ in 0..<arguments.steps {
+            OpProfiler.mark()
+            wall += try seconds {
+                try r1Step(discriminator: discriminator, optimizer: optimizer, source: source, target: target)
+            }
+        }
+        let n = Double(arguments.steps)
+        var accounted = 0.0
+        for e in OpProfiler.stop() {
+            accounted += e.forward + e.backward
+            print(
+                String(
+                    format: "%@ %6d %8.1fms %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0),
+                    e.calls / arguments.steps, e.forward / n * 1e3, e.backward / n * 1e3))
+        }
+        print(String(format: "accounted %.1f ms of %.1f ms per R1 step", accounted / n * 1e3, wall / n * 1e3))
+        return
+    }
     var ours: [(min: Double, median: Double)] = [], peers: [(min: Double, median: Double)] = []
     var version = "", peerRSS = 0
     for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
