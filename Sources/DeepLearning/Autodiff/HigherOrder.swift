@@ -23,9 +23,17 @@ extension Tensor {
         _ output: Tensor, inputs: [Tensor], op: StaticString = #function,
         readingOutput pullback: @escaping (_ outputGradient: Tensor, _ needed: [Bool], _ output: Tensor) -> [Tensor?]
     ) -> Tensor {
+        recording(output, inputs: inputs, op: op, detail: nil, readingOutput: pullback)
+    }
+
+    /// `recording(_:inputs:op:readingOutput:)` with a detail for detailed profiles.
+    static func recording(
+        _ output: Tensor, inputs: [Tensor], op: StaticString = #function, detail: @autoclosure () -> String?,
+        readingOutput pullback: @escaping (_ outputGradient: Tensor, _ needed: [Bool], _ output: Tensor) -> [Tensor?]
+    ) -> Tensor {
         let link = WeakNode()
         let savedOutput = output.detached()
-        let result = recording(output, inputs: inputs, op: op) { gradient, needed in
+        let result = recording(output, inputs: inputs, op: op, detail: detail()) { gradient, needed in
             var output = savedOutput
             output.node = link.node
             return pullback(gradient, needed, output)

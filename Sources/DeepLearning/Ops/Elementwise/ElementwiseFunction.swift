@@ -120,8 +120,19 @@ extension ElementwiseFunction {
     /// f′ at every element of `saved` as constants (not recorded): the differentiable
     /// derivative of a piecewise-linear function (ReLU, clamp), whose own derivative is zero.
     func derivativeValues(at saved: Tensor) -> Tensor {
-        saved.detached().mapElements { derivative(1, at: $0) }
+        withoutGradient { saved.applying(SlopeOf(function: self)) }
     }
+}
+
+/// f′ of a piecewise-linear function as a function of its own, so the vector loops compute it.
+private struct SlopeOf<F: ElementwiseFunction>: ElementwiseFunction {
+    let function: F
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { function.derivative(1, at: x) }
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        function.derivative(SIMD16(repeating: 1), at: x)
+    }
+    var derivativeReadsOutput: Bool { false }
+    @inline(__always) func derivative(_ gradient: Float, at x: Float) -> Float { 0 }
 }
 
 /// target[i] = function(source[i]) for i < count, on all cores for large counts; the C kernel

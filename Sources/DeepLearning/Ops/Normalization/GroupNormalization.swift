@@ -95,8 +95,9 @@ private func groupNormalizedChannelsLast(
     let inputValue = input.detached()
     return Tensor.recording(output, inputs: inputs.tensors) { gradient, needed in
         if GradientMode.isRecording {
-            return inputs.compositeGradients(
-                gradient, needed: needed, view: [batch, pixels, groups, perGroup], axes: [1, 3], epsilon: epsilon,
+            return inputs.recordedGradients(
+                gradient, output: nil, needed: needed, view: [batch, pixels, groups, perGroup], axes: [1, 3],
+                epsilon: epsilon,
                 activation: IdentityFunction())
         }
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)

@@ -47,8 +47,8 @@ private func normalizeRows(
     let inputValue = input.detached()
     return Tensor.recording(output, inputs: inputs.tensors) { gradient, needed in
         if GradientMode.isRecording {
-            return inputs.compositeGradients(
-                gradient, needed: needed, view: [rows, features], axes: [1], epsilon: epsilon,
+            return inputs.recordedGradients(
+                gradient, output: nil, needed: needed, view: [rows, features], axes: [1], epsilon: epsilon,
                 activation: IdentityFunction())
         }
         let inputGradient = Tensor(uninitializedShape: inputValue.shape)

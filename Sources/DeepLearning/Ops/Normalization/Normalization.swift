@@ -142,16 +142,14 @@ private func normalize<A: ElementwiseFunction>(
     // The pullback recovers the activation's derivative from its output.
     let savedOutput: Tensor? = A.self == IdentityFunction.self ? nil : output.detached()
     let inputs = RecordedInputs(input: input, gamma: gamma, beta: beta)
-    let recorded = Tensor.recording(
-        output, inputs: inputs.tensors, op: "normalize", detail: describeShape(input.shape)
-    ) { outputGradient, needed in
+    func pullback(_ outputGradient: Tensor, _ needed: [Bool], recordedOutput: Tensor?) -> [Tensor?] {
         if GradientMode.isRecording {
             precondition(
                 reducer == nil,
                 "createGraph: synchronised batch norm (BatchNorm.synchronized) cannot be differentiated twice")
             let view = [subBatches, rows, channels]
-            return inputs.compositeGradients(
-                outputGradient, needed: needed, view: view, axes: [1], epsilon: epsilon,
+            return inputs.recordedGradients(
+                outputGradient, output: recordedOutput, needed: needed, view: view, axes: [1], epsilon: epsilon,
                 statistics: usesBatchStatistics
                     ? nil
                     : (
@@ -208,6 +206,17 @@ private func normalize<A: ElementwiseFunction>(
             return Tensor(shape: [channels], scalars: sums)
         }
     }
+    // The output is handed to the pullback only where an activation's derivative reads it: a
+    // normalisation without one keeps no output alive.
+    let detail = describeShape(input.shape)
+    let recorded =
+        savedOutput == nil
+        ? Tensor.recording(output, inputs: inputs.tensors, op: "normalize", detail: detail) {
+            pullback($0, $1, recordedOutput: nil)
+        }
+        : Tensor.recording(output, inputs: inputs.tensors, op: "normalize", detail: detail) {
+            pullback($0, $1, recordedOutput: $2)
+        }
     return (recorded, statistics)
 }
 
