@@ -39,7 +39,7 @@ func benchmarkR1(
             accounted += e.forward + e.backward
             print(
                 String(
-                    format: "%@ %6d %8.1fms %8.1fms", e.op.padding(toLength: 60, withPad: " ", startingAt: 0),
+                    format: "%@ %6d %8.1fms %8.1fms", e.op.padding(toLength: 100, withPad: " ", startingAt: 0),
                     e.calls / arguments.steps, e.forward / n * 1e3, e.backward / n * 1e3))
         }
         print(String(format: "accounted %.1f ms of %.1f ms per R1 step", accounted / n * 1e3, wall / n * 1e3))
