@@ -60,6 +60,11 @@ public struct DigitsDataset {
         DigitsDataset(images: images.gathering(indices), labels: indices.map { labels[$0] })
     }
 
+    /// A batch of samples (`DataLoader`'s collate): their images stacked, `[N, 8, 8, 1]`.
+    public static func collate(_ samples: [(image: Tensor, label: Int)]) -> DigitsDataset {
+        DigitsDataset(images: Tensor.stacked(samples.map(\.image)), labels: samples.map(\.label))
+    }
+
     /// The whole file, decompressed with zlib's gzip reader.
     private static func decompress(_ url: URL) throws -> String {
         guard FileManager.default.fileExists(atPath: url.path) else { throw DigitsError("\(url.path): no such file") }
@@ -81,4 +86,11 @@ public struct DigitsDataset {
 public struct DigitsError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension DigitsDataset: Dataset {
+    /// Image `index`, `[8, 8, 1]`, and its digit (no random transforms).
+    public func sample(at index: Int, random: inout SeededGenerator) -> (image: Tensor, label: Int) {
+        (images.slice(axis: 0, index..<(index + 1)).reshaped(to: [8, 8, 1]), labels[index])
+    }
 }

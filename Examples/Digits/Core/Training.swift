@@ -67,24 +67,25 @@ public func trainDigits(
     let optimizer = Adam(for: model, learningRate: recipe.learningRate)
     let stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize
     let schedule = CosineDecay(base: recipe.learningRate, totalSteps: recipe.epochs * stepsPerEpoch)
-    var shuffle = SeededGenerator(seed: recipe.seed &+ 1)
+    // A fresh permutation per epoch from the seed (torch.utils.data's RandomSampler with a
+    // seeded generator); 8×8 images need no background workers.
+    let loader = DataLoader(
+        train, batchSize: recipe.batchSize, sampler: RandomSampler(count: train.count, seed: recipe.seed &+ 1),
+        collate: DigitsDataset.collate)
     var epochLosses: [Float] = []
     for epoch in 0..<recipe.epochs {
         model.setTraining(true)
-        var order = Array(0..<train.count)
-        order.shuffle(using: &shuffle)
-        var lossSum = 0.0, correct = 0
-        for step in 0..<stepsPerEpoch {
-            let indices = Array(
-                order[(step * recipe.batchSize)..<Swift.min(train.count, (step + 1) * recipe.batchSize)])
-            let batch = train.subset(indices)
+        var lossSum = 0.0, correct = 0, step = 0
+        let batches = try loader.epoch(epoch)
+        while let batch = try batches.next() {
             optimizer.learningRate = schedule.learningRate(at: epoch * stepsPerEpoch + step)
             let logits = model(batch.images)
             let loss = try crossEntropy(logits, labels: batch.labels)
             loss.backward()
             optimizer.update()
-            lossSum += Double(loss.scalar) * Double(indices.count)
+            lossSum += Double(loss.scalar) * Double(batch.count)
             correct += zip(logits.argmax(), batch.labels).filter { $0 == $1 }.count
+            step += 1
         }
         epochLosses.append(Float(lossSum / Double(train.count)))
         progress(epoch + 1, epochLosses.last!, Float(correct) / Float(train.count))
