@@ -10,6 +10,7 @@
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 //   MapsCore -> Distributed -> DeepLearning, CMPI (Open MPI)
+//   MapsCore -> TensorBoard
 //   TensorBoard -> DeepLearning, Imaging, SwiftProtobuf
 // Docs/Design.md explains the stack and the decisions behind it.
 // No unsafeFlags anywhere: this package must stay importable by other packages.
@@ -72,7 +73,7 @@ let package = Package(
         .target(
             name: "MapsCore",
             dependencies: [
-                "DeepLearning", "Imaging", "Pix2Pix", "Pix2PixONNX", "KerasHDF5", "Distributed",
+                "DeepLearning", "Imaging", "Pix2Pix", "Pix2PixONNX", "KerasHDF5", "Distributed", "TensorBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Maps/Core"

@@ -86,11 +86,23 @@ public final class SummaryWriter {
         guard image.rank == 3, [1, 3].contains(image.shape[2]) else {
             throw SummaryWriterError("addImage(\(tag)): needs [H, W, 3] or [H, W, 1] in 0…1, got \(image.shape)")
         }
+        try addImage(
+            tag, png: try encodeImage(image * 255, format: .png), height: image.shape[0], width: image.shape[1],
+            channels: image.shape[2], step: step)
+    }
+
+    /// An image already encoded as PNG (no second copy of a large picture).
+    ///
+    /// - Parameters:
+    ///   - png: the PNG file's bytes.
+    ///   - height, width: its size.
+    ///   - channels: 3 (RGB, the default) or 1 (gray).
+    public func addImage(_ tag: String, png: Data, height: Int, width: Int, channels: Int = 3, step: Int) throws {
         var picture = Tensorboard_Summary.Image()
-        picture.height = Int32(image.shape[0])
-        picture.width = Int32(image.shape[1])
-        picture.colorspace = Int32(image.shape[2])
-        picture.encodedImageString = try encodeImage(image * 255, format: .png)
+        picture.height = Int32(height)
+        picture.width = Int32(width)
+        picture.colorspace = Int32(channels)
+        picture.encodedImageString = png
         var entry = Tensorboard_Summary.Value()
         entry.tag = tag
         entry.image = picture

@@ -122,6 +122,54 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(message.contains("--r1 ") && message.contains("conflicts with the run's"), message)
     }
 
+    /// The scalars TensorBoard reads from RUN_DIR/tensorboard (tag → [(step, value)]).
+    private func tensorBoardScalars(_ run: String) throws -> [String: [[Double]]] {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let python = package.appendingPathComponent(".build/onnx-venv/bin/python").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: python), "no checker environment")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [
+            package.appendingPathComponent("Tools/tensorboard/read_events.py").path, path("\(run)/tensorboard"),
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        return object["scalars"] as! [String: [[Double]]]
+    }
+
+    func testTensorBoardLogsEveryStepOnceAcrossAResume() throws {
+        try checkResume(stop: 3, total: 6, ["--sample-every", "3"], "TensorBoard run")
+        let straight = try tensorBoardScalars("straight"), split = try tensorBoardScalars("split")
+        XCTAssertEqual(split["loss/G_L1"]?.map { Int($0[0]) }, Array(1...6), "each step once")
+        XCTAssertEqual(split, straight, "the resumed run's log equals the uninterrupted run's")
+        // The same values as losses.csv (which prints 6 significant digits).
+        let l1 = MapsBinary.lossLines(root.appendingPathComponent("split")).map {
+            Float($0.split(separator: ",", omittingEmptySubsequences: false)[4])!
+        }
+        for (logged, printed) in zip(split["loss/G_L1"]!.map { Float($0[1]) }, l1) {
+            XCTAssertEqual(logged, printed, accuracy: 1e-5 * abs(printed))
+        }
+    }
+
+    func testATensorBoardFolderThatCannotBeWrittenStopsTrainingNamingItAndKeepsTheCheckpoint() throws {
+        try train("run", ["--steps", "2", "--sample-every", "100"])
+        let board = root.appendingPathComponent("run/tensorboard")
+        try FileManager.default.removeItem(at: board)
+        try Data().write(to: board)  // a file where the folder should be
+        let before = try Data(contentsOf: root.appendingPathComponent("run/checkpoint.safetensors"))
+        let (status, output) = try MapsBinary.run(["train", "--output", path("run"), "--resume", "--steps", "4"])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains(board.path) && output.contains("the last checkpoint is intact"), output)
+        XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("run/checkpoint.safetensors")), before)
+        // Without TensorBoard the run goes on.
+        try train("run", ["--resume", "--steps", "4", "--no-tensorboard"])
+    }
+
     func testBFloat16FallsBackToFloat32WithAMessage() throws {
         let output = try train(
             "fallback", ["--steps", "2", "--precision", "bf16"], environment: ["DEEPLEARNING_BF16": "0"])

@@ -179,6 +179,8 @@ struct RunDirectory {
     var metrics: URL { url.appendingPathComponent("metrics.json") }
     var samples: URL { url.appendingPathComponent("samples") }
     var report: URL { url.appendingPathComponent("index.html") }
+    /// TensorBoard's event files (`tensorboard --logdir RUN_DIR/tensorboard`).
+    var tensorboard: URL { url.appendingPathComponent("tensorboard") }
 
     func create() throws {
         do {

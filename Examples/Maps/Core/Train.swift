@@ -4,6 +4,7 @@ import Foundation
 import Distributed
 import Imaging
 import Pix2Pix
+import TensorBoard
 
 /// `maps train`: trains pix2pix and keeps RUN_DIR up to date (checkpoints, samples, report).
 public struct Train: ParsableCommand {
@@ -98,6 +99,12 @@ public struct Train: ParsableCommand {
         name: .customLong("no-sync-batch-norm"),
         help: "Under mpirun: normalise each rank's batch on its own instead of the global batch's statistics.")
     var noSyncBatchNorm = false
+    @Flag(
+        name: .customLong("no-tensorboard"),
+        help:
+            "Do not write TensorBoard logs to RUN_DIR/tensorboard (they are written by default; `tensorboard --logdir RUN_DIR/tensorboard`)."
+    )
+    var noTensorBoard = false
     @Option(
         name: .customLong("sample-every"),
         help: "Write a sample grid and refresh the report every N steps (default: \(Self.defaults.sampleEvery)).")
@@ -151,9 +158,9 @@ public struct Train: ParsableCommand {
     public func run() throws {
         let run = RunDirectory(url: URL(fileURLWithPath: output))
         if resume {
-            try train(run: run, resuming: explicitOptions)
+            try train(run: run, resuming: explicitOptions, tensorBoard: !noTensorBoard)
         } else {
-            try train(run: run, options: explicitOptions.newRun(defaults: Self.defaults))
+            try train(run: run, options: explicitOptions.newRun(defaults: Self.defaults), tensorBoard: !noTensorBoard)
         }
     }
 }
@@ -164,9 +171,9 @@ public struct Train: ParsableCommand {
 ///
 /// - Throws: `MapsError` naming the option when `given` changes one fixed at the start of the
 ///   run (`ExplicitRunOptions.resuming`), before anything in the run folder is touched.
-func train(run: RunDirectory, resuming given: ExplicitRunOptions) throws {
+func train(run: RunDirectory, resuming given: ExplicitRunOptions, tensorBoard: Bool = true) throws {
     let (options, changes) = try given.resuming(try run.loadOptions(), file: run.options)
-    try train(run: run, options: options, resumingWith: changes)
+    try train(run: run, options: options, resumingWith: changes, tensorBoard: tensorBoard)
 }
 
 /// The training loop shared by `maps train` and `maps demo`: a new run with `options`, or,
@@ -178,10 +185,13 @@ func train(run: RunDirectory, resuming given: ExplicitRunOptions) throws {
 /// per-rank batch, gradients are averaged over the ranks, batch norm is synchronised unless
 /// the run says otherwise, and only rank 0 writes files and prints.
 ///
-/// - Parameter memoryChecked: the line of a memory check the caller already made for these
-///   options (`checkTrainingMemory`), so the probe steps do not run twice; nil checks here.
+/// - Parameters:
+///   - memoryChecked: the line of a memory check the caller already made for these options
+///     (`checkTrainingMemory`), so the probe steps do not run twice; nil checks here.
+///   - tensorBoard: log to RUN_DIR/tensorboard (default).
 func train(
-    run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil, memoryChecked: String? = nil
+    run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil, memoryChecked: String? = nil,
+    tensorBoard: Bool = true
 ) throws {
     let job = try TrainingJob()
     let resume = changes != nil
@@ -254,6 +264,9 @@ func train(
         ? Jitter(resizeTo: options.imageSize * 286 / 256, cropTo: options.imageSize) : nil
     var progress = ProgressBar(total: totalSteps, startStep: trainer.completedSteps)
     let lossFile = job.isLeader ? try FileHandle(forWritingTo: run.losses) : nil
+    let board =
+        job.isLeader && tensorBoard
+        ? try TrainingBoard(run: run, options: options, resumingAfter: resume ? trainer.completedSteps : nil) : nil
     defer { try? lossFile?.close() }
     lossFile?.seekToEndOfFile()
     let batchDescription =
@@ -301,12 +314,14 @@ func train(
                 throw MapsError("\(run.losses.path): cannot append the step's losses (\(error.localizedDescription))")
             }
             if job.isLeader { progress.update(step: step, epoch: epoch, losses: losses) }
+            try board?.log(step: step, losses: losses, learningRate: trainer.learningRate)
             let last = step == totalSteps
             if step % options.checkpointEvery == 0 || last { try saveState(epochStart: epochStart) }
             if job.isLeader && (step % options.sampleEvery == 0 || last) {
-                try writeSamples(
+                let grid = try writeSamples(
                     generator, samplePairs, seed: options.seed ^ UInt64(step),
                     to: run.samples.appendingPathComponent(String(format: "step-%06d.png", step)))
+                try board?.log(samples: grid, step: step)
                 try Report.write(run: run, options: options)
             }
         }
@@ -343,11 +358,69 @@ func keepLossRecords(upTo step: Int, in url: URL) {
 /// A grid with one row per pair: source | generated | target (as the Keras pix2pix tutorial's
 /// summarize_performance). The paper-mode dropout masks come from `seed`, not from training's
 /// streams, so writing samples never changes the training run.
-func writeSamples(_ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], seed: UInt64, to url: URL) throws {
+/// Writes the sample grid (source | generated | real per row) to `url` as PNG; returns the PNG
+/// and its size.
+@discardableResult
+func writeSamples(
+    _ generator: Layer, _ pairs: [(source: Tensor, target: Tensor)], seed: UInt64, to url: URL
+) throws
+    -> (png: Data, height: Int, width: Int)
+{
     var randomness = SeededGenerator(seed: seed)
     let rows = pairs.map { pair -> [Tensor] in
         let generated = generator.translate(pair.source, mode: .paper, generator: &randomness)
         return [fromUnitRange(pair.source), fromUnitRange(generated), fromUnitRange(pair.target)]
     }
-    try saveImage(imageGrid(rows), to: url)
+    let grid = imageGrid(rows)
+    let png = try encodeImage(grid, format: .png)
+    try writeAtomically(png, to: url)
+    return (png, grid.shape[0], grid.shape[1])
+}
+
+/// The run's TensorBoard log (rank 0 only): scalars every step, the sample grids, the options.
+struct TrainingBoard {
+    let writer: SummaryWriter
+    let folder: URL
+
+    /// Opens RUN_DIR/tensorboard; a resumed run purges the steps after its checkpoint, which the
+    /// interrupted run may have logged and this one logs again.
+    init(run: RunDirectory, options: RunOptions, resumingAfter completedSteps: Int?) throws {
+        folder = run.tensorboard
+        do {
+            writer = try SummaryWriter(logDirectory: folder, purgeStep: completedSteps.map { $0 + 1 })
+            if completedSteps == nil { try writer.addText("options", Self.table(options), step: 0) }
+        } catch {
+            throw MapsError("\(error); training stopped, the last checkpoint is intact")
+        }
+    }
+
+    /// The options as a Markdown table (TensorBoard's Text tab renders it).
+    static func table(_ options: RunOptions) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(options),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return "" }
+        return (["| option | value |", "|---|---|"] + object.keys.sorted().map { "| \($0) | \(object[$0]!) |" })
+            .joined(separator: "\n")
+    }
+
+    func log(step: Int, losses: Pix2PixTrainer.Losses, learningRate: Float) throws {
+        do {
+            try writer.addScalar("loss/D_real", losses.discriminatorReal, step: step)
+            try writer.addScalar("loss/D_fake", losses.discriminatorFake, step: step)
+            try writer.addScalar("loss/G_GAN", losses.generatorGAN, step: step)
+            try writer.addScalar("loss/G_L1", losses.generatorL1, step: step)
+            if let penalty = losses.discriminatorPenalty { try writer.addScalar("loss/D_penalty", penalty, step: step) }
+            try writer.addScalar("learning_rate", learningRate, step: step)
+        } catch {
+            throw MapsError("\(error); training stopped, the last checkpoint is intact")
+        }
+    }
+
+    func log(samples grid: (png: Data, height: Int, width: Int), step: Int) throws {
+        do { try writer.addImage("samples", png: grid.png, height: grid.height, width: grid.width, step: step) } catch {
+            throw MapsError("\(error); training stopped, the last checkpoint is intact")
+        }
+    }
 }
