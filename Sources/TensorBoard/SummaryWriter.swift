@@ -1,6 +1,7 @@
 import DeepLearning
 import Foundation
 import Imaging
+import SwiftProtobuf
 
 // TensorBoard event files (PyTorch's `torch.utils.tensorboard.SummaryWriter`, Keras's
 // `TensorBoard` callback): one `Event` protocol buffer per record (Generated/summary.pb.swift,
@@ -151,6 +152,30 @@ public final class SummaryWriter {
         try write([entry], step: step)
     }
 
+    /// The run's hyperparameters for TensorBoard's HParams tab (PyTorch's `add_hparams`, Keras's
+    /// `hp.hparams`): the tab lists each run's values next to its scalars.
+    public func addHyperparameters(_ values: [String: HyperparameterValue], step: Int = 0) throws {
+        var start = Tensorboard_SessionStartInfo()
+        start.startTimeSecs = Date().timeIntervalSince1970
+        for (name, value) in values {
+            var entry = Google_Protobuf_Value()
+            switch value {
+            case .number(let number): entry.numberValue = number
+            case .string(let string): entry.stringValue = string
+            case .bool(let bool): entry.boolValue = bool
+            }
+            start.hparams[name] = entry
+        }
+        var data = Tensorboard_HParamsPluginData()
+        data.version = 0
+        data.sessionStartInfo = start
+        var entry = Tensorboard_Summary.Value()
+        entry.tag = "_hparams_/session_start_info"
+        entry.metadata.pluginData.pluginName = "hparams"
+        entry.metadata.pluginData.content = try data.serializedData()
+        try write([entry], step: step)
+    }
+
     /// Forces what was written to the disk (fsync).
     public func flush() throws {
         do { try handle.synchronize() } catch {
@@ -179,6 +204,13 @@ public final class SummaryWriter {
             throw SummaryWriterError("\(file.path): cannot write the TensorBoard log (\(error.localizedDescription))")
         }
     }
+}
+
+/// A hyperparameter's value: TensorBoard's HParams tab takes numbers, strings and booleans.
+public enum HyperparameterValue: Equatable, Sendable {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
 }
 
 /// A TensorBoard log that cannot be created or written, naming the folder or file.

@@ -122,8 +122,8 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(message.contains("--r1 ") && message.contains("conflicts with the run's"), message)
     }
 
-    /// The scalars TensorBoard reads from RUN_DIR/tensorboard (tag → [(step, value)]).
-    private func tensorBoardScalars(_ run: String) throws -> [String: [[Double]]] {
+    /// What TensorBoard reads from RUN_DIR/tensorboard (Tools/tensorboard/read_events.py's JSON).
+    private func tensorBoard(_ run: String) throws -> [String: Any] {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let python = package.appendingPathComponent(".build/onnx-venv/bin/python").path
@@ -138,13 +138,17 @@ final class ResumeTests: XCTestCase {
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        return object["scalars"] as! [String: [[Double]]]
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
     func testTensorBoardLogsEveryStepOnceAcrossAResume() throws {
         try checkResume(stop: 3, total: 6, ["--sample-every", "3"], "TensorBoard run")
-        let straight = try tensorBoardScalars("straight"), split = try tensorBoardScalars("split")
+        let straight = try tensorBoard("straight")["scalars"] as! [String: [[Double]]]
+        let split = try tensorBoard("split")["scalars"] as! [String: [[Double]]]
+        let hyperparameters = try tensorBoard("split")["hparams"] as! [String: Any]
+        XCTAssertEqual(hyperparameters["ngf"] as? Double, 4)
+        XCTAssertEqual(hyperparameters["norm"] as? String, "batch")
+        XCTAssertEqual(hyperparameters["jitter"] as? Bool, false)
         XCTAssertEqual(split["loss/G_L1"]?.map { Int($0[0]) }, Array(1...6), "each step once")
         XCTAssertEqual(split, straight, "the resumed run's log equals the uninterrupted run's")
         // The same values as losses.csv (which prints 6 significant digits).

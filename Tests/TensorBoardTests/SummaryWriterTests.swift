@@ -49,6 +49,7 @@ final class SummaryWriterTests: XCTestCase {
         let values = Tensor([0, 1, 1, 2, 3, 3, 3, 4, .nan])
         try writer.addHistogram("weights", values, step: 3, bins: 4)
         try writer.addText("options", "**ngf** 64, λ = 100", step: 0)
+        try writer.addHyperparameters(["ngf": .number(64), "norm": .string("batch"), "jitter": .bool(true)])
         try writer.flush()
 
         let read = try readBack(root)
@@ -73,6 +74,11 @@ final class SummaryWriterTests: XCTestCase {
         let text = (read["text"] as! [String: [[Any]]])["options"]![0]
         XCTAssertEqual(text[0] as? Int, 0)
         XCTAssertEqual(text[1] as? [String], ["**ngf** 64, λ = 100"])
+
+        let hyperparameters = read["hparams"] as! [String: Any]
+        XCTAssertEqual(hyperparameters["ngf"] as? Double, 64)
+        XCTAssertEqual(hyperparameters["norm"] as? String, "batch")
+        XCTAssertEqual(hyperparameters["jitter"] as? Bool, true)
     }
 
     func testAResumedRunPurgesTheStepsItWillLogAgain() throws {

@@ -6,7 +6,9 @@ Usage:  python read_events.py LOG_DIR
 """
 import base64, json, sys
 
+from google.protobuf import json_format
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0})
 acc.Reload()
@@ -20,6 +22,15 @@ out = {
                         list(e.histogram_value.bucket_limit), list(e.histogram_value.bucket)]
                        for e in acc.Histograms(t)] for t in tags["histograms"]},
     "text": {t: [[e.step, [s.decode() for s in e.tensor_proto.string_val]] for e in acc.Tensors(t)]
-             for t in tags["tensors"]},
+             for t in tags["tensors"] if acc.SummaryMetadata(t).plugin_data.plugin_name == "text"},
+    "hparams": {},
 }
+try:
+    hparams = acc.PluginTagToContent("hparams")
+except KeyError:  # no hyperparameters logged
+    hparams = {}
+for tag, content in hparams.items():
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    if data.HasField("session_start_info"):
+        out["hparams"] = {k: json_format.MessageToDict(v) for k, v in data.session_start_info.hparams.items()}
 print(json.dumps(out))

@@ -388,21 +388,50 @@ struct TrainingBoard {
         folder = run.tensorboard
         do {
             writer = try SummaryWriter(logDirectory: folder, purgeStep: completedSteps.map { $0 + 1 })
-            if completedSteps == nil { try writer.addText("options", Self.table(options), step: 0) }
+            if completedSteps == nil {
+                try writer.addText("options", Self.table(options), step: 0)
+                try writer.addHyperparameters(Self.hyperparameters(options))
+            }
         } catch {
             throw MapsError("\(error); training stopped, the last checkpoint is intact")
         }
     }
 
+    /// The options as options.json writes them.
+    private static func fields(_ options: RunOptions) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(options),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return object
+    }
+
     /// The options as a Markdown table (TensorBoard's Text tab renders it).
     static func table(_ options: RunOptions) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(options),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return "" }
+        let object = fields(options)
         return (["| option | value |", "|---|---|"] + object.keys.sorted().map { "| \($0) | \(object[$0]!) |" })
             .joined(separator: "\n")
+    }
+
+    /// The options as hyperparameters (TensorBoard's HParams tab), the words of options.json.
+    static func hyperparameters(_ options: RunOptions) -> [String: HyperparameterValue] {
+        /// One field of options.json: JSONDecoder tells booleans from numbers.
+        struct Field: Decodable {
+            let value: HyperparameterValue?
+            init(from decoder: Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let bool = try? container.decode(Bool.self) {
+                    value = .bool(bool)
+                } else if let number = try? container.decode(Double.self) {
+                    value = .number(number)
+                } else {
+                    value = (try? container.decode(String.self)).map { .string($0) }
+                }
+            }
+        }
+        guard let data = try? JSONEncoder().encode(options),
+            let fields = try? JSONDecoder().decode([String: Field].self, from: data)
+        else { return [:] }
+        return fields.compactMapValues(\.value)
     }
 
     func log(step: Int, losses: Pix2PixTrainer.Losses, learningRate: Float) throws {

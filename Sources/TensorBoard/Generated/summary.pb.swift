@@ -12,9 +12,9 @@
 /// The part of TensorBoard's event-file schema that SummaryWriter writes: an Event per record,
 /// carrying a Summary of tagged values (scalars, PNG images, histograms, string tensors for the
 /// text and hparams plugins). Written for this package from the published field numbers of
-/// TensorBoard's event.proto, summary.proto, histogram.proto and tensor.proto (package
-/// `tensorboard`, wire-compatible with TensorFlow's); only the fields used here are declared —
-/// a reader skips nothing it needs. Tools/tensorboard/generate.sh makes the Swift types.
+/// TensorBoard's event.proto, summary.proto, histogram.proto, tensor.proto and the hparams
+/// plugin's plugin_data.proto (wire-compatible with TensorFlow's); only the fields used here are
+/// declared — a reader skips nothing it needs. Tools/tensorboard/generate.sh makes the Swift types.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -391,6 +391,53 @@ nonisolated struct Tensorboard_TensorProto: Sendable {
   init() {}
 
   fileprivate var _tensorShape: Tensorboard_TensorShapeProto? = nil
+}
+
+/// The hparams plugin's data (its SummaryMetadata.plugin_data.content, plugin "hparams"): a run's
+/// hyperparameters, from which TensorBoard's HParams tab builds its table with the run's scalars.
+nonisolated struct Tensorboard_HParamsPluginData: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var version: Int32 = 0
+
+  var data: Tensorboard_HParamsPluginData.OneOf_Data? = nil
+
+  var sessionStartInfo: Tensorboard_SessionStartInfo {
+    get {
+      if case .sessionStartInfo(let v)? = data {return v}
+      return Tensorboard_SessionStartInfo()
+    }
+    set {data = .sessionStartInfo(newValue)}
+  }
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum OneOf_Data: Equatable, Sendable {
+    case sessionStartInfo(Tensorboard_SessionStartInfo)
+
+  }
+
+  init() {}
+}
+
+nonisolated struct Tensorboard_SessionStartInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var hparams: Dictionary<String,SwiftProtobuf.Google_Protobuf_Value> = [:]
+
+  var modelUri: String = String()
+
+  var groupName: String = String()
+
+  var startTimeSecs: Double = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -963,6 +1010,102 @@ nonisolated extension Tensorboard_TensorProto: SwiftProtobuf.Message, SwiftProto
     if lhs._tensorShape != rhs._tensorShape {return false}
     if lhs.floatVal != rhs.floatVal {return false}
     if lhs.stringVal != rhs.stringVal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_HParamsPluginData: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".HParamsPluginData"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{4}\u{2}session_start_info\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.version) }()
+      case 3: try {
+        var v: Tensorboard_SessionStartInfo?
+        var hadOneofValue = false
+        if let current = self.data {
+          hadOneofValue = true
+          if case .sessionStartInfo(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.data = .sessionStartInfo(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.version != 0 {
+      try visitor.visitSingularInt32Field(value: self.version, fieldNumber: 1)
+    }
+    try { if case .sessionStartInfo(let v)? = self.data {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Tensorboard_HParamsPluginData, rhs: Tensorboard_HParamsPluginData) -> Bool {
+    if lhs.version != rhs.version {return false}
+    if lhs.data != rhs.data {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_SessionStartInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".SessionStartInfo"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hparams\0\u{3}model_uri\0\u{4}\u{2}group_name\0\u{3}start_time_secs\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Value>.self, value: &self.hparams) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.modelUri) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.groupName) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.startTimeSecs) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.hparams.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Value>.self, value: self.hparams, fieldNumber: 1)
+    }
+    if !self.modelUri.isEmpty {
+      try visitor.visitSingularStringField(value: self.modelUri, fieldNumber: 2)
+    }
+    if !self.groupName.isEmpty {
+      try visitor.visitSingularStringField(value: self.groupName, fieldNumber: 4)
+    }
+    if self.startTimeSecs.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.startTimeSecs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Tensorboard_SessionStartInfo, rhs: Tensorboard_SessionStartInfo) -> Bool {
+    if lhs.hparams != rhs.hparams {return false}
+    if lhs.modelUri != rhs.modelUri {return false}
+    if lhs.groupName != rhs.groupName {return false}
+    if lhs.startTimeSecs != rhs.startTimeSecs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
