@@ -5,7 +5,7 @@
 // Module stack (each imports only modules to its right; Pix2Pix and Imaging are siblings):
 //   Maps -> MapsCore (Examples/Maps) -> Pix2Pix, Imaging -> DeepLearning -> COpenBLAS, CKernels, CDeflate
 //   Imaging -> CImageCodecs (libjpeg-turbo, libpng)
-//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, Imaging, CDeflate
+//   Digits -> DigitsCore (Examples/Digits) -> DeepLearning, Imaging, CDeflate, TensorBoard
 //   Ring -> RingCore (Examples/Ring) -> DeepLearning, Imaging
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "DigitsCore",
             dependencies: [
-                "DeepLearning", "Imaging", "CDeflate",
+                "DeepLearning", "Imaging", "CDeflate", "TensorBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Digits/Core",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeepLearning
 import Foundation
+import TensorBoard
 
 /// `digits`: trains the small CNN classifier on the UCI handwritten digits (`digits train`, the
 /// default) or attacks it with adversarial examples (`digits adversarial`).
@@ -50,6 +51,11 @@ struct TrainingOptions: ParsableArguments {
     var seed: UInt64 = 0
     @Option(help: "A digits.csv.gz other than the bundled one.")
     var data: String?
+    @Option(
+        help:
+            "Log each epoch's loss and accuracies to TensorBoard event files in this folder (`tensorboard --logdir DIR`)."
+    )
+    var tensorboard: String?
 
     /// The recipe these options give.
     var recipe: DigitsRecipe {
@@ -75,7 +81,19 @@ struct TrainingOptions: ParsableArguments {
             )
         }
         print("memory: training needs \(memory); this process may use \(budget)")
+        let board = try tensorboard.map { try SummaryWriter(logDirectory: URL(fileURLWithPath: $0)) }
+        try board?.addHyperparameters([
+            "epochs": .number(Double(epochs)), "batch_size": .number(Double(batchSize)),
+            "learning_rate": .number(Double(learningRate)), "seed": .number(Double(seed)),
+        ])
+        var logError: Error?
         let result = try trainDigits(train: train, test: test, recipe: recipe) { epoch, loss, accuracy in
+            do {
+                try board?.addScalar("loss/train", loss, step: epoch)
+                try board?.addScalar("accuracy/train", accuracy, step: epoch)
+            } catch {
+                logError = logError ?? error
+            }
             let width = 24, filled = width * epoch / epochs
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             print(
@@ -84,6 +102,8 @@ struct TrainingOptions: ParsableArguments {
                     accuracy * 100))
             fflush(stdout)
         }
+        if let logError { throw logError }
+        try board?.addScalar("accuracy/test", result.testAccuracy, step: epochs)
         return (result, test)
     }
 }
