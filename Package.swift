@@ -105,7 +105,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pix2pix-benchmark",
-            dependencies: ["DeepLearning", "Pix2Pix", "COpenBLAS"],
+            dependencies: ["DeepLearning", "Pix2Pix", "Imaging", "COpenBLAS"],
             path: "Benchmarks/Pix2PixBenchmark"
         ),
         .target(

@@ -9,6 +9,8 @@
 //   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16] [--recompute]
 //       [--json] [--compare-torch [--rounds N]]
 //
+// --loader DIR [--workers N] times the data pipeline alone on a folder of side-by-side JPEG pairs
+// (decode, jitter, collate; pairs/s), against PyTorch's DataLoader with PIL with --compare-torch.
 // --r1 times one discriminator step with the R1 penalty instead (StyleGAN2's Dreal + Dr1: D on the
 // real pair made leaves, BCE plus (10/2)·E‖∇D‖² from a recorded backward pass, backward into D,
 // Adam), against the peer's torch.autograd.grad(create_graph=True) with --compare-torch.
@@ -75,6 +77,11 @@ if arguments.soak > 0 {
     let growth = Double(last - afterWarmUp) / Double(afterWarmUp)
     print(String(format: "RSS growth from step 100 to %d: %+.1f%%", arguments.soak, growth * 100))
     exit(growth > 0.05 ? 1 : 0)
+}
+
+if let folder = arguments.loader {
+    try benchmarkLoader(folder: folder, workers: arguments.workers, arguments: arguments, machine: machine)
+    exit(0)
 }
 
 if arguments.r1 {

@@ -174,6 +174,26 @@ final class ResumeTests: XCTestCase {
         try train("run", ["--resume", "--steps", "4", "--no-tensorboard"])
     }
 
+    func testTheNumberOfLoaderWorkersChangesNothing() throws {
+        let common = ["--steps", "5", "--jitter", "--sample-every", "100", "--checkpoint-every", "100"]
+        try train("inline", common + ["--workers", "0"])
+        try train("workers", common + ["--workers", "3"])
+        try assertSameTraining("inline", "workers", "0 and 3 loader workers")
+    }
+
+    func testACorruptImageStopsTrainingNamingItWithoutHanging() throws {
+        let victim = try XCTUnwrap(
+            try FileManager.default.contentsOfDirectory(atPath: path("data/train")).sorted().last)
+        let file = root.appendingPathComponent("data/train/\(victim)")
+        try Data(try Data(contentsOf: file).prefix(200)).write(to: file)  // a truncated JPEG
+        let (status, output) = try MapsBinary.run([
+            "train", "--data", path("data"), "--output", path("run"), "--image-size", "32", "--depth", "5",
+            "--ngf", "4", "--ndf", "4", "--disc-layers", "2", "--steps", "8", "--workers", "2",
+        ])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains(victim), output)
+    }
+
     func testBFloat16FallsBackToFloat32WithAMessage() throws {
         let output = try train(
             "fallback", ["--steps", "2", "--precision", "bf16"], environment: ["DEEPLEARNING_BF16": "0"])

@@ -54,9 +54,10 @@ extension RunOptions {
         let batch = self.batch, jitter = self.jitter
         return { imageSize in
             let pixels = imageSize * imageSize
-            // Held besides the step: a batch of pairs (and, with jitter, the enlarged pairs it
-            // crops from) and the three validation pairs of the sample grids.
-            let pairs = Double(batch) * (jitter ? 1 + 1.25 : 1) + 3
+            // Held besides the step: the batch in use, the loader's two ready and one being
+            // loaded (one worker, `maps train --workers 1`; with jitter, the enlarged pairs it
+            // crops from), and the three validation pairs of the sample grids.
+            let pairs = Double(batch) * (4 + (jitter ? 1.25 : 0)) + 3
             return profile.estimate(elements: batch * pixels, data: Int(pairs * 2 * Double(pixels) * 3 * 4))
         }
     }

@@ -106,6 +106,11 @@ public struct Train: ParsableCommand {
     )
     var noTensorBoard = false
     @Option(
+        help:
+            "Background threads decoding and jittering the next batches (default 1; 0 loads each batch when it is needed). Changes no result."
+    )
+    var workers = 1
+    @Option(
         name: .customLong("sample-every"),
         help: "Write a sample grid and refresh the report every N steps (default: \(Self.defaults.sampleEvery)).")
     var sampleEvery: Int?
@@ -128,6 +133,7 @@ public struct Train: ParsableCommand {
         for case let (flag, value?) in mustBePositive where value <= 0 {
             throw ValidationError("\(flag) must be positive, not \(value)")
         }
+        guard (0...16).contains(workers) else { throw ValidationError("--workers must be 0…16, not \(workers)") }
         if let r1, !(r1 >= 0 && r1.isFinite) { throw ValidationError("--r1 must be a finite γ ≥ 0, not \(r1)") }
         if r1Every != nil && r1 == nil { throw ValidationError("--r1-every needs --r1 γ") }
         if !resume {
@@ -158,9 +164,11 @@ public struct Train: ParsableCommand {
     public func run() throws {
         let run = RunDirectory(url: URL(fileURLWithPath: output))
         if resume {
-            try train(run: run, resuming: explicitOptions, tensorBoard: !noTensorBoard)
+            try train(run: run, resuming: explicitOptions, tensorBoard: !noTensorBoard, workers: workers)
         } else {
-            try train(run: run, options: explicitOptions.newRun(defaults: Self.defaults), tensorBoard: !noTensorBoard)
+            try train(
+                run: run, options: explicitOptions.newRun(defaults: Self.defaults), tensorBoard: !noTensorBoard,
+                workers: workers)
         }
     }
 }
@@ -171,9 +179,9 @@ public struct Train: ParsableCommand {
 ///
 /// - Throws: `MapsError` naming the option when `given` changes one fixed at the start of the
 ///   run (`ExplicitRunOptions.resuming`), before anything in the run folder is touched.
-func train(run: RunDirectory, resuming given: ExplicitRunOptions, tensorBoard: Bool = true) throws {
+func train(run: RunDirectory, resuming given: ExplicitRunOptions, tensorBoard: Bool = true, workers: Int = 1) throws {
     let (options, changes) = try given.resuming(try run.loadOptions(), file: run.options)
-    try train(run: run, options: options, resumingWith: changes, tensorBoard: tensorBoard)
+    try train(run: run, options: options, resumingWith: changes, tensorBoard: tensorBoard, workers: workers)
 }
 
 /// The training loop shared by `maps train` and `maps demo`: a new run with `options`, or,
@@ -189,9 +197,10 @@ func train(run: RunDirectory, resuming given: ExplicitRunOptions, tensorBoard: B
 ///   - memoryChecked: the line of a memory check the caller already made for these options
 ///     (`checkTrainingMemory`), so the probe steps do not run twice; nil checks here.
 ///   - tensorBoard: log to RUN_DIR/tensorboard (default).
+///   - workers: background threads decoding and jittering the next batches (default 1).
 func train(
     run: RunDirectory, options: RunOptions, resumingWith changes: [String]? = nil, memoryChecked: String? = nil,
-    tensorBoard: Bool = true
+    tensorBoard: Bool = true, workers: Int = 1
 ) throws {
     let job = try TrainingJob()
     let resume = changes != nil
@@ -289,13 +298,32 @@ func train(
         try (generator as Module).save(to: run.generator)
     }
 
+    // Decoding and jitter run on `workers` background threads (DataLoader); each pair's jitter
+    // comes from its own generator (the loader's seed, the epoch, the pair), so the batches do
+    // not depend on the number of workers, and a resumed epoch skips its done batches unread.
+    let samples = PairedSamples(data.train, jitter: jitter)
+    // Seconds the loop waited for batches, and the whole loop's, for the closing line.
+    var waitedForData = 0.0
+    let loopStarted = Date()
     while trainer.completedSteps < totalSteps {
         trainer.epoch = epoch
         let epochStart = dataGenerator
-        var batches = data.train.batches(
-            of: options.batch, shuffled: true, generator: &dataGenerator, jitter: jitter, shard: shard)
-        for _ in 0..<batchInEpoch { _ = try batches.next() }  // resume mid-epoch with the same order and jitter
-        while trainer.completedSteps < totalSteps, let batch = try batches.next() {
+        // The epoch's order from the run's shuffling stream (one more draw, the stream's jitter
+        // seed before the loader, keeps every run's stream where it was), then this rank's share.
+        var order = Array(0..<data.train.count)
+        order.shuffle(using: &dataGenerator)
+        _ = dataGenerator.next()
+        if let shard { order = shard.shard(of: order) }
+        let loader = DataLoader(
+            samples, batchSize: options.batch, sampler: FixedOrderSampler(order), workers: workers,
+            seed: options.seed &+ 2, collate: PairedSamples.collate)
+        let batches = try loader.epoch(epoch, startingAt: batchInEpoch)
+        func nextBatch() throws -> (source: Tensor, target: Tensor)? {
+            let asked = Date()
+            defer { waitedForData += Date().timeIntervalSince(asked) }
+            return try batches.next()
+        }
+        while trainer.completedSteps < totalSteps, let batch = try nextBatch() {
             let (source, target) = resized(batch, to: options.imageSize)
             let losses: Pix2PixTrainer.Losses
             do {
@@ -330,7 +358,13 @@ func train(
             batchInEpoch = 0
         }
     }
-    job.say("done: \(trainer.completedSteps) steps; report at \(run.report.path)")
+    let looped = Date().timeIntervalSince(loopStarted)
+    job.say(
+        "done: \(trainer.completedSteps) steps; "
+            + String(
+                format: "waited for data %.1f%% of %.1f s (%d loader worker%@); ",
+                100 * waitedForData / Swift.max(looped, 1e-9),
+                looped, workers, workers == 1 ? "" : "s") + "report at \(run.report.path)")
     try job.finish()
 }
 

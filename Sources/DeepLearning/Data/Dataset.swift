@@ -73,6 +73,18 @@ public struct RandomSampler: Sampler, Sendable {
 
 extension DistributedSampler: Sampler {}
 
+/// An epoch's order fixed in advance (for an order drawn elsewhere, such as a resumable
+/// shuffling stream).
+public struct FixedOrderSampler: Sampler {
+    /// The indices, in order.
+    public let order: [Int]
+
+    /// Visits `order`, whatever the epoch.
+    public init(_ order: [Int]) { self.order = order }
+
+    public func indices(epoch: Int) -> [Int] { order }
+}
+
 /// An epoch's indices cut into batches (PyTorch's `BatchSampler`): consecutive runs of
 /// `batchSize`, the last one shorter unless `dropLast`.
 public struct BatchSampler {
