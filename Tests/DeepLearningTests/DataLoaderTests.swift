@@ -124,11 +124,15 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertThrowsError(try bad.epoch(4)) { error in
             XCTAssertEqual("\(error)", "the sampler gave index 99 in epoch 4, outside the dataset's 0..<10")
         }
-        let batches = try loader(dataset, workers: 1).epoch(0)
+        let growing = loader(dataset, workers: 1)
+        let batches = try growing.epoch(0)
         _ = try batches.next()
         dataset.extra = 5
         XCTAssertThrowsError(try batches.next()) { error in
             XCTAssertTrue("\(error)".contains("count changed from 10 to 15"), "\(error)")
+        }
+        XCTAssertThrowsError(try growing.epoch(1), "the next epoch too") { error in
+            XCTAssertTrue("\(error)".contains("since the loader was made"), "\(error)")
         }
     }
 

@@ -47,6 +47,8 @@ public final class DataLoader<D: Dataset, Batch> {
     /// Seeds every sample's random transforms, with the epoch and the index.
     public let seed: UInt64
     private let collate: ([D.Sample]) throws -> Batch
+    /// The dataset's count when the loader was made, which the sampler was made for.
+    private let datasetCount: Int
 
     /// A loader of `dataset` in batches of `batchSize`.
     ///
@@ -64,6 +66,7 @@ public final class DataLoader<D: Dataset, Batch> {
         precondition(workers >= 0, "DataLoader: workers \(workers) must be ≥ 0")
         precondition(prefetch >= 1, "DataLoader: prefetch \(prefetch) must be ≥ 1")
         self.dataset = dataset
+        datasetCount = dataset.count
         batchSampler = BatchSampler(
             sampler ?? SequentialSampler(count: dataset.count), batchSize: batchSize, dropLast: dropLast)
         self.workers = workers
@@ -77,9 +80,16 @@ public final class DataLoader<D: Dataset, Batch> {
 
     /// The batches of `epoch` from batch `start` on (default 0), loaded ahead by the workers.
     ///
-    /// - Throws: `DataLoaderError` when the sampler gives an index outside the dataset.
+    /// - Throws: `DataLoaderError` when the dataset's size changed since the loader was made (its
+    ///   sampler would skip or overrun samples: make a new loader) or the sampler gives an index
+    ///   outside the dataset.
     public func epoch(_ epoch: Int, startingAt start: Int = 0) throws -> Epoch {
         let count = dataset.count
+        guard count == datasetCount else {
+            throw DataLoaderError(
+                "the dataset's count changed from \(datasetCount) to \(count) since the loader was made; make a new loader (and sampler) for it"
+            )
+        }
         let batches = batchSampler.batches(epoch: epoch)
         for batch in batches {
             if let bad = batch.first(where: { !(0..<count).contains($0) }) {
