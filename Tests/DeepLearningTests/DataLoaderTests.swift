@@ -148,3 +148,71 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertEqual(seen.sorted(), Array(0..<10))
     }
 }
+
+/// A stream of the numbers 0..<count in an order drawn from the epoch; record `failing` is bad.
+private struct Numbers: IterableDataset {
+    let count: Int
+    var failing: Int? = nil
+
+    struct Stream: SampleStream {
+        var order: [Int]
+        let failing: Int?
+        mutating func next() throws -> Float? {
+            guard let value = order.first else { return nil }
+            order.removeFirst()
+            if value == failing { throw DataLoaderTestError(record: value) }
+            return Float(value)
+        }
+    }
+
+    func stream(epoch: Int) throws -> Stream {
+        var generator = SeededGenerator(seed: UInt64(epoch))
+        return Stream(order: Array(0..<count).shuffled(using: &generator), failing: failing)
+    }
+}
+
+private struct DataLoaderTestError: Error, CustomStringConvertible {
+    let record: Int
+    var description: String { "record \(record) of numbers.txt is malformed" }
+}
+
+final class StreamLoaderTests: XCTestCase {
+    private func batches(_ loader: StreamLoader<Numbers, [Float]>, epoch: Int, from start: Int = 0) throws -> [[Float]]
+    {
+        let epoch = loader.epoch(epoch, startingAt: start)
+        var result: [[Float]] = []
+        while let batch = try epoch.next() { result.append(batch) }
+        return result
+    }
+
+    func testBatchesFollowTheStreamAndAResumeSkipsTheDoneOnes() throws {
+        let loader = StreamLoader(Numbers(count: 23), batchSize: 5) { $0 }
+        let all = try batches(loader, epoch: 1)
+        XCTAssertEqual(all.map(\.count), [5, 5, 5, 5, 3])
+        XCTAssertEqual(Set(all.flatMap { $0 }), Set((0..<23).map(Float.init)))
+        XCTAssertEqual(try batches(loader, epoch: 1, from: 2), Array(all[2...]))
+        XCTAssertNotEqual(try batches(loader, epoch: 2), all)
+        let dropping = StreamLoader(Numbers(count: 23), batchSize: 5, dropLast: true) { $0 }
+        XCTAssertEqual(try batches(dropping, epoch: 1).count, 4)
+    }
+
+    func testABadRecordThrowsItsErrorAfterTheBatchesBeforeIt() throws {
+        let stream = try Numbers(count: 30).stream(epoch: 0)
+        let position = stream.order.firstIndex(of: 17)!
+        let loader = StreamLoader(Numbers(count: 30, failing: 17), batchSize: 4) { $0 }
+        let epoch = loader.epoch(0)
+        var delivered = 0
+        XCTAssertThrowsError(try { while try epoch.next() != nil { delivered += 1 } }()) { error in
+            XCTAssertEqual("\(error)", "record 17 of numbers.txt is malformed")
+        }
+        XCTAssertEqual(delivered, position / 4)
+    }
+
+    func testDroppingAnEpochEarlyDoesNotHang() throws {
+        let loader = StreamLoader(Numbers(count: 10_000), batchSize: 2, prefetch: 1) { $0 }
+        do {
+            let epoch = loader.epoch(0)
+            _ = try epoch.next()
+        }
+    }
+}
