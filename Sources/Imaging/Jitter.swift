@@ -49,4 +49,12 @@ public struct Jitter: Sendable {
         }
         return (transform(source), transform(target))
     }
+
+    /// Jitters one image on its own (an unaligned dataset's A or B): the same draws as
+    /// `apply(source:target:generator:)`.
+    ///
+    /// - Returns: `[cropTo, cropTo, C]`.
+    public func apply(_ image: Tensor, generator: inout SeededGenerator) -> Tensor {
+        apply(source: image, target: Tensor(shape: [1, 1, image.shape[2]], repeating: 0), generator: &generator).0
+    }
 }

@@ -203,7 +203,7 @@ func stack(_ images: [Tensor]) -> Tensor {
 }
 
 /// The JPEG/PNG files directly in `directory`, sorted by name.
-private func listImages(in directory: URL) throws -> [URL] {
+func listImages(in directory: URL) throws -> [URL] {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
     else {
