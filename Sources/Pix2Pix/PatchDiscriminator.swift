@@ -111,6 +111,15 @@ public final class PatchDiscriminator: Module {
         return output(stages.reduce(pair) { $1($0) })
     }
 
+    /// Patch logits for one image: an unconditional discriminator (CycleGAN's), whose
+    /// `inputChannels` are the image's.
+    ///
+    /// - Parameter image: `[N, H, W, inputChannels]`.
+    /// - Returns: `[N, H/2^layers, W/2^layers, 1]` logits, as `callAsFunction(source:target:)`.
+    public func callAsFunction(_ image: Tensor) -> Tensor {
+        output(stages.reduce(image) { $1($0) })
+    }
+
     /// The seed's sigmoid output: the probability that each patch is real.
     public func probabilities(source: Tensor, target: Tensor) -> Tensor {
         sigmoid(self(source: source, target: target))
