@@ -131,6 +131,9 @@ public final class CycleGANTrainer {
             cycleB: cycleB.scalar, identityB: identityB.scalar)
     }
 
+    /// Sets the step counter (a resumed checkpoint's).
+    func restore(completedSteps: Int) { self.completedSteps = completedSteps }
+
     /// LSGAN: the mean squared distance of the patch logits to 1 (real) or 0 (fake).
     private func lsgan(_ logits: Tensor, real: Bool) -> Tensor {
         meanSquaredError(logits, Tensor(shape: logits.shape, repeating: real ? 1 : 0))

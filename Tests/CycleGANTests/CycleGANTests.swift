@@ -107,4 +107,44 @@ final class CycleGANTests: XCTestCase {
         let image = withoutGradient { discriminator(concatenate([source, target], axis: -1)) }
         XCTAssertEqual(pair.scalars, image.scalars)
     }
+
+    func testResumingFromACheckpointEqualsTrainingStraightPoolsIncluded() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cyclegan-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        var random = SeededGenerator(seed: 5)
+        let batches = (0..<7).map { _ in
+            (
+                Tensor.randomUniform([1, 16, 16, 3], lowerBound: -1, upperBound: 1, generator: &random),
+                Tensor.randomUniform([1, 16, 16, 3], lowerBound: -1, upperBound: 1, generator: &random)
+            )
+        }
+        let straight = makeTrainer()
+        let straightLosses = try batches.map { try straight.step(a: $0.0, b: $0.1) }
+
+        let first = makeTrainer()
+        for batch in batches.prefix(5) { try first.step(a: batch.0, b: batch.1) }  // the pools (4) are full
+        try first.saveCheckpoint(to: file)
+        RandomState.seed(99)
+        let resumed = makeTrainer()
+        _ = try resumed.step(a: batches[6].0, b: batches[6].1)  // state that the load must replace
+        try resumed.loadCheckpoint(from: file)
+        XCTAssertEqual(resumed.completedSteps, 5)
+        let resumedLosses = try batches.suffix(2).map { try resumed.step(a: $0.0, b: $0.1) }
+        XCTAssertEqual(resumedLosses, Array(straightLosses.suffix(2)))
+        XCTAssertEqual(
+            resumed.generatorA.parameters.map(\.value.scalars), straight.generatorA.parameters.map(\.value.scalars))
+    }
+
+    func testAPix2PixCheckpointIsRefusedNamingTheFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pix2pix-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        RandomState.seed(1)
+        let pix2pix = Pix2PixTrainer(
+            generator: UNetGenerator(.init(depth: 3, baseFilters: 4)),
+            discriminator: PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 4)))
+        try pix2pix.saveCheckpoint(to: file)
+        XCTAssertThrowsError(try makeTrainer().loadCheckpoint(from: file)) {
+            XCTAssertTrue("\($0)".contains(file.path) && "\($0)".contains("not a CycleGAN"), "\($0)")
+        }
+    }
 }
