@@ -109,7 +109,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pix2pix-benchmark",
-            dependencies: ["DeepLearning", "Pix2Pix", "Imaging", "COpenBLAS"],
+            dependencies: ["DeepLearning", "Pix2Pix", "Imaging", "CycleGAN", "COpenBLAS"],
             path: "Benchmarks/Pix2PixBenchmark"
         ),
         .target(

@@ -5,7 +5,7 @@ struct Arguments {
     var steps = 10, warmup = 3, size = 256, batch = 1
     var json = false, compareTorch = false, profile = false, profileOps = false
     var soak = 0, rounds = 1, bf16 = false, recompute = false, r1 = false
-    var loader: String? = nil, workers = 0
+    var loader: String? = nil, workers = 0, cyclegan = false
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -19,6 +19,7 @@ struct Arguments {
             case "--bf16": bf16 = true
             case "--recompute": recompute = true
             case "--r1": r1 = true
+            case "--cyclegan": cyclegan = true
             case "--loader": loader = it.next()
             case "--workers": workers = Swift.max(0, Int(it.next() ?? "") ?? 0)
             case "--compare-torch": compareTorch = true
@@ -29,7 +30,7 @@ struct Arguments {
             case "--rounds": rounds = Swift.max(1, Int(it.next() ?? "") ?? 1)
             case "--help", "-h":
                 print(
-                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--recompute] [--r1] [--loader DIR [--workers N]] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
+                    "usage: pix2pix-benchmark [--steps N] [--warmup N] [--batch 1] [--size 256] [--bf16] [--recompute] [--r1] [--cyclegan] [--loader DIR [--workers N]] [--json] [--compare-torch [--rounds N]] [--profile] [--profile-ops [--detailed]] [--soak N]"
                 )
                 exit(0)
             default:

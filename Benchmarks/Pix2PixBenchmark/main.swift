@@ -9,6 +9,8 @@
 //   swift run -c release pix2pix-benchmark [--steps 10] [--warmup 3] [--batch 1] [--size 256] [--bf16] [--recompute]
 //       [--json] [--compare-torch [--rounds N]]
 //
+// --cyclegan times one CycleGAN training step instead (junyanz's networks and recipe), against
+// PyTorch fp32 (Benchmarks/Peers/torch_cyclegan.py) with --compare-torch, and both peak RSS.
 // --loader DIR [--workers N] times the data pipeline alone on a folder of side-by-side JPEG pairs
 // (decode, jitter, collate; pairs/s), against PyTorch's DataLoader with PIL with --compare-torch.
 // --r1 times one discriminator step with the R1 penalty instead (StyleGAN2's Dreal + Dr1: D on the
@@ -29,6 +31,10 @@ import Pix2Pix
 
 let arguments = Arguments().validated()
 let machine = MachineDescription()
+if arguments.cyclegan {
+    try benchmarkCycleGAN(arguments: arguments, machine: machine)
+    exit(0)
+}
 let sgemm = sgemmGFLOPS()
 RandomState.seed(0)
 let generator = UNetGenerator()
