@@ -2,7 +2,7 @@
 // networks), ours against PyTorch fp32 (Benchmarks/Peers/torch_cyclegan.py), and the peak RSS of
 // each (this mode runs before anything else is built, so the figure is the step's).
 import CycleGAN
-import DeepLearning
+@_spi(Benchmarks) import DeepLearning
 import Foundation
 import Pix2Pix
 
@@ -24,6 +24,25 @@ func benchmarkCycleGAN(arguments: Arguments, machine: MachineDescription) throws
     let shape = [1, arguments.size, arguments.size, 3]
     let a = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &random)
     let b = Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &random)
+    if arguments.profileOps {
+        // Where a step's time goes, per recorded op (forward and pullback), in ms per step.
+        for _ in 0..<arguments.warmup { try trainer.step(a: a, b: b) }
+        OpProfiler.start(detailed: CommandLine.arguments.contains("--detailed"))
+        var wall = 0.0
+        for _ in 0..<arguments.steps {
+            OpProfiler.mark()
+            wall += try seconds { try trainer.step(a: a, b: b) }
+        }
+        let n = Double(arguments.steps)
+        for e in OpProfiler.stop().sorted(by: { $0.forward + $0.backward > $1.forward + $1.backward }) {
+            print(
+                String(
+                    format: "%@ %6d %9.1fms %9.1fms", e.op.padding(toLength: 100, withPad: " ", startingAt: 0),
+                    e.calls / arguments.steps, e.forward / n * 1e3, e.backward / n * 1e3))
+        }
+        print(String(format: "wall %.1f ms per step", wall / n * 1e3))
+        return
+    }
     var ours: [(min: Double, median: Double)] = [], peers: [(min: Double, median: Double)] = []
     var version = "", peerRSS = 0
     for _ in 0..<(arguments.compareTorch ? arguments.rounds : 1) {
