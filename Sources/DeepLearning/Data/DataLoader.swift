@@ -48,7 +48,7 @@ public final class DataLoader<D: Dataset, Batch> {
     public let seed: UInt64
     private let collate: ([D.Sample]) throws -> Batch
     /// The dataset's count when the loader was made, which the sampler was made for.
-    private let datasetCount: Int
+    fileprivate let datasetCount: Int
 
     /// A loader of `dataset` in batches of `batchSize`.
     ///
@@ -99,7 +99,7 @@ public final class DataLoader<D: Dataset, Batch> {
         }
         precondition(
             (0...batches.count).contains(start), "DataLoader: batch \(start) is not in 0...\(batches.count)")
-        return Epoch(loader: self, epoch: epoch, batches: batches, start: start, datasetCount: count)
+        return Epoch(loader: self, epoch: epoch, batches: batches, start: start)
     }
 
     /// Loads and collates one batch.
@@ -123,15 +123,13 @@ public final class DataLoader<D: Dataset, Batch> {
         private let loader: DataLoader
         private let epoch: Int
         private let batches: [[Int]]
-        private let datasetCount: Int
         /// Shared with the workers, which hold it (not the epoch), so dropping the epoch stops them.
         private let queue: BatchQueue<Batch>
 
-        fileprivate init(loader: DataLoader, epoch: Int, batches: [[Int]], start: Int, datasetCount: Int) {
+        fileprivate init(loader: DataLoader, epoch: Int, batches: [[Int]], start: Int) {
             self.loader = loader
             self.epoch = epoch
             self.batches = batches
-            self.datasetCount = datasetCount
             let workers = Swift.min(loader.workers, batches.count - start)
             queue = BatchQueue(consumed: start, workers: workers)
             for worker in 0..<workers {
@@ -156,10 +154,11 @@ public final class DataLoader<D: Dataset, Batch> {
         public func next() throws -> Batch? {
             let index = queue.consumed
             guard index < batches.count else { return nil }
-            guard loader.dataset.count == datasetCount else {
+            guard loader.dataset.count == loader.datasetCount else {
                 queue.stop()
                 throw DataLoaderError(
-                    "the dataset's count changed from \(datasetCount) to \(loader.dataset.count) during epoch \(epoch)")
+                    "the dataset's count changed from \(loader.datasetCount) to \(loader.dataset.count) during epoch \(epoch)"
+                )
             }
             let result =
                 loader.workers == 0

@@ -34,11 +34,7 @@ public struct DistributedSampler: Sendable {
 
     /// This process's samples of `epoch`, in order.
     public func indices(epoch: Int) -> [Int] {
-        var order = Array(0..<count)
-        if shuffle {
-            var generator = SeededGenerator(seed: seed &+ UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15)
-            order.shuffle(using: &generator)
-        }
+        let order = shuffle ? RandomSampler(count: count, seed: seed).indices(epoch: epoch) : Array(0..<count)
         return shard(of: order)
     }
 
