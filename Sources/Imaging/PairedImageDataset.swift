@@ -182,24 +182,8 @@ public struct PairedBatches {
             sources.append(source)
             targets.append(target)
         }
-        return (stack(sources), stack(targets))
+        return (Tensor.stacked(sources), Tensor.stacked(targets))
     }
-}
-
-/// `[H, W, C]` images of one shape → `[N, H, W, C]`.
-func stack(_ images: [Tensor]) -> Tensor {
-    let shape = images[0].shape
-    precondition(
-        images.allSatisfy { $0.shape == shape },
-        "cannot stack images of shapes \(images.map { describeShape($0.shape) })")
-    var output = Tensor(shape: [images.count] + shape, repeating: 0)
-    let each = images[0].count
-    output.withUnsafeMutableBufferPointer { out in
-        for (i, image) in images.enumerated() {
-            image.withUnsafeBufferPointer { (out.baseAddress! + i * each).update(from: $0.baseAddress!, count: each) }
-        }
-    }
-    return output
 }
 
 /// The JPEG/PNG files directly in `directory`, sorted by name.

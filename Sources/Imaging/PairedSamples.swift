@@ -35,6 +35,6 @@ public struct PairedSamples: Dataset {
 
     /// A batch: the sources and the targets stacked, `[B, H, W, 3]` each.
     public static func collate(_ samples: [(source: Tensor, target: Tensor)]) -> (source: Tensor, target: Tensor) {
-        (stack(samples.map(\.source)), stack(samples.map(\.target)))
+        (Tensor.stacked(samples.map(\.source)), Tensor.stacked(samples.map(\.target)))
     }
 }

@@ -65,6 +65,6 @@ public struct UnalignedImageDataset: Dataset {
 
     /// A batch: the A images and the B images stacked, `[N, S, S, 3]` each.
     public static func collate(_ samples: [(a: Tensor, b: Tensor)]) -> (a: Tensor, b: Tensor) {
-        (stack(samples.map(\.a)), stack(samples.map(\.b)))
+        (Tensor.stacked(samples.map(\.a)), Tensor.stacked(samples.map(\.b)))
     }
 }
