@@ -132,15 +132,23 @@ public final class PairedImageDataset {
         jitter: Jitter? = nil, shard: DistributedSampler? = nil
     ) -> PairedBatches {
         precondition(size > 0, "batch size must be positive, got \(size)")
-        var order = Array(0..<count)
-        if shuffled { order.shuffle(using: &generator) }
-        var jitterSeed = generator.next()
-        if let shard {
-            order = shard.shard(of: order)
-            jitterSeed ^= UInt64(shard.rank) &* 0xD1B5_4A32_D192_ED03
-        }
+        var (order, jitterSeed) = epochOrder(shuffled: shuffled, generator: &generator, shard: shard)
+        if let shard { jitterSeed ^= UInt64(shard.rank) &* 0xD1B5_4A32_D192_ED03 }
         return PairedBatches(
             dataset: self, order: order, batchSize: size, jitter: jitter, generator: SeededGenerator(seed: jitterSeed))
+    }
+
+    /// An epoch's order of the pairs, drawn from `generator` as `batches(of:…)` draws it — the
+    /// permutation (when `shuffled`), then one value, the epoch's jitter seed — and cut to this
+    /// process's share with a `shard`. For a loader (`PairedSamples`) that keeps a run's stream
+    /// where `batches` would leave it.
+    public func epochOrder(
+        shuffled: Bool, generator: inout SeededGenerator, shard: DistributedSampler? = nil
+    ) -> (order: [Int], jitterSeed: UInt64) {
+        var order = Array(0..<count)
+        if shuffled { order.shuffle(using: &generator) }
+        let jitterSeed = generator.next()
+        return (shard?.shard(of: order) ?? order, jitterSeed)
     }
 }
 

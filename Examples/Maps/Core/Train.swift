@@ -308,12 +308,9 @@ func train(
     while trainer.completedSteps < totalSteps {
         trainer.epoch = epoch
         let epochStart = dataGenerator
-        // The epoch's order from the run's shuffling stream (one more draw, the stream's jitter
-        // seed before the loader, keeps every run's stream where it was), then this rank's share.
-        var order = Array(0..<data.train.count)
-        order.shuffle(using: &dataGenerator)
-        _ = dataGenerator.next()
-        if let shard { order = shard.shard(of: order) }
+        // The epoch's order from the run's shuffling stream, as every run has drawn it, then
+        // this rank's share (the stream's jitter seed is unused: the loader seeds each pair).
+        let order = data.train.epochOrder(shuffled: true, generator: &dataGenerator, shard: shard).order
         let loader = DataLoader(
             samples, batchSize: options.batch, sampler: FixedOrderSampler(order), workers: workers,
             seed: options.seed &+ 2, collate: PairedSamples.collate)
