@@ -44,27 +44,11 @@ func benchmarkLoader(folder: String, workers: Int, arguments: Arguments, machine
 
 /// Runs Benchmarks/Peers/torch_loader.py on the same folder with the same workers.
 private func runTorchLoaderPeer(folder: String, workers: Int) -> (version: String, rate: Double)? {
-    let env = ProcessInfo.processInfo.environment
-    let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Peers")
-        .standardized
-    let venvPython = peers.appendingPathComponent(".venv/bin/python").path
-    let python =
-        env["PEER_PYTHON"] ?? (FileManager.default.fileExists(atPath: venvPython) ? venvPython : "/usr/bin/python3")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [
-        peers.appendingPathComponent("torch_loader.py").path, folder, "--workers", "\(workers)", "--json",
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
     struct Result: Decodable {
         let version: String
         let images_per_s: Double
     }
-    let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    guard let result = try? JSONDecoder().decode(Result.self, from: Data(line.utf8)) else { return nil }
-    return (result.version, result.images_per_s)
+    // The peer loads on one thread plus its worker processes: no --threads.
+    return runPeer(script: "torch_loader.py", [folder, "--workers", "\(workers)"], threads: false, as: Result.self)
+        .map { ($0.result.version, $0.result.images_per_s) }
 }
