@@ -12,15 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 version="${1:-1.23.2}"
-if ! command -v protoc >/dev/null; then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
-fi
-swift package resolve
-(cd .build/checkouts/swift-protobuf && swift build -c release --product protoc-gen-swift)
-plugin="$(cd .build/checkouts/swift-protobuf && swift build -c release --show-bin-path)/protoc-gen-swift"
+source Tools/protoc-swift.sh  # protoc and $plugin (protoc-gen-swift)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$work" "onnx==$version"
