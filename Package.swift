@@ -10,7 +10,7 @@
 //   MapsCore -> Pix2PixONNX -> Pix2Pix, ONNX -> DeepLearning, SwiftProtobuf
 //   MapsCore -> KerasHDF5 -> DeepLearning, CHDF5 (libhdf5)
 //   MapsCore -> Distributed -> DeepLearning, CMPI (Open MPI)
-//   MapsCore -> TensorBoard
+//   MapsCore -> TensorBoard, CycleGAN
 //   TensorBoard -> DeepLearning, Imaging, SwiftProtobuf
 //   CycleGAN -> Pix2Pix, Imaging (public API only)
 // Docs/Design.md explains the stack and the decisions behind it.
@@ -78,7 +78,7 @@ let package = Package(
             name: "MapsCore",
             dependencies: [
                 "DeepLearning", "Imaging", "Pix2Pix", "Pix2PixONNX", "KerasHDF5", "Distributed", "TensorBoard",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CycleGAN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Maps/Core"
         ),

@@ -4,12 +4,14 @@ import Foundation
 /// Saving and resuming a CycleGAN run in one safetensors file: the four networks
 /// (`generatorA/`, `generatorB/`, `discriminatorA/`, `discriminatorB/`), both optimizers'
 /// moments, both image pools' stored images (`poolA/0`, …) and, in the metadata, the step, the
-/// optimizers' steps and the pools' random streams — so N steps, save, load, M steps equals
-/// N + M steps straight. Written atomically.
+/// optimizers' steps, the epoch and the pools' random streams — so N steps, save, load, M steps
+/// equals N + M steps straight. Written atomically.
 extension CycleGANTrainer {
     private struct State: Codable {
         var format = 1
         var completedSteps: Int
+        /// nil in checkpoints written before the schedule existed (epoch 0).
+        var epoch: Int?
         var options: Options
         var generatorOptimizerStep: Int
         var discriminatorOptimizerStep: Int
@@ -24,8 +26,9 @@ extension CycleGANTrainer {
 
     private static let stateKey = "cyclegan.training-state"
 
-    /// Writes the whole training state to `url` (atomically).
-    public func saveCheckpoint(to url: URL) throws {
+    /// Writes the whole training state to `url` (atomically), with `extra` metadata of the
+    /// caller's (a data loader's position, say) returned by `loadCheckpoint(from:)`.
+    public func saveCheckpoint(to url: URL, extra: [String: String] = [:]) throws {
         var tensors: [(name: String, tensor: Tensor)] = []
         let networks: [(String, Module)] = [
             ("generatorA", generatorA), ("generatorB", generatorB), ("discriminatorA", discriminatorA),
@@ -43,20 +46,24 @@ extension CycleGANTrainer {
             tensors += pool.images.enumerated().map { ("\(prefix)/\($0.offset)", $0.element) }
         }
         let state = State(
-            completedSteps: completedSteps, options: options, generatorOptimizerStep: generatorOptimizer.step,
+            completedSteps: completedSteps, epoch: epoch, options: options,
+            generatorOptimizerStep: generatorOptimizer.step,
             discriminatorOptimizerStep: discriminatorOptimizer.step,
             poolA: PoolState(count: poolA.images.count, generator: poolA.generator),
             poolB: PoolState(count: poolB.images.count, generator: poolB.generator))
         let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        try SafeTensors.write(tensors, metadata: [Self.stateKey: json], to: url)
+        var metadata = extra
+        metadata[Self.stateKey] = json
+        try SafeTensors.write(tensors, metadata: metadata, to: url)
     }
 
-    /// Restores a state written by `saveCheckpoint(to:)` into this trainer, whose networks must
-    /// have the same architecture.
+    /// Restores a state written by `saveCheckpoint(to:extra:)` into this trainer, whose networks
+    /// must have the same architecture; returns the caller's `extra` metadata.
     ///
     /// - Throws: `SerializationError` naming the file (and the tensor) when anything is missing,
     ///   mis-shaped or corrupt, or the file is not a CycleGAN checkpoint (a pix2pix one, say).
-    public func loadCheckpoint(from url: URL) throws {
+    @discardableResult
+    public func loadCheckpoint(from url: URL) throws -> [String: String] {
         let (tensors, metadata) = try SafeTensors.read(from: url)
         guard let json = metadata[Self.stateKey],
             let state = try? JSONDecoder().decode(State.self, from: Data(json.utf8))
@@ -95,6 +102,9 @@ extension CycleGANTrainer {
             throw SerializationError(path: url.path, "\(error)")
         }
         (poolA, poolB) = (try pool("poolA", state.poolA), try pool("poolB", state.poolB))
-        restore(completedSteps: state.completedSteps)
+        restore(completedSteps: state.completedSteps, epoch: state.epoch ?? 0)
+        var extra = metadata
+        extra[Self.stateKey] = nil
+        return extra
     }
 }

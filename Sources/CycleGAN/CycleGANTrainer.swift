@@ -32,14 +32,27 @@ public final class CycleGANTrainer {
         public var learningRate: Float = 2e-4
         public var beta1: Float = 0.5
         public var beta2: Float = 0.999
+        /// Epochs at the full learning rate (junyanz's `n_epochs`, 100).
+        public var constantEpochs = 100
+        /// Epochs of linear decay to zero after them (`n_epochs_decay`, 100); 0 keeps the rate
+        /// constant.
+        public var decayEpochs = 100
 
         /// junyanz's defaults with any field overridden.
         public init(
             lambdaA: Float = 10, lambdaB: Float = 10, identity: Float = 0.5, poolSize: Int = 50,
-            learningRate: Float = 2e-4, beta1: Float = 0.5, beta2: Float = 0.999
+            learningRate: Float = 2e-4, beta1: Float = 0.5, beta2: Float = 0.999, constantEpochs: Int = 100,
+            decayEpochs: Int = 100
         ) {
             (self.lambdaA, self.lambdaB, self.identity, self.poolSize) = (lambdaA, lambdaB, identity, poolSize)
             (self.learningRate, self.beta1, self.beta2) = (learningRate, beta1, beta2)
+            (self.constantEpochs, self.decayEpochs) = (constantEpochs, decayEpochs)
+        }
+
+        /// The learning rate of `epoch` (0-based): junyanz's `lambda_rule` (`LinearDecay` over epochs).
+        public func learningRate(epoch: Int) -> Float {
+            LinearDecay(base: learningRate, constantSteps: constantEpochs, decaySteps: decayEpochs)
+                .learningRate(at: epoch)
         }
     }
 
@@ -61,6 +74,16 @@ public final class CycleGANTrainer {
     public var poolA: ImagePool, poolB: ImagePool
     /// Steps completed.
     public private(set) var completedSteps = 0
+    /// The current epoch (0-based); setting it applies the learning-rate schedule to both
+    /// optimizers, as junyanz's `update_learning_rate` at the end of each epoch.
+    public var epoch = 0 {
+        didSet {
+            let rate = options.learningRate(epoch: epoch)
+            (generatorOptimizer.learningRate, discriminatorOptimizer.learningRate) = (rate, rate)
+        }
+    }
+    /// The learning rate in force for the current epoch.
+    public var learningRate: Float { generatorOptimizer.learningRate }
 
     /// A trainer with fresh optimizers and empty pools; the pools' streams are drawn from the
     /// default random stream.
@@ -131,8 +154,11 @@ public final class CycleGANTrainer {
             cycleB: cycleB.scalar, identityB: identityB.scalar)
     }
 
-    /// Sets the step counter (a resumed checkpoint's).
-    func restore(completedSteps: Int) { self.completedSteps = completedSteps }
+    /// Sets the step counter and the epoch (a resumed checkpoint's).
+    func restore(completedSteps: Int, epoch: Int) {
+        self.completedSteps = completedSteps
+        self.epoch = epoch
+    }
 
     /// LSGAN: the mean squared distance of the patch logits to 1 (real) or 0 (fake).
     private func lsgan(_ logits: Tensor, real: Bool) -> Tensor {

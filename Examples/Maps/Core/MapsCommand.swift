@@ -14,6 +14,7 @@ public struct MapsCommand: ParsableCommand {
             """,
         subcommands: [
             Demo.self, Synthesize.self, Prepare.self, Train.self, Translate.self, Evaluate.self, Export.self,
+            CycleGANCommand.self,
         ],
         defaultSubcommand: Demo.self
     )

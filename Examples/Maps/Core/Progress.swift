@@ -23,6 +23,16 @@ struct ProgressBar {
     }
 
     mutating func update(step: Int, epoch: Int, losses: Pix2PixTrainer.Losses) {
+        update(
+            step: step, epoch: epoch,
+            terms: String(
+                format: "D real %.3f  D fake %.3f  G GAN %.3f  G L1 %.4f", losses.discriminatorReal,
+                losses.discriminatorFake, losses.generatorGAN, losses.generatorL1)
+                + (losses.discriminatorPenalty.map { String(format: "  D penalty %.3f", $0) } ?? ""))
+    }
+
+    /// Shows step `step` of `epoch` (0-based) with the loss terms as `terms` spells them.
+    mutating func update(step: Int, epoch: Int, terms: String) {
         let done = step - startStep
         let elapsed = Date().timeIntervalSince(start)
         let rate = Double(done) / Swift.max(elapsed, 1e-9)
@@ -31,10 +41,8 @@ struct ProgressBar {
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let line =
             String(
-                format: "%@ %d/%d  epoch %d  %.2f it/s  ETA %@  D real %.3f  D fake %.3f  G GAN %.3f  G L1 %.4f",
-                bar, step, total, epoch + 1, rate, ProgressBar.duration(eta), losses.discriminatorReal,
-                losses.discriminatorFake, losses.generatorGAN, losses.generatorL1)
-            + (losses.discriminatorPenalty.map { String(format: "  D penalty %.3f", $0) } ?? "")
+                format: "%@ %d/%d  epoch %d  %.2f it/s  ETA %@  ", bar, step, total, epoch + 1, rate,
+                ProgressBar.duration(eta)) + terms
         if standardOutputIsTerminal {
             say("\r" + line + "  ", terminator: step == total ? "\n" : "")
         } else {

@@ -192,6 +192,11 @@ struct RunDirectory {
 
     func loadOptions() throws -> RunOptions {
         guard FileManager.default.fileExists(atPath: options.path) else {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("cyclegan.json").path) {
+                throw MapsError(
+                    "\(url.path): a CycleGAN run (cyclegan.json), not a pix2pix one; use `maps cyclegan translate`, `evaluate` or `export` with it"
+                )
+            }
             throw MapsError(
                 "\(url.path): not a training run (no options.json); train one with `maps train --output \(url.path)`")
         }
