@@ -141,7 +141,9 @@ let package = Package(
         .testTarget(name: "DigitsTests", dependencies: ["DigitsCore"]),
         .testTarget(name: "RingTests", dependencies: ["RingCore"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
-        .testTarget(name: "CycleGANTests", dependencies: ["CycleGAN"]),
+        .testTarget(
+            name: "CycleGANTests", dependencies: ["CycleGAN", "Pix2Pix", "DeepLearning"], resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ExtendingTests", dependencies: ["DeepLearning", "Imaging", "Pix2Pix"]),
     ],
     swiftLanguageModes: [.v5]

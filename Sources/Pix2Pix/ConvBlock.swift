@@ -21,14 +21,17 @@ public final class ConvBlock: Layer {
     ///     drops it under batch norm).
     ///   - batchNormEpsilon: Keras's 1e-3 unless given (PyTorch's is 1e-5).
     ///   - padding: Keras's `.same` unless given (junyanz's stride-1 convolutions pad by 1).
+    ///   - instanceNormAffine: whether instance norm has learnable γ and β; default true (the
+    ///     seed's), junyanz's has none.
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int = 4, stride: Int = 2, norm: NormalizationKind,
-        useBias: Bool = true, batchNormEpsilon: Float = 1e-3, padding: Padding = .same
+        useBias: Bool = true, batchNormEpsilon: Float = 1e-3, padding: Padding = .same,
+        instanceNormAffine: Bool = true
     ) {
         conv = Conv2D(
             inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon)
+        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon, instanceNormAffine: instanceNormAffine)
     }
 
     /// `[N, H, W, in]` → `[N, ⌈H/stride⌉, ⌈W/stride⌉, out]`.

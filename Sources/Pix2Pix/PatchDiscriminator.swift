@@ -31,7 +31,7 @@ public final class PatchDiscriminator: Module {
         /// `.keras`: the seed's. `.pytorch`: junyanz's `basic`/`n_layers`/`pixel` — the
         /// stride-1 4×4 convolutions pad by 1 on both sides (a 256² input gives 30×30 patch
         /// logits with 3 layers, where 'same' gives 32×32), no bias under batch norm (nor in the
-        /// pixel discriminator's output), batch-norm ε 1e-5.
+        /// pixel discriminator's output), batch-norm ε 1e-5, instance norm without γ and β.
         public var convention: ModelConvention = .keras
 
         /// The seed's discriminator.
@@ -72,14 +72,14 @@ public final class PatchDiscriminator: Module {
                 stages.append(
                     ConvBlock(
                         channels, f, kernelSize: 4, stride: 2, norm: i == 0 ? .none : configuration.norm,
-                        useBias: i == 0 || useBias, batchNormEpsilon: epsilon))
+                        useBias: i == 0 || useBias, batchNormEpsilon: epsilon, instanceNormAffine: !pytorch))
                 channels = f
             }
             let f = ndf * (1 << Swift.min(layers, 3))
             stages.append(
                 ConvBlock(
                     channels, f, kernelSize: 4, stride: 1, norm: configuration.norm, useBias: useBias,
-                    batchNormEpsilon: epsilon, padding: strideOnePadding))
+                    batchNormEpsilon: epsilon, padding: strideOnePadding, instanceNormAffine: !pytorch))
             output = Conv2D(
                 f, 1, kernelSize: 4, stride: 1, padding: strideOnePadding, kernelInitializer: pix2pixKernelInitializer)
         case .pixel:
@@ -87,7 +87,7 @@ public final class PatchDiscriminator: Module {
             stages.append(
                 ConvBlock(
                     ndf, ndf * 2, kernelSize: 1, stride: 1, norm: configuration.norm, useBias: useBias,
-                    batchNormEpsilon: epsilon))
+                    batchNormEpsilon: epsilon, instanceNormAffine: !pytorch))
             output = Conv2D(
                 ndf * 2, 1, kernelSize: 1, stride: 1, padding: .same, useBias: useBias,
                 kernelInitializer: pix2pixKernelInitializer)

@@ -15,16 +15,17 @@ public final class UNetUp: Module {
 
     /// Creates a block mapping `inChannels` to `outChannels` at twice the resolution.
     ///
-    /// `useBias`, `batchNormEpsilon` and `skipFirst` default to the seed's Keras model; junyanz's
-    /// PyTorch model has no bias under batch norm, ε 1e-5 and the skip first.
+    /// `useBias`, `batchNormEpsilon`, `skipFirst` and `instanceNormAffine` default to the seed's
+    /// Keras model; junyanz's PyTorch model has no bias under batch norm, ε 1e-5, the skip first
+    /// and instance norm without γ and β.
     public init(
         _ inChannels: Int, _ outChannels: Int, norm: NormalizationKind, dropout: Bool, useBias: Bool = true,
-        batchNormEpsilon: Float = 1e-3, skipFirst: Bool = false
+        batchNormEpsilon: Float = 1e-3, skipFirst: Bool = false, instanceNormAffine: Bool = true
     ) {
         deconv = Conv2DTranspose(
             inChannels, outChannels, kernelSize: 4, stride: 2, padding: .same, useBias: useBias,
             kernelInitializer: pix2pixKernelInitializer)
-        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon)
+        self.norm = norm.make(outChannels, epsilon: batchNormEpsilon, instanceNormAffine: instanceNormAffine)
         self.dropout = dropout ? Dropout(rate: 0.5) : nil
         self.skipFirst = skipFirst
     }
@@ -66,8 +67,9 @@ public final class UNetGenerator: Layer {
         public var norm: NormalizationKind = .batch
         /// `.keras`: the seed's model. `.pytorch`: junyanz's `unet_256`/`unet_128` — the same
         /// function with the skip connection first in each concatenation, no convolution bias
-        /// under batch norm (but in the output layer), batch-norm ε 1e-5, and dropout in the
-        /// `depth − 5` decoder blocks after the innermost one instead of the first three.
+        /// under batch norm (but in the output layer), batch-norm ε 1e-5, instance norm without γ
+        /// and β, and dropout in the `depth − 5` decoder blocks after the innermost one instead of
+        /// the first three.
         public var convention: ModelConvention = .keras
 
         /// The seed's `unet_256`.
@@ -118,7 +120,7 @@ public final class UNetGenerator: Layer {
             encoder.append(
                 ConvBlock(
                     channels, f, norm: i == 0 ? .none : configuration.norm, useBias: useBias,
-                    batchNormEpsilon: epsilon))
+                    batchNormEpsilon: epsilon, instanceNormAffine: !pytorch))
             channels = f
         }
         self.encoder = encoder
@@ -132,7 +134,7 @@ public final class UNetGenerator: Layer {
             decoder.append(
                 UNetUp(
                     channels, f, norm: configuration.norm, dropout: dropout, useBias: useBias,
-                    batchNormEpsilon: epsilon, skipFirst: pytorch))
+                    batchNormEpsilon: epsilon, skipFirst: pytorch, instanceNormAffine: !pytorch))
             channels = f * 2  // concatenated with the skip of the same width
         }
         self.decoder = decoder

@@ -41,6 +41,7 @@ final class PyTorchImportTests: XCTestCase {
             // junyanz puts dropout in the depth − 5 blocks after the innermost.
             XCTAssertEqual(
                 generator.decoder.map { $0.dropout != nil }, (0..<(depth - 1)).map { $0 >= 1 && $0 <= depth - 5 })
+            assertNormsHaveNoScaleOrOffset(generator, norm, name)
             let reference = try NPZ.read(from: fixture("\(name).npz"))
             let input = nhwc(reference["input"]!)
             let deterministic = generator.translate(input, mode: .deterministic)
@@ -60,6 +61,7 @@ final class PyTorchImportTests: XCTestCase {
             XCTAssertEqual(
                 discriminator.configuration,
                 .init(architecture: architecture, baseFilters: 4, norm: norm, convention: .pytorch), name)
+            assertNormsHaveNoScaleOrOffset(discriminator, norm, name)
             let reference = try NPZ.read(from: fixture("\(name).npz"))
             let pair = nhwc(reference["input"]!)  // junyanz's cat(real_A, fake_B)
             let (source, target) = (pair.slice(axis: 3, 0..<3), pair.slice(axis: 3, 3..<6))
@@ -125,6 +127,19 @@ final class PyTorchImportTests: XCTestCase {
         XCTAssertThrowsError(
             try ResNetGenerator.fromPyTorch(["model.model.0.weight": Tensor.zeros([1])], source: source)
         ) { error in XCTAssertTrue("\(error)".contains("not a junyanz ResnetGenerator"), "\(error)") }
+    }
+
+    /// junyanz's instance norm is `InstanceNorm2d(affine=False)`: nothing for training to move
+    /// (batch norm keeps its γ and β).
+    private func assertNormsHaveNoScaleOrOffset(
+        _ model: Module, _ norm: NormalizationKind, _ name: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        let affine = model.namedParameters.map(\.name).filter { $0.hasSuffix(".gamma") || $0.hasSuffix(".beta") }
+        if norm == .instance {
+            XCTAssertEqual(affine, [], "\(name): instance norm without γ and β", file: file, line: line)
+        } else {
+            XCTAssertFalse(affine.isEmpty, "\(name): batch norm with γ and β", file: file, line: line)
+        }
     }
 
     private func assertClose(
