@@ -53,4 +53,6 @@ struct KernelSettings {
     var pointwiseLevel = ThinProduct.defaultLevel
     /// Whether general matrix products run in bfloat16 (`withMatrixPrecision`).
     var bfloat16Products = false
+    /// Whether stride-1 3×3 convolutions take the Winograd route (`ConvGeometry.usesWinograd`).
+    var winograd = true
 }

@@ -70,6 +70,10 @@ extension ConvGeometry {
     ) {
         let cout = outputChannels, patch = patchSize, wo = outputWidth
         guard rows > 0, cout > 0 else { return }
+        if usesWinograd {
+            winogradForward(input: input, kernel: kernel, bias: bias, output: output)
+            return
+        }
         if isPointwise || patch == 0 {
             // A 1×1 convolution is a product on the input itself (k = 0: the bias, or zeros).
             product(
@@ -107,6 +111,10 @@ extension ConvGeometry {
             product(
                 transposeA: false, transposeB: true, m: rows, n: patch, k: cout,
                 a: outputGradient, lda: cout, b: kernel, ldb: cout, bias: bias, c: inputGradient, ldc: patch)
+            return
+        }
+        if bias == nil && usesWinograd {
+            winogradInputGradient(outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
             return
         }
         if let bias {
