@@ -96,4 +96,3 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(geometry(16, kernel: 5).usesWinograd)
     }
 }
-
