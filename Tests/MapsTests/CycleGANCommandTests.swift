@@ -1,6 +1,7 @@
 import DeepLearning
 import Foundation
 import Imaging
+import Pix2Pix
 import XCTest
 
 /// `maps cyclegan` through the binary: the unpaired split, exact resume, evaluation of both
@@ -182,5 +183,51 @@ final class CycleGANCommandTests: XCTestCase {
         ])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--image-size 30 must be a multiple of 4"), output)
+    }
+
+    /// A run started from junyanz's `latest_net_*.pth` files takes their architecture and
+    /// weights, and `translate` reads his generator files directly.
+    func testTrainingStartsFromJunyanzsNetworksAndTranslateReadsThem() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CycleGANTests/Fixtures")
+        let junyanz = root.appendingPathComponent("junyanz")
+        try FileManager.default.createDirectory(at: junyanz, withIntermediateDirectories: true)
+        for name in ["G_A", "G_B", "D_A", "D_B"] {
+            try FileManager.default.copyItem(
+                at: fixtures.appendingPathComponent("net_\(name).pth"),
+                to: junyanz.appendingPathComponent("latest_net_\(name).pth"))
+        }
+        let (status, output) = try MapsBinary.run([
+            "cyclegan", "train", "--data", path("unpaired"), "--output", path("run"), "--image-size", "32",
+            "--from-pytorch", junyanz.path, "--steps", "1",
+        ])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("starting from"), output)
+        let options =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("run/cyclegan.json")))
+            as? [String: Any]
+        XCTAssertEqual(options?["ngf"] as? Int, 4, "the architecture comes from the files")
+        XCTAssertEqual(options?["blocks"] as? Int, 2)
+        XCTAssertEqual(options?["ndf"] as? Int, 4)
+        XCTAssertEqual(options?["discriminatorLayers"] as? Int, 2)
+        // One Adam step from the file's weights: every weight moved by at most about the rate.
+        let trained = try MapsBinary.tensors(root.appendingPathComponent("run/generator_A.safetensors"))
+        let original = try ResNetGenerator.fromPyTorch(checkpoint: fixtures.appendingPathComponent("net_G_A.pth"))
+            .output.kernel.value
+        let kernel = try XCTUnwrap(trained["output.kernel"])
+        let moved = zip(kernel.scalars, original.scalars).map { Swift.abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(moved, 3e-4, "G_A started from latest_net_G_A.pth")
+        let (code, text) = try MapsBinary.run([
+            "cyclegan", "translate", "--pytorch-checkpoint", junyanz.appendingPathComponent("latest_net_G_A.pth").path,
+            "--input", path("unpaired/testA"), "--output", path("translated"),
+        ])
+        XCTAssertEqual(code, 0, text)
+        XCTAssertEqual(files("translated"), ["0001.png", "0002.png"])
+        let refused = try MapsBinary.run([
+            "cyclegan", "train", "--data", path("unpaired"), "--output", path("run2"), "--from-pytorch",
+            path("unpaired"),
+        ])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.contains("latest_net_G_A.pth: missing"), refused.output)
     }
 }
