@@ -4,6 +4,7 @@
 //   swift run -c release kernel-benchmark [--json] [--quick] [--threads N] [--scratch FLOATS] [--elementwise] [--thin]
 //   swift run -c release kernel-benchmark --layers [--compare-torch] [--only NAME,NAME]
 //   swift run -c release kernel-benchmark --bf16
+//   swift run -c release kernel-benchmark --winograd
 //
 // Measures cblas_sgemm GFLOP/s for square 1024³ and 2048³ products, then, for every conv and
 // transposed-conv shape of the pix2pix generator and discriminator at 256×256 batch 1, the
@@ -108,6 +109,34 @@ if arguments.contains("--layers") {
         only = Set(arguments[index + 1].split(separator: ",").map(String.init))
     }
     runLayerBenchmarks(compareTorch: arguments.contains("--compare-torch"), runs: quick ? 5 : 20, only: only)
+    exit(0)
+}
+
+// --winograd: the stride-1 3×3 convolutions of a ResNet generator's residual blocks (and two
+// U-Net-sized ones) with the Winograd route on and off: forward and input-gradient passes, the
+// kernel gradient (always the patch-matrix GEMM) for scale.
+if arguments.contains("--winograd") {
+    var g = SeededGenerator(seed: 7)
+    let cases: [(String, Int, Int, Int)] = [
+        ("resnet block 256ch 64²", 66, 256, 256), ("resnet block 128ch 64²", 66, 128, 128),
+        ("64ch 128²", 130, 64, 64), ("512ch 16²", 18, 512, 512),
+    ]
+    print("shape                       pass            GEMM (ms)  Winograd (ms)  speed-up")
+    for (name, size, cin, cout) in cases {
+        let x = Tensor.randomUniform([1, size, size, cin], lowerBound: -1, upperBound: 1, generator: &g)
+        let w = Tensor.randomUniform([3, 3, cin, cout], lowerBound: -0.1, upperBound: 0.1, generator: &g)
+        let runner = ConvolutionPassRunner(input: x, kernel: w, stride: 1, padding: .valid, transposed: false)
+        for pass in [ConvolutionPass.forward, .inputGradient, .kernelGradient] {
+            WinogradRoute.enabled = false
+            let gemm = fastest { runner.run(pass) }
+            WinogradRoute.enabled = true
+            let winograd = fastest { runner.run(pass) }
+            print(
+                name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                    + pass.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: "%9.2f  %13.2f  %7.2f×", gemm * 1e3, winograd * 1e3, gemm / winograd))
+        }
+    }
     exit(0)
 }
 

@@ -10,101 +10,96 @@
 
 #include <stdlib.h>
 
-void dl_winograd_kernel(const float *w, int cin, int cout, int flip, float *u) {
-    // U[ξ][r][s] with (r, s) = (ci, co), or (co, ci) for the input gradient's flipped kernel.
-    const long rows = flip ? cout : cin, columns = flip ? cin : cout, plane = rows * columns;
-    for (long r = 0; r < rows; r++) {
-        for (long s = 0; s < columns; s++) {
-            const long ci = flip ? s : r, co = flip ? r : s;
-            float g[3][3];
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) {
-                    const int ka = flip ? 2 - a : a, kb = flip ? 2 - b : b;
-                    g[a][b] = w[((long)(ka * 3 + kb) * cin + ci) * cout + co];
+void dl_winograd_kernel(const float *restrict w, int cin, int cout, float *restrict u) {
+    // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; U[i·4 + j] = Σ G[i][a]·g[a][b]·G[j][b], per (ci, co),
+    // along the contiguous output channels.
+    const long plane = (long)cin * cout;
+    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    for (long ci = 0; ci < cin; ci++) {
+        const float *restrict taps[9];
+        for (int tap = 0; tap < 9; tap++) taps[tap] = w + ((long)tap * cin + ci) * cout;
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                float c[9];
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++) c[a * 3 + b] = G[i][a] * G[j][b];
+                float *restrict out = u + (long)(i * 4 + j) * plane + ci * cout;
+#pragma clang loop vectorize(assume_safety)
+                for (long co = 0; co < cout; co++) {
+                    float sum = 0;
+                    for (int tap = 0; tap < 9; tap++) sum += c[tap] * taps[tap][co];
+                    out[co] = sum;
                 }
-            // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: t = G·g (4×3), then t·Gᵀ (4×4).
-            float t[4][3];
+            }
+        }
+    }
+}
+
+void dl_winograd_kernel_adjoint(const float *restrict du, int cin, int cout, float *restrict dw) {
+    // ∂g[a][b] = Σ G[i][a]·∂U[i·4 + j]·G[j][b], per (ci, co), along the output channels.
+    const long plane = (long)cin * cout;
+    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    for (long ci = 0; ci < cin; ci++) {
+        for (int a = 0; a < 3; a++) {
             for (int b = 0; b < 3; b++) {
-                t[0][b] = g[0][b];
-                t[1][b] = 0.5f * (g[0][b] + g[1][b] + g[2][b]);
-                t[2][b] = 0.5f * (g[0][b] - g[1][b] + g[2][b]);
-                t[3][b] = g[2][b];
-            }
-            for (int i = 0; i < 4; i++) {
-                float *out = u + (long)(i * 4) * plane + r * columns + s;
-                out[0] = t[i][0];
-                out[plane] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                out[2 * plane] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                out[3 * plane] = t[i][2];
+                float c[16];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) c[i * 4 + j] = G[i][a] * G[j][b];
+                float *restrict out = dw + ((long)(a * 3 + b) * cin + ci) * cout;
+                const float *restrict in = du + ci * cout;
+#pragma clang loop vectorize(assume_safety)
+                for (long co = 0; co < cout; co++) {
+                    float sum = 0;
+                    for (int xi = 0; xi < 16; xi++) sum += c[xi] * in[xi * plane + co];
+                    out[co] = sum;
+                }
             }
         }
     }
 }
 
-void dl_winograd_input(const float *x, int height, int width, int c, int pad_top, int pad_left, int tiles_y,
-                       int tiles_x, long t0, long t1, float *v, long xi_stride) {
-    float *zeros = calloc((size_t)c, sizeof(float));
-    const long per_image = (long)tiles_y * tiles_x;
-    for (long t = t0; t < t1; t++) {
-        const long image = t / per_image, within = t % per_image;
-        const int y0 = (int)(within / tiles_x) * 2 - pad_top, x0 = (int)(within % tiles_x) * 2 - pad_left;
-        const float *d[4][4];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                const int y = y0 + i, xx = x0 + j;
-                d[i][j] = (y < 0 || y >= height || xx < 0 || xx >= width)
-                              ? zeros
-                              : x + ((image * height + y) * (long)width + xx) * c;
-            }
-        float *out = v + (t - t0) * c;
-        for (int k = 0; k < c; k++) {
-            // Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1] on the rows, then on the columns.
-            float r[4][4];
-            for (int j = 0; j < 4; j++) {
-                const float a0 = d[0][j][k], a1 = d[1][j][k], a2 = d[2][j][k], a3 = d[3][j][k];
-                r[0][j] = a0 - a2;
-                r[1][j] = a1 + a2;
-                r[2][j] = a2 - a1;
-                r[3][j] = a1 - a3;
-            }
-            for (int i = 0; i < 4; i++) {
-                float *o = out + (long)(i * 4) * xi_stride + k;
-                o[0] = r[i][0] - r[i][2];
-                o[xi_stride] = r[i][1] + r[i][2];
-                o[2 * xi_stride] = r[i][2] - r[i][1];
-                o[3 * xi_stride] = r[i][1] - r[i][3];
-            }
-        }
-    }
-    free(zeros);
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define DL_WINOGRAD_X86 1
+#define F(name) dl_wg_##name##_avx512
+#define TARGET __attribute__((target("avx512f")))
+#include "winograd_body.h"
+#undef F
+#undef TARGET
+#define F(name) dl_wg_##name##_avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#include "winograd_body.h"
+#undef F
+#undef TARGET
+#endif
+#define F(name) dl_wg_##name##_generic
+#define TARGET
+#include "winograd_body.h"
+#undef F
+#undef TARGET
+
+void dl_winograd_input(int level, const float *x, int height, int width, int c, int pad_top, int pad_left,
+                       int tiles_y, int tiles_x, long t0, long t1, float *v, long xi_stride) {
+#ifdef DL_WINOGRAD_X86
+    if (level >= 2) { dl_wg_input_avx512(x, height, width, c, pad_top, pad_left, tiles_y, tiles_x, t0, t1, v, xi_stride); return; }
+    if (level == 1) { dl_wg_input_avx2(x, height, width, c, pad_top, pad_left, tiles_y, tiles_x, t0, t1, v, xi_stride); return; }
+#endif
+    dl_wg_input_generic(x, height, width, c, pad_top, pad_left, tiles_y, tiles_x, t0, t1, v, xi_stride);
 }
 
-void dl_winograd_output(const float *m, long xi_stride, int out_height, int out_width, int cout, int tiles_y,
-                        int tiles_x, long t0, long t1, const float *bias, float *y) {
-    const long per_image = (long)tiles_y * tiles_x;
-    for (long t = t0; t < t1; t++) {
-        const long image = t / per_image, within = t % per_image;
-        const int oy = (int)(within / tiles_x) * 2, ox = (int)(within % tiles_x) * 2;
-        const float *in = m + (t - t0) * cout;
-        float *row0 = y + ((image * out_height + oy) * (long)out_width + ox) * cout;
-        float *row1 = row0 + (long)out_width * cout;
-        const int second_row = oy + 1 < out_height, second_column = ox + 1 < out_width;
-        for (int k = 0; k < cout; k++) {
-            // Aᵀ = [1 1 1 0; 0 1 −1 −1] on the rows, then on the columns.
-            float s[2][4];
-            for (int j = 0; j < 4; j++) {
-                const float a0 = in[(long)j * xi_stride + k], a1 = in[(long)(4 + j) * xi_stride + k];
-                const float a2 = in[(long)(8 + j) * xi_stride + k], a3 = in[(long)(12 + j) * xi_stride + k];
-                s[0][j] = a0 + a1 + a2;
-                s[1][j] = a1 - a2 - a3;
-            }
-            const float b = bias ? bias[k] : 0.0f;
-            row0[k] = s[0][0] + s[0][1] + s[0][2] + b;
-            if (second_column) row0[cout + k] = s[0][1] - s[0][2] - s[0][3] + b;
-            if (second_row) {
-                row1[k] = s[1][0] + s[1][1] + s[1][2] + b;
-                if (second_column) row1[cout + k] = s[1][1] - s[1][2] - s[1][3] + b;
-            }
-        }
-    }
+void dl_winograd_output(int level, const float *m, long xi_stride, int out_height, int out_width, int cout,
+                        int tiles_y, int tiles_x, long t0, long t1, const float *bias, float *y) {
+#ifdef DL_WINOGRAD_X86
+    if (level >= 2) { dl_wg_output_avx512(m, xi_stride, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, bias, y); return; }
+    if (level == 1) { dl_wg_output_avx2(m, xi_stride, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, bias, y); return; }
+#endif
+    dl_wg_output_generic(m, xi_stride, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, bias, y);
+}
+
+void dl_winograd_output_adjoint(int level, const float *dy, int out_height, int out_width, int cout, int tiles_y,
+                                int tiles_x, long t0, long t1, float *dm, long xi_stride) {
+#ifdef DL_WINOGRAD_X86
+    if (level >= 2) { dl_wg_output_adjoint_avx512(dy, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, dm, xi_stride); return; }
+    if (level == 1) { dl_wg_output_adjoint_avx2(dy, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, dm, xi_stride); return; }
+#endif
+    dl_wg_output_adjoint_generic(dy, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, dm, xi_stride);
 }

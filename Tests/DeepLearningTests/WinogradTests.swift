@@ -2,10 +2,20 @@
 import XCTest
 
 /// Stride-1 3×3 convolutions on the Winograd route against the same convolutions as
-/// patch-matrix GEMMs: outputs, input gradients and (unchanged route) kernel gradients, on odd
+/// patch-matrix GEMMs: outputs, input gradients and kernel gradients, on odd
 /// and even sizes, every padding the route takes, batches, a bias, and a transposed convolution
 /// (whose passes are the same two, swapped).
 final class WinogradTests: XCTestCase {
+    private var savedMinimum = 0
+
+    // Small shapes take the route too, so every edge case fits in a fast test.
+    override func setUp() {
+        savedMinimum = ThreadState.current.kernelSettings.winogradMinimumTiles
+        ThreadState.current.kernelSettings.winogradMinimumTiles = 1
+    }
+
+    override func tearDown() { ThreadState.current.kernelSettings.winogradMinimumTiles = savedMinimum }
+
     /// `body` with the Winograd route on, then off; returns both results.
     private func bothRoutes(_ body: () throws -> [Tensor]) rethrows -> (winograd: [Tensor], gemm: [Tensor]) {
         let saved = ThreadState.current.kernelSettings.winograd
@@ -94,5 +104,7 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(geometry(16, stride: 2).usesWinograd)
         XCTAssertFalse(geometry(16, dilation: 2).usesWinograd)
         XCTAssertFalse(geometry(16, kernel: 5).usesWinograd)
+        ThreadState.current.kernelSettings.winogradMinimumTiles = 256
+        XCTAssertFalse(geometry(16).usesWinograd, "16 tiles are too few for the default minimum")
     }
 }

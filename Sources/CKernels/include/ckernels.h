@@ -81,24 +81,6 @@ void dl_channel_gradient_sums(int level, const float *dy, const float *x, long p
 static inline void dl_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
-/// Winograd F(2×2, 3×3) for stride-1 3×3 convolutions on NHWC tensors (winograd.c): the kernel
-/// transform U[16][Cin][Cout] = G·g·Gᵀ of a `[3, 3, cin, cout]` kernel, or with `flip` ≠ 0 the
-/// transform U[16][Cout][Cin] of the input gradient's kernel (rotated 180°, channels swapped).
-void dl_winograd_kernel(const float *w, int cin, int cout, int flip, float *u);
-
-/// The input transform V[ξ][t − t0][c] = Bᵀ·d·B of tiles t0..<t1 of `x` ([N, height, width, c]);
-/// tile t is image t / (tiles_y·tiles_x), row and column of 2×2 outputs within it; its 4×4
-/// window starts at (2·row − pad_top, 2·column − pad_left), zeros outside the image. ξ planes
-/// are `xi_stride` floats apart.
-void dl_winograd_input(const float *x, int height, int width, int c, int pad_top, int pad_left, int tiles_y,
-                       int tiles_x, long t0, long t1, float *v, long xi_stride);
-
-/// The output transform Y = Aᵀ·M·A of tiles t0..<t1 (M[ξ][t − t0][cout], planes `xi_stride`
-/// apart) into `y` ([N, out_height, out_width, cout]) plus `bias` (nil: none); outputs past the
-/// image's edge are not written.
-void dl_winograd_output(const float *m, long xi_stride, int out_height, int out_width, int cout, int tiles_y,
-                        int tiles_x, long t0, long t1, const float *bias, float *y);
-
 #endif
 }
 
@@ -141,21 +123,31 @@ void dl_bf16_gemm_rows(int m0, int m1, int N, int K, const float *A, long rs, lo
 void dl_bf16_round(const float *x, float *y, long count, int vector);
 
 /// Winograd F(2×2, 3×3) for stride-1 3×3 convolutions on NHWC tensors (winograd.c): the kernel
-/// transform U[16][Cin][Cout] = G·g·Gᵀ of a `[3, 3, cin, cout]` kernel, or with `flip` ≠ 0 the
-/// transform U[16][Cout][Cin] of the input gradient's kernel (rotated 180°, channels swapped).
-void dl_winograd_kernel(const float *w, int cin, int cout, int flip, float *u);
+/// transform U[16][Cin][Cout] = G·g·Gᵀ of a `[3, 3, cin, cout]` kernel. (The input gradient's
+/// kernel — rotated 180°, channels swapped — needs no transform of its own: rotating g permutes
+/// the rows and columns of G·g·Gᵀ (0 ↔ 3), so its planes are U's, permuted and transposed.)
+void dl_winograd_kernel(const float *w, int cin, int cout, float *u);
 
-/// The input transform V[ξ][t − t0][c] = Bᵀ·d·B of tiles t0..<t1 of `x` ([N, height, width, c]);
-/// tile t is image t / (tiles_y·tiles_x), row and column of 2×2 outputs within it; its 4×4
+/// The input transform V[ξ][t − t0][c] = Bᵀ·d·B of tiles t0..<t1 of `x` ([N, height, width,
+/// c]) at `level` (as `dl_skinny_level`; 0: plain C); tile t is image t / (tiles_y·tiles_x), row and column of 2×2 outputs within it; its 4×4
 /// window starts at (2·row − pad_top, 2·column − pad_left), zeros outside the image. ξ planes
 /// are `xi_stride` floats apart.
-void dl_winograd_input(const float *x, int height, int width, int c, int pad_top, int pad_left, int tiles_y,
+void dl_winograd_input(int level, const float *x, int height, int width, int c, int pad_top, int pad_left, int tiles_y,
                        int tiles_x, long t0, long t1, float *v, long xi_stride);
 
 /// The output transform Y = Aᵀ·M·A of tiles t0..<t1 (M[ξ][t − t0][cout], planes `xi_stride`
 /// apart) into `y` ([N, out_height, out_width, cout]) plus `bias` (nil: none); outputs past the
 /// image's edge are not written.
-void dl_winograd_output(const float *m, long xi_stride, int out_height, int out_width, int cout, int tiles_y,
+void dl_winograd_output(int level, const float *m, long xi_stride, int out_height, int out_width, int cout, int tiles_y,
                         int tiles_x, long t0, long t1, const float *bias, float *y);
+
+/// The adjoint of the output transform, for the kernel gradient: ∂M[ξ][t − t0][cout] = A·∂Y·Aᵀ
+/// of tiles t0..<t1 of `dy` ([N, out_height, out_width, cout]), zeros past the image's edge.
+void dl_winograd_output_adjoint(int level, const float *dy, int out_height, int out_width, int cout, int tiles_y,
+                                int tiles_x, long t0, long t1, float *dm, long xi_stride);
+
+/// The adjoint of the kernel transform: ∂w ([3, 3, cin, cout], overwritten) = Gᵀ·∂U·G from
+/// ∂U[16][cin][cout].
+void dl_winograd_kernel_adjoint(const float *du, int cin, int cout, float *dw);
 
 #endif

@@ -55,4 +55,6 @@ struct KernelSettings {
     var bfloat16Products = false
     /// Whether stride-1 3×3 convolutions take the Winograd route (`ConvGeometry.usesWinograd`).
     var winograd = true
+    /// The fewest 2×2 output tiles for the Winograd route (tests lower it to reach small shapes).
+    var winogradMinimumTiles = 256
 }

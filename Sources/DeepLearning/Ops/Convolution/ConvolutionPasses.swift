@@ -147,6 +147,10 @@ extension ConvGeometry {
             kernelGradient.update(repeating: 0, count: patch * cout)
             return
         }
+        if usesWinograd {
+            winogradKernelGradient(input: input, outputGradient: outputGradient, kernelGradient: kernelGradient)
+            return
+        }
         if isPointwise {
             product(
                 transposeA: true, transposeB: false, m: patch, n: cout, k: rows,

@@ -7,22 +7,36 @@ import CKernels
 // multiplications than the patch-matrix GEMM. The transforms are C loops along the contiguous
 // channel axis (Sources/CKernels/winograd.c); the products go through `product` like every other.
 //
-// The forward pass and the input gradient take this route (the input gradient of a stride-1
-// 3×3 convolution is one too: ∂y padded by 2 − pad, the kernel rotated 180° with its channel
-// axes swapped); the kernel gradient stays a patch-matrix GEMM. Docs/Performance.md has the
+// All three passes take this route: the input gradient of a stride-1 3×3 convolution is one too
+// (∂y padded by 2 − pad, the kernel rotated 180° with its channel axes swapped, whose transform
+// is the kernel's own with permuted planes), and the kernel gradient is the forward route's
+// adjoint (16 products Vᵀ·∂M, then Gᵀ·∂U·G). Docs/Performance.md has the
 // measurements, including the rounding (within a few float32 ulps of the GEMM's sums).
+
+/// Switches the Winograd route for the calling thread, for benchmarks comparing it with the
+/// patch-matrix GEMM (the tests switch `KernelSettings.winograd` directly).
+@_spi(Benchmarks) public enum WinogradRoute {
+    /// Whether the calling thread's stride-1 3×3 convolutions take the Winograd route (default true).
+    public static var enabled: Bool {
+        get { ThreadState.current.kernelSettings.winograd }
+        set { ThreadState.current.kernelSettings.winograd = newValue }
+    }
+}
 
 extension ConvGeometry {
     /// Whether the forward and input-gradient passes take the Winograd route: an ungrouped,
     /// undilated, stride-1 3×3 convolution with padding ≤ 2, at least 16 channels on each side
     /// (thinner products are memory-bound, and the transforms would cost more than they save),
-    /// float32 products and the route not switched off (`KernelSettings.winograd`).
+    /// float32 products, at least 256 tiles of 2×2 outputs (`KernelSettings.winogradMinimumTiles`) (below that the 16 products are too
+    /// small for sgemm to run at speed, and the kernel's transform is not paid back: measured
+    /// 4× slower at 512 channels on 16², `kernel-benchmark --winograd`), and the route not
+    /// switched off (`KernelSettings.winograd`).
     var usesWinograd: Bool {
         let settings = ThreadState.current.kernelSettings
         return settings.winograd && !settings.bfloat16Products && kernelHeight == 3 && kernelWidth == 3
             && strideHeight == 1 && strideWidth == 1 && dilationHeight == 1 && dilationWidth == 1 && groups == 1
             && inputChannels >= 16 && outputChannels >= 16 && (0...2).contains(padTop) && (0...2).contains(padLeft)
-            && outputHeight > 0 && outputWidth > 0
+            && batch * ((outputHeight + 1) / 2) * ((outputWidth + 1) / 2) >= settings.winogradMinimumTiles
     }
 
     /// y = conv(x, w) (+ bias) by Winograd.
@@ -31,10 +45,11 @@ extension ConvGeometry {
         output: UnsafeMutablePointer<Float>
     ) {
         StoragePool.withScratchBuffer(16 * inputChannels * outputChannels) { transformed in
-            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), 0, transformed)
+            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), transformed)
             Self.winograd(
                 input: input, batch: batch, height: inputHeight, width: inputWidth, channels: inputChannels,
-                padTop: padTop, padLeft: padLeft, transformedKernel: transformed, outputChannels: outputChannels,
+                padTop: padTop, padLeft: padLeft, transformedKernel: transformed, rotated: false,
+                outputChannels: outputChannels,
                 outputHeight: outputHeight, outputWidth: outputWidth, bias: bias, output: output)
         }
     }
@@ -44,13 +59,59 @@ extension ConvGeometry {
         outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
     ) {
         StoragePool.withScratchBuffer(16 * inputChannels * outputChannels) { transformed in
-            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), 1, transformed)
+            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), transformed)
             Self.winograd(
                 input: outputGradient, batch: batch, height: outputHeight, width: outputWidth,
                 channels: outputChannels, padTop: 2 - padTop, padLeft: 2 - padLeft, transformedKernel: transformed,
-                outputChannels: inputChannels, outputHeight: inputHeight, outputWidth: inputWidth, bias: nil,
+                rotated: true, outputChannels: inputChannels, outputHeight: inputHeight, outputWidth: inputWidth,
+                bias: nil,
                 output: inputGradient)
         }
+    }
+
+    /// ∂w from x and ∂y by Winograd, the adjoint of the forward route: ∂U[ξ] = Σ over tiles of
+    /// V[ξ]ᵀ·∂M[ξ] (V the input transform of x, ∂M = A·∂Y·Aᵀ), then ∂w = Gᵀ·∂U·G; overwrites
+    /// `kernelGradient`.
+    func winogradKernelGradient(
+        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, kernelGradient: UnsafeMutablePointer<Float>
+    ) {
+        let level = Int32(PointwiseKernels.level)
+        let (cin, cout) = (inputChannels, outputChannels)
+        let tilesY = (outputHeight + 1) / 2, tilesX = (outputWidth + 1) / 2
+        let tiles = batch * tilesY * tilesX
+        let chunk = Swift.max(1, Swift.min(tiles, Self.winogradChunkFloats / (16 * Swift.max(cin, cout))))
+        StoragePool.withScratchBuffer(16 * chunk * (cin + cout) + 16 * cin * cout) { scratch in
+            let v = scratch, dm = scratch + 16 * chunk * cin, du = dm + 16 * chunk * cout
+            var first = 0
+            while first < tiles {
+                let count = Swift.min(chunk, tiles - first)
+                let (vStride, mStride) = (count * cin, count * cout)
+                Parallelism.forEachChunk(of: count, grain: 16) { range in
+                    dl_winograd_input(
+                        level, input, Int32(inputHeight), Int32(inputWidth), Int32(cin), Int32(padTop), Int32(padLeft),
+                        Int32(tilesY), Int32(tilesX), first + range.lowerBound, first + range.upperBound,
+                        v + range.lowerBound * cin, vStride)
+                    dl_winograd_output_adjoint(
+                        level, outputGradient, Int32(outputHeight), Int32(outputWidth), Int32(cout), Int32(tilesY),
+                        Int32(tilesX), first + range.lowerBound, first + range.upperBound,
+                        dm + range.lowerBound * cout, mStride)
+                }
+                for xi in 0..<16 {
+                    product(
+                        transposeA: true, transposeB: false, m: cin, n: cout, k: count, a: v + xi * vStride, lda: cin,
+                        b: dm + xi * mStride, ldb: cout, beta: first == 0 ? 0 : 1, c: du + xi * cin * cout, ldc: cout)
+                }
+                first += count
+            }
+            dl_winograd_kernel_adjoint(du, Int32(cin), Int32(cout), kernelGradient)
+        }
+    }
+
+    /// The plane of U holding plane ξ = 4i + j of the rotated kernel's transform: i and j map
+    /// 0 ↔ 3 (G·J = P·G for the reversal J and the swap P of rows 0 and 3 of G).
+    private static let rotatedPlane: [Int] = (0..<16).map { xi in
+        let swap = [3, 1, 2, 0]
+        return swap[xi / 4] * 4 + swap[xi % 4]
     }
 
     /// Floats of each of the two transformed-tile buffers of one chunk: 4 MB, so a chunk's
@@ -58,13 +119,19 @@ extension ConvGeometry {
     static let winogradChunkFloats = 1 << 20
 
     /// The stride-1 3×3 correlation of `input` ([N, H, W, C], zero-padded by `padTop`/`padLeft`
-    /// above and left and as far as needed below and right) with the kernel transformed to
-    /// `[16, C, Cout]`, into `output` ([N, outputHeight, outputWidth, Cout], overwritten).
+    /// above and left and as far as needed below and right) with a kernel whose transform is
+    /// `u`, into `output` ([N, outputHeight, outputWidth, Cout], overwritten). `u` is
+    /// `[16, C, Cout]`, or, when `rotated`, the transform `[16, Cout, C]` of the kernel this one
+    /// is the 180° rotation of, with its channels swapped: rotating a kernel swaps rows and
+    /// columns 0 and 3 of G·g·Gᵀ, so plane (i, j) is that transform's plane (3 − i, 3 − j) for
+    /// i, j ∈ {0, 3} (1 and 2 stay), used transposed.
     private static func winograd(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int, padTop: Int, padLeft: Int,
-        transformedKernel u: UnsafePointer<Float>, outputChannels: Int, outputHeight: Int, outputWidth: Int,
+        transformedKernel u: UnsafePointer<Float>, rotated: Bool, outputChannels: Int, outputHeight: Int,
+        outputWidth: Int,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
     ) {
+        let level = Int32(PointwiseKernels.level)
         let tilesY = (outputHeight + 1) / 2, tilesX = (outputWidth + 1) / 2
         let tiles = batch * tilesY * tilesX
         let widest = Swift.max(channels, outputChannels)
@@ -77,19 +144,20 @@ extension ConvGeometry {
                 let (vStride, mStride) = (count * channels, count * outputChannels)
                 Parallelism.forEachChunk(of: count, grain: 16) { range in
                     dl_winograd_input(
-                        input, Int32(height), Int32(width), Int32(channels), Int32(padTop), Int32(padLeft),
+                        level, input, Int32(height), Int32(width), Int32(channels), Int32(padTop), Int32(padLeft),
                         Int32(tilesY), Int32(tilesX), first + range.lowerBound, first + range.upperBound,
                         v + range.lowerBound * channels, vStride)
                 }
                 for xi in 0..<16 {
+                    let plane = rotated ? Self.rotatedPlane[xi] : xi
                     product(
-                        transposeA: false, transposeB: false, m: count, n: outputChannels, k: channels,
-                        a: v + xi * vStride, lda: channels, b: u + xi * channels * outputChannels, ldb: outputChannels,
-                        c: m + xi * mStride, ldc: outputChannels)
+                        transposeA: false, transposeB: rotated, m: count, n: outputChannels, k: channels,
+                        a: v + xi * vStride, lda: channels, b: u + plane * channels * outputChannels,
+                        ldb: rotated ? channels : outputChannels, c: m + xi * mStride, ldc: outputChannels)
                 }
                 Parallelism.forEachChunk(of: count, grain: 16) { range in
                     dl_winograd_output(
-                        m + range.lowerBound * outputChannels, mStride, Int32(outputHeight), Int32(outputWidth),
+                        level, m + range.lowerBound * outputChannels, mStride, Int32(outputHeight), Int32(outputWidth),
                         Int32(outputChannels), Int32(tilesY), Int32(tilesX), first + range.lowerBound,
                         first + range.upperBound, bias, output)
                 }
