@@ -150,4 +150,28 @@ void dl_winograd_output_adjoint(int level, const float *dy, int out_height, int 
 /// ∂U[16][cin][cout].
 void dl_winograd_kernel_adjoint(const float *du, int cin, int cout, float *dw);
 
+// Direct stride-1 unpadded convolutions with at most 4 output channels (thinconv.c), NHWC: a
+// generator's RGB output layer, whose patch-matrix GEMMs have N ≤ 4. The kernel [taps][c][cout]
+// is repacked as wt[taps][4][c], zero past cout (`dl_thin_conv_pack`; `_unpack` the reverse).
+// Channel counts must be multiples of twice the level's lane count; level 1 or 2 only.
+void dl_thin_conv_pack(const float *w, int taps, int c, int cout, float *wt);
+void dl_thin_conv_unpack(const float *wt, int taps, int c, int cout, float *w);
+
+/// Output lines line0..<line1 (of N·out_height) of y ([N, out_height, out_width, cout]) from x
+/// ([N, height, width, c]) and `bias` (nil: none).
+void dl_thin_conv_forward(int level, const float *x, int height, int width, int c, int kh, int kw, const float *wt,
+                          int cout, const float *bias, float *y, int out_height, int out_width, long line0,
+                          long line1);
+
+/// Input lines line0..<line1 (of N·height) of ∂x, overwritten, from `dyp`: ∂y with 4 channels,
+/// zero-padded by kh − 1 rows and kw − 1 columns on every side ([N, padded_height, padded_width, 4]).
+void dl_thin_conv_input_gradient(int level, const float *dyp, int padded_height, int padded_width, int kh, int kw,
+                                 const float *wt, int c, float *dx, int height, int width, long line0, long line1);
+
+/// Adds to dwt ([taps][4][c]) the kernel gradient of output lines line0..<line1, from x and ∂y
+/// with 4 channels ([N·out_height·out_width, 4]).
+void dl_thin_conv_kernel_gradient(int level, const float *x, int height, int width, int c, int kh, int kw,
+                                  const float *dy4, int out_height, int out_width, long line0, long line1,
+                                  float *dwt);
+
 #endif

@@ -57,4 +57,7 @@ struct KernelSettings {
     var winograd = true
     /// The fewest 2×2 output tiles for the Winograd route (tests lower it to reach small shapes).
     var winogradMinimumTiles = 256
+    /// Whether convolutions with at most 4 output channels take the direct loops
+    /// (`ConvGeometry.usesThinOutputKernels`).
+    var thinOutputConvolutions = true
 }

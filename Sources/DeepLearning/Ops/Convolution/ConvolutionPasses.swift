@@ -74,6 +74,10 @@ extension ConvGeometry {
             winogradForward(input: input, kernel: kernel, bias: bias, output: output)
             return
         }
+        if usesThinOutputKernels {
+            thinOutputForward(input: input, kernel: kernel, bias: bias, output: output)
+            return
+        }
         if isPointwise || patch == 0 {
             // A 1×1 convolution is a product on the input itself (k = 0: the bias, or zeros).
             product(
@@ -117,6 +121,10 @@ extension ConvGeometry {
             winogradInputGradient(outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
             return
         }
+        if bias == nil && usesThinOutputKernels {
+            thinOutputInputGradient(outputGradient: outputGradient, kernel: kernel, inputGradient: inputGradient)
+            return
+        }
         if let bias {
             fillRows(inputGradient, rows: pixels, columns: inputChannels, stride: inputChannels, with: bias)
         } else {
@@ -149,6 +157,10 @@ extension ConvGeometry {
         }
         if usesWinograd {
             winogradKernelGradient(input: input, outputGradient: outputGradient, kernelGradient: kernelGradient)
+            return
+        }
+        if usesThinOutputKernels {
+            thinOutputKernelGradient(input: input, outputGradient: outputGradient, kernelGradient: kernelGradient)
             return
         }
         if isPointwise {
