@@ -10,54 +10,6 @@
 
 #include <stdlib.h>
 
-void dl_winograd_kernel(const float *restrict w, int cin, int cout, float *restrict u) {
-    // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; U[i·4 + j] = Σ G[i][a]·g[a][b]·G[j][b], per (ci, co),
-    // along the contiguous output channels.
-    const long plane = (long)cin * cout;
-    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-    for (long ci = 0; ci < cin; ci++) {
-        const float *restrict taps[9];
-        for (int tap = 0; tap < 9; tap++) taps[tap] = w + ((long)tap * cin + ci) * cout;
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                float c[9];
-                for (int a = 0; a < 3; a++)
-                    for (int b = 0; b < 3; b++) c[a * 3 + b] = G[i][a] * G[j][b];
-                float *restrict out = u + (long)(i * 4 + j) * plane + ci * cout;
-#pragma clang loop vectorize(assume_safety)
-                for (long co = 0; co < cout; co++) {
-                    float sum = 0;
-                    for (int tap = 0; tap < 9; tap++) sum += c[tap] * taps[tap][co];
-                    out[co] = sum;
-                }
-            }
-        }
-    }
-}
-
-void dl_winograd_kernel_adjoint(const float *restrict du, int cin, int cout, float *restrict dw) {
-    // ∂g[a][b] = Σ G[i][a]·∂U[i·4 + j]·G[j][b], per (ci, co), along the output channels.
-    const long plane = (long)cin * cout;
-    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-    for (long ci = 0; ci < cin; ci++) {
-        for (int a = 0; a < 3; a++) {
-            for (int b = 0; b < 3; b++) {
-                float c[16];
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) c[i * 4 + j] = G[i][a] * G[j][b];
-                float *restrict out = dw + ((long)(a * 3 + b) * cin + ci) * cout;
-                const float *restrict in = du + ci * cout;
-#pragma clang loop vectorize(assume_safety)
-                for (long co = 0; co < cout; co++) {
-                    float sum = 0;
-                    for (int xi = 0; xi < 16; xi++) sum += c[xi] * in[xi * plane + co];
-                    out[co] = sum;
-                }
-            }
-        }
-    }
-}
-
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define DL_WINOGRAD_X86 1
 #define F(name) dl_wg_##name##_avx512
@@ -102,4 +54,20 @@ void dl_winograd_output_adjoint(int level, const float *dy, int out_height, int 
     if (level == 1) { dl_wg_output_adjoint_avx2(dy, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, dm, xi_stride); return; }
 #endif
     dl_wg_output_adjoint_generic(dy, out_height, out_width, cout, tiles_y, tiles_x, t0, t1, dm, xi_stride);
+}
+
+void dl_winograd_kernel(int level, const float *w, int cin, int cout, float *u) {
+#ifdef DL_WINOGRAD_X86
+    if (level >= 2) { dl_wg_kernel_avx512(w, cin, cout, u); return; }
+    if (level == 1) { dl_wg_kernel_avx2(w, cin, cout, u); return; }
+#endif
+    dl_wg_kernel_generic(w, cin, cout, u);
+}
+
+void dl_winograd_kernel_adjoint(int level, const float *du, int cin, int cout, float *dw) {
+#ifdef DL_WINOGRAD_X86
+    if (level >= 2) { dl_wg_kernel_adjoint_avx512(du, cin, cout, dw); return; }
+    if (level == 1) { dl_wg_kernel_adjoint_avx2(du, cin, cout, dw); return; }
+#endif
+    dl_wg_kernel_adjoint_generic(du, cin, cout, dw);
 }

@@ -126,7 +126,7 @@ void dl_bf16_round(const float *x, float *y, long count, int vector);
 /// transform U[16][Cin][Cout] = G·g·Gᵀ of a `[3, 3, cin, cout]` kernel. (The input gradient's
 /// kernel — rotated 180°, channels swapped — needs no transform of its own: rotating g permutes
 /// the rows and columns of G·g·Gᵀ (0 ↔ 3), so its planes are U's, permuted and transposed.)
-void dl_winograd_kernel(const float *w, int cin, int cout, float *u);
+void dl_winograd_kernel(int level, const float *w, int cin, int cout, float *u);
 
 /// The input transform V[ξ][t − t0][c] = Bᵀ·d·B of tiles t0..<t1 of `x` ([N, height, width,
 /// c]) at `level` (as `dl_skinny_level`; 0: plain C); tile t is image t / (tiles_y·tiles_x), row and column of 2×2 outputs within it; its 4×4
@@ -148,7 +148,7 @@ void dl_winograd_output_adjoint(int level, const float *dy, int out_height, int 
 
 /// The adjoint of the kernel transform: ∂w ([3, 3, cin, cout], overwritten) = Gᵀ·∂U·G from
 /// ∂U[16][cin][cout].
-void dl_winograd_kernel_adjoint(const float *du, int cin, int cout, float *dw);
+void dl_winograd_kernel_adjoint(int level, const float *du, int cin, int cout, float *dw);
 
 // Direct stride-1 unpadded convolutions with at most 4 output channels (thinconv.c), NHWC: a
 // generator's RGB output layer, whose patch-matrix GEMMs have N ≤ 4. The kernel [taps][c][cout]

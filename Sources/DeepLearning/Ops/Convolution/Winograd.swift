@@ -45,7 +45,8 @@ extension ConvGeometry {
         output: UnsafeMutablePointer<Float>
     ) {
         StoragePool.withScratchBuffer(16 * inputChannels * outputChannels) { transformed in
-            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), transformed)
+            dl_winograd_kernel(
+                Int32(PointwiseKernels.level), kernel, Int32(inputChannels), Int32(outputChannels), transformed)
             Self.winograd(
                 input: input, batch: batch, height: inputHeight, width: inputWidth, channels: inputChannels,
                 padTop: padTop, padLeft: padLeft, transformedKernel: transformed, rotated: false,
@@ -59,7 +60,8 @@ extension ConvGeometry {
         outputGradient: UnsafePointer<Float>, kernel: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
     ) {
         StoragePool.withScratchBuffer(16 * inputChannels * outputChannels) { transformed in
-            dl_winograd_kernel(kernel, Int32(inputChannels), Int32(outputChannels), transformed)
+            dl_winograd_kernel(
+                Int32(PointwiseKernels.level), kernel, Int32(inputChannels), Int32(outputChannels), transformed)
             Self.winograd(
                 input: outputGradient, batch: batch, height: outputHeight, width: outputWidth,
                 channels: outputChannels, padTop: 2 - padTop, padLeft: 2 - padLeft, transformedKernel: transformed,
@@ -103,7 +105,7 @@ extension ConvGeometry {
                 }
                 first += count
             }
-            dl_winograd_kernel_adjoint(du, Int32(cin), Int32(cout), kernelGradient)
+            dl_winograd_kernel_adjoint(level, du, Int32(cin), Int32(cout), kernelGradient)
         }
     }
 
