@@ -8,7 +8,9 @@ import Pix2Pix
 /// 1. fake B = G_A(A), rec A = G_B(fake B), fake A = G_B(B), rec B = G_A(fake A);
 /// 2. the generators, through frozen discriminators, on
 ///    LSGAN(D_A(fake B), 1) + LSGAN(D_B(fake A), 1) + λ_A·|rec A − A| + λ_B·|rec B − B|
-///    + λ_idt·(λ_B·|G_A(B) − B| + λ_A·|G_B(A) − A|), one Adam over both;
+///    + λ_idt·(λ_B·|G_A(B) − B| + λ_A·|G_B(A) − A|), one Adam over both (the three parts — each
+///    cycle with its adversarial term, and the identity terms — differentiated one after the
+///    other, so only one part's activations are held at a time);
 /// 3. the discriminators, D_A on real B against a fake B from its image pool and D_B on real A
 ///    against a pooled fake A, each ½·(LSGAN(real, 1) + LSGAN(fake, 0)), one Adam over both.
 ///
@@ -118,27 +120,55 @@ public final class CycleGANTrainer {
             )
         }
         for module: Module in [generatorA, generatorB, discriminatorA, discriminatorB] { module.setTraining(true) }
-        let fakeB = generatorA(realA), fakeA = generatorB(realB)
-        let reconstructedA = generatorB(fakeB), reconstructedB = generatorA(fakeA)
 
-        // The generators, through discriminators that do not learn from this loss.
+        // The generators, through discriminators that do not learn from this loss. The objective
+        // is a sum of three parts whose graphs share only parameters — the A → B → A cycle with
+        // D_A's verdict on fake B, the B → A → B cycle with D_B's on fake A, and the identity
+        // terms — so each part is differentiated as soon as it is built and its graph freed; the
+        // gradients accumulate. The step then holds one part's activations at a time instead of
+        // all six generator passes' (junyanz's one backward of the sum gives the same gradients,
+        // summed in another order).
         let discriminators = discriminatorA.parameters + discriminatorB.parameters
         for parameter in discriminators { parameter.requiresGradient = false }
-        let adversarialA = lsgan(discriminatorA(fakeB), real: true)
-        let adversarialB = lsgan(discriminatorB(fakeA), real: true)
-        let cycleA = l1Loss(reconstructedA, realA) * options.lambdaA
-        let cycleB = l1Loss(reconstructedB, realB) * options.lambdaB
-        var generatorLoss = adversarialA + adversarialB + cycleA + cycleB
+        defer { for parameter in discriminators { parameter.requiresGradient = true } }
+        let generators = generatorA.parameters + generatorB.parameters
+        /// Differentiates one part after checking its terms; a NaN leaves no gradient behind.
+        func differentiate(_ terms: KeyValuePairs<String, Tensor>) throws {
+            do {
+                try checkFinite(terms)
+            } catch {
+                for parameter in generators { parameter.zeroGradient() }
+                throw error
+            }
+            terms.map(\.value).dropFirst().reduce(terms.first!.value, +).backward()
+        }
+        func cycle(
+            _ real: Tensor, _ forward: Layer, _ backward: Layer, judge: PatchDiscriminator, weight: Float
+        )
+            -> (fake: Tensor, adversarial: Tensor, cycle: Tensor)
+        {
+            let fake = forward(real)
+            return (fake, lsgan(judge(fake), real: true), l1Loss(backward(fake), real) * weight)
+        }
+        let (fakeB, adversarialA, cycleA): (Tensor, Tensor, Tensor) = try {
+            let part = cycle(realA, generatorA, generatorB, judge: discriminatorA, weight: options.lambdaA)
+            try differentiate(["G_A": part.adversarial, "cycle_A": part.cycle])
+            return (part.fake.detached(), part.adversarial.detached(), part.cycle.detached())
+        }()
+        let (fakeA, adversarialB, cycleB): (Tensor, Tensor, Tensor) = try {
+            let part = cycle(realB, generatorB, generatorA, judge: discriminatorB, weight: options.lambdaB)
+            try differentiate(["G_B": part.adversarial, "cycle_B": part.cycle])
+            return (part.fake.detached(), part.adversarial.detached(), part.cycle.detached())
+        }()
         var identityA = Tensor(0), identityB = Tensor(0)
         if options.identity > 0 {
-            identityA = l1Loss(generatorA(realB), realB) * (options.lambdaB * options.identity)
-            identityB = l1Loss(generatorB(realA), realA) * (options.lambdaA * options.identity)
-            generatorLoss = generatorLoss + identityA + identityB
+            let a = l1Loss(generatorA(realB), realB) * (options.lambdaB * options.identity)
+            let b = l1Loss(generatorB(realA), realA) * (options.lambdaA * options.identity)
+            try differentiate(["idt_A": a, "idt_B": b])
+            (identityA, identityB) = (a.detached(), b.detached())
         }
-        for parameter in discriminators { parameter.requiresGradient = true }
-        try checkFinite(["G_A": adversarialA, "G_B": adversarialB, "cycle_A": cycleA, "cycle_B": cycleB])
-        generatorLoss.backward()
         generatorOptimizer.update()
+        for parameter in discriminators { parameter.requiresGradient = true }
 
         // The discriminators, on pooled fakes.
         let discriminatorLossA = discriminatorLoss(discriminatorA, real: realB, fake: poolB.query(fakeB))

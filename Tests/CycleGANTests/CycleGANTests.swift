@@ -97,6 +97,29 @@ final class CycleGANTests: XCTestCase {
         }
     }
 
+    /// A NaN in the second cycle stops the step after the first cycle was differentiated: the
+    /// error names the term, no weight changed, and no gradient is left to leak into a later step.
+    func testANaNInTheSecondCycleStopsTheStepWithNothingChanged() throws {
+        let trainer = makeTrainer()
+        let a = Tensor(shape: [1, 16, 16, 3], repeating: 0.25)
+        var poisoned = [Float](repeating: -0.5, count: 16 * 16 * 3)
+        poisoned[17] = .nan
+        let b = Tensor(shape: [1, 16, 16, 3], scalars: poisoned)
+        let modules: [Module] = [
+            trainer.generatorA, trainer.generatorB, trainer.discriminatorA, trainer.discriminatorB,
+        ]
+        let before = modules.flatMap { $0.parameters.map(\.value.scalars) }
+        XCTAssertThrowsError(try trainer.step(a: a, b: b)) { error in
+            let diverged = error as? CycleGANDiverged
+            XCTAssertEqual(diverged?.step, 1)
+            XCTAssertTrue(["G_B", "cycle_B"].contains(diverged?.term ?? ""), "\(error)")
+        }
+        XCTAssertEqual(modules.flatMap { $0.parameters.map(\.value.scalars) }, before, "no update")
+        XCTAssertTrue(modules.flatMap(\.parameters).allSatisfy { $0.gradient == nil }, "no gradient left behind")
+        XCTAssertTrue(modules.flatMap(\.parameters).allSatisfy(\.requiresGradient), "the discriminators are thawed")
+        XCTAssertEqual(trainer.completedSteps, 0)
+    }
+
     func testTheUnconditionalDiscriminatorCallIsTheConditionalOneOnTheConcatenation() {
         RandomState.seed(9)
         let discriminator = PatchDiscriminator(.init(architecture: .patch(layers: 2), baseFilters: 4))
