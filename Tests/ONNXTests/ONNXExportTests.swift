@@ -321,6 +321,32 @@ final class ONNXExportTests: XCTestCase {
         ) { error in XCTAssertTrue("\(error)".contains("no/such/dir/g.onnx"), "\(error)") }
     }
 
+    /// `maps cyclegan export` of both generators of a trained run, run by ONNX Runtime.
+    func testCycleGANExportCommand() throws {
+        _ = try python()
+        func maps(_ arguments: [String]) throws {
+            var command = try MapsCommand.parseAsRoot(arguments)
+            try command.run()
+        }
+        let paired = root.appendingPathComponent("paired").path, data = root.appendingPathComponent("unpaired").path
+        let run = root.appendingPathComponent("cyclegan").path
+        try maps(["synthesize", "--output", paired, "--count", "2", "--val-count", "1", "--tile-size", "64"])
+        try maps(["cyclegan", "split", "--data", paired, "--output", data, "--image-size", "32"])
+        try maps([
+            "cyclegan", "train", "--data", data, "--output", run, "--steps", "2", "--image-size", "32", "--ngf", "4",
+            "--ndf", "4", "--blocks", "2", "--disc-layers", "2", "--no-tensorboard",
+        ])
+        let (generatorA, generatorB, _) = try CycleGANRunDirectory(url: URL(fileURLWithPath: run)).loadGenerators()
+        for (direction, generator) in [("AtoB", generatorA), ("BtoA", generatorB)] {
+            let onnx = root.appendingPathComponent("\(direction).onnx")
+            try maps(["cyclegan", "export", "--checkpoint", run, "--direction", direction, "--output", onnx.path])
+            let input = randomInput([1, 40, 24, 3], seed: 19)
+            try check(
+                "cyclegan-\(direction)", model: try Data(contentsOf: onnx), inputs: [("input", input)],
+                expected: generator.translate(input, mode: .deterministic))
+        }
+    }
+
     private func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
         var generator = SeededGenerator(seed: seed)
         return Tensor.randomUniform(shape, lowerBound: -1, upperBound: 1, generator: &generator)
