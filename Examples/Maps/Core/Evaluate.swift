@@ -26,11 +26,7 @@ public struct Evaluate: ParsableCommand {
         let run = RunDirectory(url: URL(fileURLWithPath: checkpoint))
         let report = try evaluate(run: run, data: data, limit: limit, mode: mode)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(
-                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            say(String(decoding: try encoder.encode(report), as: UTF8.self))
+            say(String(decoding: try metricsJSON(report, pretty: false), as: UTF8.self))
         } else {
             say(report.table)
         }
@@ -65,11 +61,17 @@ func evaluate(run: RunDirectory, data path: String, limit: Int?, mode: Inference
     let report = EvaluationReport(
         model: .combined(model), identity: .combined(identity), meanColor: .combined(flat),
         mode: mode.rawValue, data: "\(count) pairs of \(path)")
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try writeAtomically(try encoder.encode(report), to: run.metrics)
+    try writeAtomically(try metricsJSON(report), to: run.metrics)
     try Report.write(run: run, options: options)
     return report
+}
+
+/// Metrics as JSON, keys sorted, an infinite PSNR (identical images) as "inf": metrics.json
+/// (`pretty`) or one line for `--json`.
+func metricsJSON<Metrics: Encodable>(_ metrics: Metrics, pretty: Bool = true) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try encoder.encode(metrics)
 }

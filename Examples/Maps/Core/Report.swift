@@ -42,46 +42,30 @@ struct EvaluationReport: Codable {
     }
 
     /// An aligned text table.
-    var table: String {
-        var lines = ["                      pixel acc.    RMSE     PSNR     SSIM"]
-        for (name, m) in rows {
-            lines.append(
-                name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + String(format: "  %9.2f%%  %7.2f  %6.2f dB  %6.4f", m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
-            )
-        }
-        return lines.joined(separator: "\n")
+    var table: String { metricsTable(rows) }
+}
+
+/// Named metrics as an aligned text table (`maps evaluate`, `maps cyclegan evaluate`).
+func metricsTable(_ rows: [(String, ImageMetrics)]) -> String {
+    var lines = ["                      pixel acc.    RMSE     PSNR     SSIM"]
+    for (name, m) in rows {
+        lines.append(
+            name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(format: "  %9.2f%%  %7.2f  %6.2f dB  %6.4f", m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim))
     }
+    return lines.joined(separator: "\n")
 }
 
 /// The self-contained HTML report of a run: options, loss curves (inline SVG), samples, metrics.
 enum Report {
     static func write(run: RunDirectory, options: RunOptions, title: String = "pix2pix maps run") throws {
         let records = LossRecord.read(run.losses)
-        let samples = ((try? FileManager.default.contentsOfDirectory(atPath: run.samples.path)) ?? [])
-            .filter { $0.hasSuffix(".png") }.sorted()
+        let samples = Report.sampleFiles(in: run.samples)
         let metrics = (try? Data(contentsOf: run.metrics)).flatMap {
             try? JSONDecoder().decode(EvaluationReport.self, from: $0)
         }
-        var html = """
-            <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title>
-            <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-            table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}
-            img{max-width:100%;image-rendering:pixelated}h2{margin-top:1.6em}.muted{color:#777}</style></head><body>
-            <h1>\(escape(title))</h1>
-            <p class="muted">\(records.last.map { "step \($0.step)" } ?? "no steps yet") · updated \(Date())</p>
-            """
-        if let metrics {
-            html +=
-                "<h2>Metrics</h2><p class=\"muted\">on \(escape(metrics.data)); pixel accuracy = share of pixels with max over channels |real − fake| &lt; 5 on the 8-bit images (GcGAN's definition)</p>"
-            html += "<table><tr><th></th><th>pixel accuracy</th><th>RMSE</th><th>PSNR</th><th>SSIM</th></tr>"
-            for (name, m) in metrics.rows {
-                html += String(
-                    format: "<tr><td>%@</td><td>%.2f%%</td><td>%.2f</td><td>%.2f dB</td><td>%.4f</td></tr>",
-                    escape(name), m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
-            }
-            html += "</table>"
-        }
+        var html = head(title: title, status: records.last.map { "step \($0.step)" } ?? "no steps yet")
+        if let metrics { html += metricsSection(data: metrics.data, rows: metrics.rows) }
         html += "<h2>Losses</h2>"
         html += chart(
             title: "Discriminator", records: records, series: [(0, "D real", "#1f77b4"), (1, "D fake", "#ff7f0e")])
@@ -96,18 +80,61 @@ enum Report {
         html += chart(title: "Generator", records: records, series: [(2, "G GAN", "#2ca02c")])
         html += chart(
             title: "Generator L1 (mean |G(x) − y| on [-1, 1])", records: records, series: [(3, "G L1", "#d62728")])
-        if let latest = samples.last {
-            html +=
-                "<h2>Samples</h2><p class=\"muted\">each row: satellite | generated | real map — \(escape(latest))</p>"
-            html += "<img src=\"samples/\(escape(latest))\" alt=\"latest samples\" style=\"width:min(100%, 900px)\">"
-            if samples.count > 1 {
-                html +=
-                    "<p>Earlier: "
-                    + samples.dropLast().suffix(20).map { "<a href=\"samples/\($0)\">\(escape($0))</a>" }.joined(
-                        separator: " · ") + "</p>"
-            }
+        html += samplesSection(
+            samples, caption: "each row: satellite | generated | real map", width: 900)
+        html += optionsTable(options)
+        try writeText(html, to: run.report)
+    }
+
+    /// The sample grids' file names in `folder`, in step order.
+    static func sampleFiles(in folder: URL) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".png") }
+            .sorted()
+    }
+
+    /// The page's head and title, with a status line.
+    static func head(title: String, status: String) -> String {
+        """
+        <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+        table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}
+        img{max-width:100%;image-rendering:pixelated}h2{margin-top:1.6em}.muted{color:#777}</style></head><body>
+        <h1>\(escape(title))</h1>
+        <p class="muted">\(escape(status)) · updated \(Date())</p>
+        """
+    }
+
+    /// The metrics as an HTML table, with what they were measured on.
+    static func metricsSection(data: String, rows: [(String, ImageMetrics)]) -> String {
+        var html =
+            "<h2>Metrics</h2><p class=\"muted\">on \(escape(data)); pixel accuracy = share of pixels with max over channels |real − fake| &lt; 5 on the 8-bit images (GcGAN's definition)</p>"
+        html += "<table><tr><th></th><th>pixel accuracy</th><th>RMSE</th><th>PSNR</th><th>SSIM</th></tr>"
+        for (name, m) in rows {
+            html += String(
+                format: "<tr><td>%@</td><td>%.2f%%</td><td>%.2f</td><td>%.2f dB</td><td>%.4f</td></tr>",
+                escape(name), m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
         }
-        html += "<h2>Options</h2><table>"
+        return html + "</table>"
+    }
+
+    /// The latest sample grid (of `samples`, file names in samples/, sorted) and links to earlier ones.
+    static func samplesSection(_ samples: [String], caption: String, width: Int) -> String {
+        guard let latest = samples.last else { return "" }
+        var html = "<h2>Samples</h2><p class=\"muted\">\(escape(caption)) — \(escape(latest))</p>"
+        html +=
+            "<img src=\"samples/\(escape(latest))\" alt=\"latest samples\" style=\"width:min(100%, \(width)px)\">"
+        if samples.count > 1 {
+            html +=
+                "<p>Earlier: "
+                + samples.dropLast().suffix(20).map { "<a href=\"samples/\($0)\">\(escape($0))</a>" }.joined(
+                    separator: " · ") + "</p>"
+        }
+        return html
+    }
+
+    /// The run's options as the JSON file writes them, one row each, and the page's end.
+    static func optionsTable<Options: Encodable>(_ options: Options) -> String {
+        var html = "<h2>Options</h2><table>"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         if let data = try? encoder.encode(options),
@@ -117,8 +144,7 @@ enum Report {
                 html += "<tr><td>\(escape(key))</td><td>\(escape("\(object[key]!)"))</td></tr>"
             }
         }
-        html += "</table></body></html>\n"
-        try writeText(html, to: run.report)
+        return html + "</table></body></html>\n"
     }
 
     /// An SVG line chart of the chosen loss columns, smoothed with a moving average.

@@ -416,15 +416,16 @@ struct TrainingBoard {
     /// Opens RUN_DIR/tensorboard; a resumed run purges the steps after its checkpoint, which the
     /// interrupted run may have logged and this one logs again.
     init(run: RunDirectory, options: RunOptions, resumingAfter completedSteps: Int?) throws {
-        folder = run.tensorboard
-        do {
-            writer = try SummaryWriter(logDirectory: folder, purgeStep: completedSteps.map { $0 + 1 })
-            if completedSteps == nil {
+        let folder = run.tensorboard
+        self.folder = folder
+        writer = try loggingToBoard {
+            try SummaryWriter(logDirectory: folder, purgeStep: completedSteps.map { $0 + 1 })
+        }
+        if completedSteps == nil {
+            try loggingToBoard {
                 try writer.addText("options", Self.table(options), step: 0)
                 try writer.addHyperparameters(Self.hyperparameters(options))
             }
-        } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
         }
     }
 
@@ -466,21 +467,30 @@ struct TrainingBoard {
     }
 
     func log(step: Int, losses: Pix2PixTrainer.Losses, learningRate: Float) throws {
-        do {
+        try loggingToBoard {
             try writer.addScalar("loss/D_real", losses.discriminatorReal, step: step)
             try writer.addScalar("loss/D_fake", losses.discriminatorFake, step: step)
             try writer.addScalar("loss/G_GAN", losses.generatorGAN, step: step)
             try writer.addScalar("loss/G_L1", losses.generatorL1, step: step)
             if let penalty = losses.discriminatorPenalty { try writer.addScalar("loss/D_penalty", penalty, step: step) }
             try writer.addScalar("learning_rate", learningRate, step: step)
-        } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
         }
     }
 
     func log(samples grid: (png: Data, height: Int, width: Int), step: Int) throws {
-        do { try writer.addImage("samples", png: grid.png, height: grid.height, width: grid.width, step: step) } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
-        }
+        try logSamples(grid, step: step, to: writer)
+    }
+}
+
+/// Runs `body`, a write to a run's TensorBoard log; its failure stops training with the error
+/// and the news that the last checkpoint is intact.
+func loggingToBoard<Result>(_ body: () throws -> Result) throws -> Result {
+    do { return try body() } catch { throw MapsError("\(error); training stopped, the last checkpoint is intact") }
+}
+
+/// Logs a sample grid's PNG as the `samples` image of `step`.
+func logSamples(_ grid: (png: Data, height: Int, width: Int), step: Int, to writer: SummaryWriter) throws {
+    try loggingToBoard {
+        try writer.addImage("samples", png: grid.png, height: grid.height, width: grid.width, step: step)
     }
 }

@@ -48,11 +48,7 @@ public struct CycleGANEvaluate: ParsableCommand {
                 URL(fileURLWithPath: predictions!), data: try UnpairedMapsData(path: data!), limit: limit)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(
-                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            say(String(decoding: try encoder.encode(evaluation), as: UTF8.self))
+            say(String(decoding: try metricsJSON(evaluation, pretty: false), as: UTF8.self))
         } else {
             say(evaluation.table)
         }
@@ -75,16 +71,7 @@ struct CycleGANEvaluation: Codable {
         ]
     }
 
-    var table: String {
-        var lines = ["                      pixel acc.    RMSE     PSNR     SSIM"]
-        for (name, m) in rows {
-            lines.append(
-                name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + String(format: "  %9.2f%%  %7.2f  %6.2f dB  %6.4f", m.pixelAccuracy * 100, m.rmse, m.psnr, m.ssim)
-            )
-        }
-        return lines.joined(separator: "\n")
-    }
+    var table: String { metricsTable(rows) }
 }
 
 /// Measures `predict` on every test pair: each direction against the other side of the pair.
@@ -125,11 +112,7 @@ func evaluateCycleGAN(run: CycleGANRunDirectory, data path: String?, limit: Int?
         predict: { image, _, towardsB in
             translateImage(image, generator: towardsB ? generatorA : generatorB, multiple: 4, mode: .deterministic)
         })
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try writeAtomically(try encoder.encode(evaluation), to: run.metrics)
+    try writeAtomically(try metricsJSON(evaluation), to: run.metrics)
     try CycleGANReport.write(run: run, options: options)
     return evaluation
 }

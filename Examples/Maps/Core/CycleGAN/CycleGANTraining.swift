@@ -287,27 +287,21 @@ struct CycleGANBoard {
     let writer: SummaryWriter
 
     init(run: CycleGANRunDirectory, resumingAfter completedSteps: Int?) throws {
-        do {
-            writer = try SummaryWriter(logDirectory: run.tensorboard, purgeStep: completedSteps.map { $0 + 1 })
-        } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
+        writer = try loggingToBoard {
+            try SummaryWriter(logDirectory: run.tensorboard, purgeStep: completedSteps.map { $0 + 1 })
         }
     }
 
     func log(step: Int, losses: CycleGANTrainer.Losses, learningRate: Float) throws {
-        do {
+        try loggingToBoard {
             for (name, value) in zip(CycleGANLossRecord.names, CycleGANLossRecord(step: step, losses: losses).losses) {
                 try writer.addScalar("loss/\(name)", value, step: step)
             }
             try writer.addScalar("learning_rate", learningRate, step: step)
-        } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
         }
     }
 
     func log(samples grid: (png: Data, height: Int, width: Int), step: Int) throws {
-        do { try writer.addImage("samples", png: grid.png, height: grid.height, width: grid.width, step: step) } catch {
-            throw MapsError("\(error); training stopped, the last checkpoint is intact")
-        }
+        try logSamples(grid, step: step, to: writer)
     }
 }
