@@ -17,6 +17,11 @@ public enum ResizeMethod: Sendable {
     /// pixels by their covered fraction: `tf.image.resize(…, "area")`. Exact box
     /// averaging for integer downscale factors.
     case area
+    /// PIL's `Image.BICUBIC` (Keys' cubic, a = −0.5, over 4 input pixels when upscaling, widened
+    /// by the scale factor when downscaling, so it antialiases), the weights normalised to sum
+    /// to 1 at the edges: what torchvision's `Resize` does to PIL images, and so junyanz's
+    /// `resize_and_crop` preprocessing.
+    case bicubic
 }
 
 /// Resizes images to `height × width`.
@@ -25,7 +30,7 @@ public enum ResizeMethod: Sendable {
 ///   - image: `[H, W, C]` or `[N, H, W, C]`.
 ///   - height: Output height in pixels.
 ///   - width: Output width in pixels.
-///   - method: `.bilinear` (default), `.nearest` or `.area`.
+///   - method: `.bilinear` (default), `.nearest`, `.area` or `.bicubic`.
 /// - Returns: `[height, width, C]` or `[N, height, width, C]`; not recorded for autodiff.
 public func resize(_ image: Tensor, height: Int, width: Int, method: ResizeMethod = .bilinear) -> Tensor {
     precondition(
@@ -106,6 +111,14 @@ private struct AxisWeights {
                     append(low, 1 - fraction)
                     append(high, fraction)
                 }
+            case .bicubic:
+                // PIL's precompute_coeffs: the filter's support grows with a downscale factor.
+                let filterScale = max(scale, 1), support = 2 * filterScale
+                let center = (Double(i) + 0.5) * scale
+                let first = max(Int(center - support + 0.5), 0), last = min(Int(center + support + 0.5), input)
+                let taps = (first..<last).map { j in Self.cubic((Double(j) - center + 0.5) / filterScale) }
+                let total = taps.reduce(0, +)
+                for (j, weight) in zip(first..<last, taps) where weight != 0 { append(j, Float(weight / total)) }
             case .area:
                 // Output i covers [i·scale, (i+1)·scale) in input coordinates.
                 let begin = Double(i) * scale, end = Double(i + 1) * scale
@@ -118,6 +131,14 @@ private struct AxisWeights {
             }
         }
         starts.append(indices.count)
+    }
+
+    /// Keys' cubic convolution kernel with a = −0.5 (PIL's bicubic filter).
+    private static func cubic(_ x: Double) -> Double {
+        let a = -0.5, x = abs(x)
+        if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+        if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+        return 0
     }
 
     private mutating func append(_ index: Int, _ weight: Float) {

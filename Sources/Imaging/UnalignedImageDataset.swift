@@ -9,7 +9,7 @@ import Foundation
 /// an epoch has max(|A|, |B|) samples. Each image is decoded to RGB (gray ones too, as junyanz's
 /// `convert('RGB')`), resized to `jitter.resizeTo`² and cropped at random to `jitter.cropTo`² and
 /// maybe mirrored — A and B each with their own draws, since they are not aligned — or, without
-/// jitter, resized to `imageSize`².
+/// jitter, resized to `imageSize`² (bicubic, as junyanz's `resize` preprocessing).
 ///
 /// ```swift
 /// let data = try UnalignedImageDataset(a: root.appendingPathComponent("trainA"),
@@ -59,7 +59,9 @@ public struct UnalignedImageDataset: Dataset {
                 source: url.path,
                 "has \(image.rank == 3 ? image.shape[2] : 0) channels; both folders must hold RGB images")
         }
-        guard let jitter else { return toUnitRange(resize(image, height: imageSize, width: imageSize)) }
+        guard let jitter else {
+            return toUnitRange(resize(image, height: imageSize, width: imageSize, method: .bicubic))
+        }
         return toUnitRange(jitter.apply(image, generator: &random))
     }
 

@@ -173,7 +173,7 @@ struct UnpairedMapsData {
         do {
             return try UnalignedImageDataset(
                 a: trainA, b: trainB,
-                jitter: jitter ? Jitter(resizeTo: imageSize * 286 / 256, cropTo: imageSize) : nil,
+                jitter: jitter ? Jitter(resizeTo: imageSize * 286 / 256, cropTo: imageSize, method: .bicubic) : nil,
                 imageSize: imageSize, serialBatches: serialBatches)
         } catch {
             throw MapsError("\(error)")
@@ -207,12 +207,13 @@ struct UnpairedMapsData {
     }
 }
 
-/// An RGB image file as `[H, W, 3]` 0…255 (resized to `size`×`size` when given), naming the
-/// file when it is not RGB.
+/// An RGB image file as `[H, W, 3]` 0…255 (resized to `size`×`size` when given, bicubic as
+/// junyanz's test transform), naming the file when it is not RGB.
 func loadRGB(_ url: URL, size: Int? = nil) throws -> Tensor {
     let image = try loadImage(at: url)
     guard image.rank == 3, image.shape[2] == 3 else {
         throw MapsError("\(url.path): has \(image.rank == 3 ? image.shape[2] : 0) channels; expected an RGB image")
     }
-    return size.map { resized(image, to: $0) } ?? image
+    guard let size, image.shape[0] != size || image.shape[1] != size else { return image }
+    return resize(image, height: size, width: size, method: .bicubic)
 }
