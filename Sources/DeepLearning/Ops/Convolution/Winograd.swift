@@ -79,14 +79,12 @@ extension ConvGeometry {
     ) {
         let level = Int32(PointwiseKernels.level)
         let (cin, cout) = (inputChannels, outputChannels)
-        let tilesY = (outputHeight + 1) / 2, tilesX = (outputWidth + 1) / 2
-        let tiles = batch * tilesY * tilesX
-        let chunk = Swift.max(1, Swift.min(tiles, Self.winogradChunkFloats / (16 * Swift.max(cin, cout))))
+        let tiling = WinogradTiling(
+            batch: batch, outputHeight: outputHeight, outputWidth: outputWidth, widest: Swift.max(cin, cout))
+        let (tilesY, tilesX, chunk) = (tiling.tilesY, tiling.tilesX, tiling.chunk)
         StoragePool.withScratchBuffer(16 * chunk * (cin + cout) + 16 * cin * cout) { scratch in
             let v = scratch, dm = scratch + 16 * chunk * cin, du = dm + 16 * chunk * cout
-            var first = 0
-            while first < tiles {
-                let count = Swift.min(chunk, tiles - first)
+            tiling.forEachChunk { first, count in
                 let (vStride, mStride) = (count * cin, count * cout)
                 Parallelism.forEachChunk(of: count, grain: 16) { range in
                     dl_winograd_input(
@@ -103,7 +101,6 @@ extension ConvGeometry {
                         transposeA: true, transposeB: false, m: cin, n: cout, k: count, a: v + xi * vStride, lda: cin,
                         b: dm + xi * mStride, ldb: cout, beta: first == 0 ? 0 : 1, c: du + xi * cin * cout, ldc: cout)
                 }
-                first += count
             }
             dl_winograd_kernel_adjoint(level, du, Int32(cin), Int32(cout), kernelGradient)
         }
@@ -134,15 +131,13 @@ extension ConvGeometry {
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
     ) {
         let level = Int32(PointwiseKernels.level)
-        let tilesY = (outputHeight + 1) / 2, tilesX = (outputWidth + 1) / 2
-        let tiles = batch * tilesY * tilesX
-        let widest = Swift.max(channels, outputChannels)
-        let chunk = Swift.max(1, Swift.min(tiles, winogradChunkFloats / (16 * widest)))
+        let tiling = WinogradTiling(
+            batch: batch, outputHeight: outputHeight, outputWidth: outputWidth,
+            widest: Swift.max(channels, outputChannels))
+        let (tilesY, tilesX, chunk) = (tiling.tilesY, tiling.tilesX, tiling.chunk)
         StoragePool.withScratchBuffer(16 * chunk * (channels + outputChannels)) { scratch in
             let v = scratch, m = scratch + 16 * chunk * channels
-            var first = 0
-            while first < tiles {
-                let count = Swift.min(chunk, tiles - first)
+            tiling.forEachChunk { first, count in
                 let (vStride, mStride) = (count * channels, count * outputChannels)
                 Parallelism.forEachChunk(of: count, grain: 16) { range in
                     dl_winograd_input(
@@ -163,8 +158,29 @@ extension ConvGeometry {
                         Int32(outputChannels), Int32(tilesY), Int32(tilesX), first + range.lowerBound,
                         first + range.upperBound, bias, output)
                 }
-                first += count
             }
+        }
+    }
+}
+
+/// The 2×2-output tiles of a Winograd pass over `batch` images of `outputHeight`×`outputWidth`,
+/// and their chunks: as many tiles as keep each transformed buffer (16 planes of the wider
+/// channel count) within `ConvGeometry.winogradChunkFloats`.
+private struct WinogradTiling {
+    let tilesY: Int, tilesX: Int, tiles: Int, chunk: Int
+
+    init(batch: Int, outputHeight: Int, outputWidth: Int, widest: Int) {
+        (tilesY, tilesX) = ((outputHeight + 1) / 2, (outputWidth + 1) / 2)
+        tiles = batch * tilesY * tilesX
+        chunk = Swift.max(1, Swift.min(tiles, ConvGeometry.winogradChunkFloats / (16 * widest)))
+    }
+
+    /// Calls `body(first, count)` for consecutive chunks of tiles.
+    func forEachChunk(_ body: (_ first: Int, _ count: Int) -> Void) {
+        var first = 0
+        while first < tiles {
+            body(first, Swift.min(chunk, tiles - first))
+            first += chunk
         }
     }
 }
