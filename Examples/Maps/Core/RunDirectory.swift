@@ -182,13 +182,7 @@ struct RunDirectory {
     /// TensorBoard's event files (`tensorboard --logdir RUN_DIR/tensorboard`).
     var tensorboard: URL { url.appendingPathComponent("tensorboard") }
 
-    func create() throws {
-        do {
-            try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
-        } catch {
-            throw MapsError("\(url.path): cannot create the run directory (\(error.localizedDescription))")
-        }
-    }
+    func create() throws { try createRunFolder(url, samples: samples) }
 
     func loadOptions() throws -> RunOptions {
         guard FileManager.default.fileExists(atPath: options.path) else {
@@ -229,6 +223,24 @@ struct RunDirectory {
         }
         try (generator as Module).load(from: self.generator)
         return (generator, runOptions)
+    }
+}
+
+/// Creates a run folder `url` with its `samples` folder inside (pix2pix's and CycleGAN's runs).
+func createRunFolder(_ url: URL, samples: URL) throws {
+    do {
+        try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
+    } catch {
+        throw MapsError("\(url.path): cannot create the run directory (\(error.localizedDescription))")
+    }
+}
+
+/// Removes the temporary files a process killed while saving left in the run folder `url`
+/// (`.NAME.tmp-…`, from `writeAtomically`); the files they were to replace are intact.
+func removeInterruptedWrites(in url: URL) {
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+    where name.hasPrefix(".") && name.contains(".tmp-") {
+        try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
     }
 }
 

@@ -248,11 +248,7 @@ func train(
         (dataGenerator, epoch, batchInEpoch) = (state.epochStart, state.epoch, state.batchesDone(ranks: job.size))
         savedRankStreams = extra["ranks"].flatMap { try? JSONDecoder().decode(RankStreams.self, from: Data($0.utf8)) }
         if job.isLeader {
-            // A process killed while saving leaves its temporary file behind; the checkpoint itself is intact.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? []
-            where name.hasPrefix(".") && name.contains(".tmp-") {
-                try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
-            }
+            removeInterruptedWrites(in: run.url)
             keepLossRecords(upTo: trainer.completedSteps, in: run.losses)
             if let changes, !changes.isEmpty { try run.save(options) }
         }

@@ -83,13 +83,7 @@ struct CycleGANRunDirectory {
     /// RUN_DIR/options.json: the file of a pix2pix run.
     var pix2pixOptions: URL { url.appendingPathComponent("options.json") }
 
-    func create() throws {
-        do {
-            try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
-        } catch {
-            throw MapsError("\(url.path): cannot create the run directory (\(error.localizedDescription))")
-        }
-    }
+    func create() throws { try createRunFolder(url, samples: samples) }
 
     func loadOptions() throws -> CycleGANRunOptions {
         guard FileManager.default.fileExists(atPath: options.path) else {
