@@ -41,7 +41,9 @@ func trainCycleGAN(
 
     var models = options.makeModels()
     if !resume, let folder = options.fromPyTorch {
-        models = try loadJunyanzModels(from: URL(fileURLWithPath: folder), into: &options)
+        models = try loadJunyanzModels(
+            from: URL(fileURLWithPath: folder), into: &options,
+            freshDiscriminators: (models.discriminatorA, models.discriminatorB))
     }
     try run.create()
     if !resume || !(changes ?? []).isEmpty { try run.save(options) }
@@ -72,11 +74,7 @@ func trainCycleGAN(
             )
         }
         position = saved
-        // A process killed while saving leaves its temporary file behind; the checkpoint is intact.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: run.url.path)) ?? []
-        where name.hasPrefix(".") && name.contains(".tmp-") {
-            try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
-        }
+        removeInterruptedWrites(in: run.url)
         CycleGANLossRecord.keep(upTo: trainer.completedSteps, in: run.losses)
         say("resuming \(run.url.path) at step \(trainer.completedSteps) (epoch \(position.epoch + 1))")
         if let changes, !changes.isEmpty { say("resume: " + changes.joined(separator: ", ")) }
@@ -150,9 +148,11 @@ func trainCycleGAN(
 private let positionKey = "maps.data-position"
 
 /// G_A, G_B (and D_A, D_B when their files exist) from a junyanz run folder; `options` takes
-/// the architecture read from the files.
+/// the architecture read from the files. Without discriminator files, `freshDiscriminators`
+/// (the run's own, built from `options`) are used.
 private func loadJunyanzModels(
-    from folder: URL, into options: inout CycleGANRunOptions
+    from folder: URL, into options: inout CycleGANRunOptions,
+    freshDiscriminators: (PatchDiscriminator, PatchDiscriminator)
 ) throws -> (
     generatorA: ResNetGenerator, generatorB: ResNetGenerator, discriminatorA: PatchDiscriminator,
     discriminatorB: PatchDiscriminator
@@ -179,8 +179,9 @@ private func loadJunyanzModels(
     }
     options.blocks = generators[0].configuration.blocks
     options.ngf = generators[0].configuration.baseFilters
-    var discriminators = [options.makeModels().discriminatorA, options.makeModels().discriminatorB]
-    if FileManager.default.fileExists(atPath: file("D_A").path) {
+    var discriminators = [freshDiscriminators.0, freshDiscriminators.1]
+    let discriminatorFiles = FileManager.default.fileExists(atPath: file("D_A").path)
+    if discriminatorFiles {
         discriminators = try ["D_A", "D_B"].map { try PatchDiscriminator.fromPyTorch(checkpoint: file($0)) }
         guard case .patch(let layers) = discriminators[0].configuration.architecture,
             discriminators[0].configuration == discriminators[1].configuration,
@@ -191,7 +192,7 @@ private func loadJunyanzModels(
         (options.ndf, options.discriminatorLayers) = (discriminators[0].configuration.baseFilters, layers)
     }
     say(
-        "starting from \(folder.path): G_A, G_B resnet_\(options.blocks)blocks ngf \(options.ngf)\(FileManager.default.fileExists(atPath: file("D_A").path) ? "; D_A, D_B \(options.discriminatorLayers) layers ndf \(options.ndf)" : "; fresh discriminators")"
+        "starting from \(folder.path): G_A, G_B resnet_\(options.blocks)blocks ngf \(options.ngf)\(discriminatorFiles ? "; D_A, D_B \(options.discriminatorLayers) layers ndf \(options.ndf)" : "; fresh discriminators")"
     )
     return (generators[0], generators[1], discriminators[0], discriminators[1])
 }
